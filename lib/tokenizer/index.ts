@@ -1,0 +1,2 @@
+export { Tokenizer } from "./tokenizer.js";
+export { StreamDecoder } from "./stream-decoder.js";

@@ -1,0 +1,50 @@
+// The op set the model graph is written against. Each backend (CPU now, CUDA later) implements
+// the same signatures over its own memory; core/gpt2.cpp calls only these.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/weight_view.h"
+
+namespace gpt {
+
+enum class Epilogue {
+  kStore,     // out = x·W + b
+  kGelu,      // out = gelu_tanh(x·W + b)
+  kResidual,  // out += x·W + b
+};
+
+// Activation buffers a forward pass needs; each is sized per call.
+enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogits, kCount };
+
+struct AttentionDims {
+  int64_t layers, heads, head_dim, capacity;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // Makes a weight usable by this backend's kernels (a no-op on the CPU, an upload on a GPU).
+  virtual WeightView adopt(const WeightView& host) = 0;
+  // An fp32 buffer of at least `floats` elements, valid until the next call for the same slot.
+  virtual float* buffer(Slot slot, size_t floats) = 0;
+  // Allocates the KV cache for every layer.
+  virtual void allocate_kv_cache(const AttentionDims& dims) = 0;
+  virtual size_t kv_cache_bytes() const = 0;
+
+  virtual void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte,
+                     const WeightView& wpe, float* out) = 0;
+  virtual void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
+                         float* out) = 0;
+  virtual void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
+                      float* out) = 0;
+  // Appends this call's keys and values to `layer`'s cache, then attends causally over it.
+  virtual void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) = 0;
+  virtual void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) = 0;
+  // Copies `count` floats from backend memory to the host.
+  virtual void read(const float* src, size_t count, float* host) = 0;
+};
+
+}  // namespace gpt

@@ -1,0 +1,53 @@
+// The GPT-2 graph, written once against the Backend op set: embeddings, pre-LayerNorm blocks
+// (attention and tanh-GELU MLP, each added to the residual stream), final LayerNorm, and the
+// LM head tied to the token embedding. Keys and values persist in the backend's cache, so a
+// decode step runs one token through the network, not the whole prefix.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/weight_store.h"
+
+namespace gpt {
+
+struct Gpt2Config {
+  int64_t n_layer, n_head, n_embd, n_inner, n_ctx, vocab_size;
+  float layer_norm_epsilon;
+};
+
+enum class LogitsMode { kAll, kLast, kNone };
+
+class Gpt2Model {
+ public:
+  // Checks every tensor's shape against the config (std::runtime_error naming the tensor).
+  Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend);
+
+  const Gpt2Config& config() const { return config_; }
+  Backend& backend() { return *backend_; }
+  const WeightStore& weights() const { return *weights_; }
+  // Positions whose keys and values are in the cache.
+  int64_t cached_length() const { return cached_; }
+
+  // Runs tokens at positions start … start + count - 1 (start ≤ cached_length(), so a caller
+  // may rewind) and returns the next-token logits of every row, of the last row, or none.
+  // Throws std::invalid_argument for an out-of-range id or position.
+  std::vector<float> forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode);
+
+ private:
+  struct Layer {
+    WeightView ln1_g, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
+  };
+
+  WeightView take(const std::string& name, std::vector<int64_t> shape);
+
+  Gpt2Config config_;
+  std::unique_ptr<WeightStore> weights_;
+  std::unique_ptr<Backend> backend_;
+  WeightView wte_, wpe_, lnf_g_, lnf_b_;
+  std::vector<Layer> layers_;
+  int64_t cached_ = 0;
+};
+
+}  // namespace gpt

@@ -1,0 +1,89 @@
+#include "core/weight_store.h"
+
+#include <stdexcept>
+
+namespace gpt {
+
+namespace {
+
+float load_as_f32(const unsigned char* src, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, src + 4 * i, 4);
+      return f;
+    }
+    case DType::F16: {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      return f16_to_f32(h);
+    }
+    case DType::BF16: {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      return bf16_to_f32(h);
+    }
+  }
+  return 0.0f;
+}
+
+void store_from_f32(void* dst, DType dtype, int64_t i, float v) {
+  switch (dtype) {
+    case DType::F32: static_cast<float*>(dst)[i] = v; break;
+    case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
+    case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
+  }
+}
+
+}  // namespace
+
+WeightStore::WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
+                         std::optional<DType> convert_to) {
+  for (const std::string& path : files) files_.push_back(std::make_unique<MappedFile>(path));
+
+  for (const TensorSpec& t : tensors) {
+    if (t.file >= files_.size()) throw std::runtime_error("tensor " + t.name + ": file index out of range");
+    const MappedFile& file = *files_[t.file];
+    int64_t numel = 1;
+    for (int64_t d : t.shape) {
+      if (d <= 0) throw std::runtime_error(file.path() + ": tensor " + t.name + " has a non-positive dimension");
+      numel *= d;
+    }
+    if (uint64_t(numel) * dtype_size(t.dtype) != t.byte_length)
+      throw std::runtime_error(file.path() + ": tensor " + t.name + ": byte length disagrees with its shape");
+    if (t.offset > file.size() || t.byte_length > file.size() - t.offset)
+      throw std::runtime_error(file.path() + ": tensor " + t.name + " lies outside the file (offset " +
+                               std::to_string(t.offset) + ", " + std::to_string(t.byte_length) + " bytes, file has " +
+                               std::to_string(file.size()) + ")");
+
+    const unsigned char* src = file.data() + t.offset;
+    DType want = convert_to.value_or(t.dtype);
+    bool aligned = t.offset % dtype_size(t.dtype) == 0;
+    WeightView view;
+    view.shape = t.shape;
+    view.dtype = want;
+    if (want == t.dtype && aligned) {
+      view.data = src;
+    } else {
+      size_t bytes = size_t(numel) * dtype_size(want);
+      auto buf = std::make_unique<uint16_t[]>((bytes + 1) / 2);
+      for (int64_t i = 0; i < numel; ++i) store_from_f32(buf.get(), want, i, load_as_f32(src, t.dtype, i));
+      view.data = buf.get();
+      owned_.push_back(std::move(buf));
+      // The mapped pages of this tensor are no longer needed: drop them so that peak memory
+      // holds one copy of each weight, not two.
+      file.release(t.offset, t.byte_length);
+    }
+    resident_bytes_ += size_t(numel) * dtype_size(want);
+    if (!views_.emplace(t.name, std::move(view)).second)
+      throw std::runtime_error("tensor " + t.name + " is listed twice");
+  }
+}
+
+const WeightView& WeightStore::get(const std::string& name) const {
+  auto it = views_.find(name);
+  if (it == views_.end()) throw std::runtime_error("missing tensor " + name);
+  return it->second;
+}
+
+}  // namespace gpt

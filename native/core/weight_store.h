@@ -1,0 +1,43 @@
+// Owns the bytes behind every weight: mapped checkpoint files, plus converted copies of the
+// tensors whose storage dtype differs from the one asked for (or that are misaligned).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+#include "core/weight_view.h"
+
+namespace gpt {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  size_t file = 0;      // index into the file list
+  uint64_t offset = 0;  // absolute byte offset in that file
+  uint64_t byte_length = 0;
+};
+
+class WeightStore {
+ public:
+  // Maps the files and builds a view per tensor. When `convert_to` is set, every tensor is
+  // stored in that dtype. Throws std::runtime_error naming the file and tensor at fault.
+  WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
+              std::optional<DType> convert_to);
+
+  // Throws std::runtime_error when the tensor is absent.
+  const WeightView& get(const std::string& name) const;
+  size_t resident_bytes() const { return resident_bytes_; }
+
+ private:
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  std::vector<std::unique_ptr<uint16_t[]>> owned_;  // converted copies, 2-byte granules
+  std::map<std::string, WeightView> views_;
+  size_t resident_bytes_ = 0;
+};
+
+}  // namespace gpt

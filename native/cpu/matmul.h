@@ -1,0 +1,28 @@
+// out[M, N] = epilogue(in[M, K] · W[K, N] + bias[N]), W in its storage dtype, row-major as
+// Hugging Face's Conv1D stores it ([in, out]). Compute and accumulation are fp32.
+//
+// matmul_reference is the oracle: a plain triple loop accumulating in double.
+// matmul is the fast path: column strips of W widened once, a register-blocked micro-kernel,
+// strips spread over the thread pool. tests/ops.test.ts compares the two on odd shapes.
+#pragma once
+#include <cstdint>
+
+#include "core/backend.h"
+#include "core/thread_pool.h"
+#include "core/weight_view.h"
+
+namespace gpt::cpu {
+
+
+void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
+            Epilogue epilogue, float* out);
+
+void matmul_reference(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
+                      float* out);
+
+// logits[M, V] = in[M, C] · wte[V, C]ᵀ — the LM head tied to the token embedding.
+void lm_head(ThreadPool& pool, const float* in, int64_t rows, const WeightView& wte, float* logits);
+
+void lm_head_reference(const float* in, int64_t rows, const WeightView& wte, float* logits);
+
+}  // namespace gpt::cpu

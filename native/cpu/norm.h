@@ -1,0 +1,18 @@
+// Token + position embedding, and LayerNorm over the last dimension.
+#pragma once
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "core/weight_view.h"
+
+namespace gpt::cpu {
+
+// out[t] = wte[tokens[t]] + wpe[start + t]; ids and positions are checked by the caller.
+void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
+           float* out);
+
+// out[t] = (x[t] - mean) / sqrt(var + eps) · gamma + beta, statistics over C = gamma's length.
+void layernorm(ThreadPool& pool, const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta,
+               float eps, float* out);
+
+}  // namespace gpt::cpu

@@ -1,0 +1,20 @@
+#include "napi/build_info.h"
+
+#include <thread>
+
+#include "cpu/widen.h"
+
+namespace gpt::napi {
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("cuda", Napi::Boolean::New(env, false));
+  out.Set("cudaCompiled", Napi::Boolean::New(env, GPT_CUDA_ENABLED != 0));
+  out.Set("cpuIsa", Napi::String::New(env, cpu::widen_isa()));
+  out.Set("hardwareThreads", Napi::Number::New(env, double(std::thread::hardware_concurrency())));
+  out.Set("compiler", Napi::String::New(env, __VERSION__));
+  return out;
+}
+
+}  // namespace gpt::napi

@@ -1,0 +1,201 @@
+#include "napi/model_wrap.h"
+
+#include <stdexcept>
+#include <vector>
+
+#include "core/sampler.h"
+#include "cpu/cpu_backend.h"
+#include "napi/spec.h"
+
+namespace gpt::napi {
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference model_constructor;
+};
+
+class LoadWorker final : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, ModelSpec spec)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), spec_(std::move(spec)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      auto weights = std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
+      auto backend = std::make_unique<cpu::CpuBackend>(spec_.threads);
+      model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), std::move(backend));
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(ModelWrap::Wrap(Env(), model_, spec_.threads)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  ModelSpec spec_;
+  std::shared_ptr<Gpt2Model> model_;
+};
+
+class ForwardWorker final : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, std::shared_ptr<Gpt2Model> model, std::shared_ptr<std::atomic<bool>> busy,
+                std::vector<int32_t> tokens, int64_t start, LogitsMode mode)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        model_(std::move(model)),
+        busy_(std::move(busy)),
+        tokens_(std::move(tokens)),
+        start_(start),
+        mode_(mode) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      logits_ = model_->forward(tokens_.data(), int64_t(tokens_.size()), start_, mode_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    busy_->store(false);
+    Napi::Env env = Env();
+    auto* heap = new std::vector<float>(std::move(logits_));
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+        env, heap->data(), heap->size() * sizeof(float),
+        [](Napi::Env, void*, std::vector<float>* owned) { delete owned; }, heap);
+    deferred_.Resolve(Napi::Float32Array::New(env, heap->size(), buffer, 0));
+  }
+  void OnError(const Napi::Error& e) override {
+    busy_->store(false);
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Gpt2Model> model_;
+  std::shared_ptr<std::atomic<bool>> busy_;
+  std::vector<int32_t> tokens_;
+  int64_t start_;
+  LogitsMode mode_;
+  std::vector<float> logits_;
+};
+
+LogitsMode parse_mode(Napi::Env env, const Napi::Value& v) {
+  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (s == "all") return LogitsMode::kAll;
+  if (s == "last") return LogitsMode::kLast;
+  if (s == "none") return LogitsMode::kNone;
+  throw Napi::TypeError::New(env, "logits mode must be \"all\", \"last\" or \"none\"");
+}
+
+}  // namespace
+
+void ModelWrap::Register(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "NativeModel",
+                                    {
+                                        InstanceMethod<&ModelWrap::Forward>("forward"),
+                                        InstanceMethod<&ModelWrap::Sample>("sample"),
+                                        InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                        InstanceAccessor<&ModelWrap::CachedLength>("cachedLength"),
+                                        InstanceAccessor<&ModelWrap::ResidentBytes>("residentBytes"),
+                                        InstanceAccessor<&ModelWrap::KvCacheBytes>("kvCacheBytes"),
+                                        InstanceAccessor<&ModelWrap::Threads>("threads"),
+                                    });
+  auto* data = new AddonData{Napi::Persistent(ctor)};
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("NativeModel", ctor);
+  exports.Set("loadModel", Napi::Function::New<LoadModel>(env, "loadModel"));
+}
+
+Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, int threads) {
+  Napi::Object obj = env.GetInstanceData<AddonData>()->model_constructor.New({});
+  ModelWrap* self = ModelWrap::Unwrap(obj);
+  self->model_ = std::move(model);
+  self->threads_ = threads;
+  return obj;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
+
+Gpt2Model& ModelWrap::model(Napi::Env env) {
+  if (!model_) throw Napi::Error::New(env, "the model was disposed");
+  return *model_;
+}
+
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  model(env);
+  if (info.Length() < 3 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "forward(tokens: Int32Array, start: number, logits: mode)");
+  Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
+  LogitsMode mode = parse_mode(env, info[2]);
+  if (busy_->exchange(true)) throw Napi::Error::New(env, "a forward pass is already running on this model");
+  std::vector<int32_t> copy(tokens.Data(), tokens.Data() + tokens.ElementLength());
+  auto* worker = new ForwardWorker(env, model_, busy_, std::move(copy),
+                                   int64_t(info[1].As<Napi::Number>().Int64Value()), mode);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ModelWrap::Sample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t vocab = model(env).config().vocab_size;
+  if (info.Length() < 6 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "sample(logits: Float32Array, row, temperature, topK, topP, u)");
+  for (size_t i = 1; i < 6; ++i)
+    if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "sample: arguments 2 to 6 must be numbers");
+  Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
+  const int64_t row = info[1].As<Napi::Number>().Int64Value();
+  if (row < 0 || (row + 1) * vocab > int64_t(logits.ElementLength()))
+    throw Napi::RangeError::New(env, "sample: row " + std::to_string(row) + " is outside the logits");
+  SamplingParams params;
+  params.temperature = info[2].As<Napi::Number>().FloatValue();
+  params.top_k = info[3].As<Napi::Number>().Int64Value();
+  params.top_p = info[4].As<Napi::Number>().FloatValue();
+  const double u = info[5].As<Napi::Number>().DoubleValue();
+  try {
+    Sampled s = sample_token(logits.Data() + row * vocab, vocab, params, u);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("token", Napi::Number::New(env, s.token));
+    out.Set("logprob", Napi::Number::New(env, s.logprob));
+    return out;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  model_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value ModelWrap::CachedLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(model(info.Env()).cached_length()));
+}
+
+Napi::Value ModelWrap::ResidentBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(model(info.Env()).weights().resident_bytes()));
+}
+
+Napi::Value ModelWrap::KvCacheBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(model(info.Env()).backend().kv_cache_bytes()));
+}
+
+Napi::Value ModelWrap::Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threads_); }
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "loadModel(spec: object)");
+  auto* worker = new LoadWorker(env, read_model_spec(info[0].As<Napi::Object>()));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace gpt::napi

@@ -1,0 +1,40 @@
+// NativeModel: the JS handle of a loaded Gpt2Model. Loading and forward passes run on libuv's
+// worker threads (the event loop keeps turning); sampling is quick and runs inline.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "core/gpt2.h"
+
+namespace gpt::napi {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static void Register(Napi::Env env, Napi::Object exports);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, int threads);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Sample(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value CachedLength(const Napi::CallbackInfo& info);
+  Napi::Value ResidentBytes(const Napi::CallbackInfo& info);
+  Napi::Value KvCacheBytes(const Napi::CallbackInfo& info);
+  Napi::Value Threads(const Napi::CallbackInfo& info);
+
+  Gpt2Model& model(Napi::Env env);
+
+  // Shared with the in-flight worker, so dispose() during a forward pass frees the model only
+  // when that pass has finished.
+  std::shared_ptr<Gpt2Model> model_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  int threads_ = 1;
+};
+
+// loadModel(spec): Promise<NativeModel>
+Napi::Value LoadModel(const Napi::CallbackInfo& info);
+
+}  // namespace gpt::napi

@@ -1,0 +1,103 @@
+#include "napi/ops_wrap.h"
+
+#include <string>
+
+#include "core/sampler.h"
+#include "core/thread_pool.h"
+#include "cpu/matmul.h"
+#include "napi/spec.h"
+
+namespace gpt::napi {
+
+namespace {
+
+// A weight given as a typed array of its storage bits: Float32Array for F32, Uint16Array for F16 / BF16.
+WeightView weight_arg(Napi::Env env, const Napi::Value& data, const std::string& dtype_name,
+                      std::vector<int64_t> shape) {
+  WeightView w;
+  if (!parse_dtype(dtype_name, &w.dtype)) throw Napi::TypeError::New(env, "unknown dtype " + dtype_name);
+  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "weight must be a typed array");
+  Napi::TypedArray arr = data.As<Napi::TypedArray>();
+  napi_typedarray_type want = w.dtype == DType::F32 ? napi_float32_array : napi_uint16_array;
+  if (arr.TypedArrayType() != want) throw Napi::TypeError::New(env, "weight array type does not match " + dtype_name);
+  w.shape = std::move(shape);
+  if (int64_t(arr.ElementLength()) != w.numel()) throw Napi::RangeError::New(env, "weight length disagrees with its shape");
+  w.data = static_cast<const unsigned char*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  return w;
+}
+
+Napi::Float32Array f32_arg(Napi::Env env, const Napi::Object& obj, const char* key, size_t length) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, std::string(key) + " must be a Float32Array");
+  Napi::Float32Array arr = v.As<Napi::Float32Array>();
+  if (arr.ElementLength() != length)
+    throw Napi::RangeError::New(env, std::string(key) + " must hold " + std::to_string(length) + " floats");
+  return arr;
+}
+
+Epilogue epilogue_arg(Napi::Env env, const std::string& name) {
+  if (name == "store") return Epilogue::kStore;
+  if (name == "gelu") return Epilogue::kGelu;
+  if (name == "residual") return Epilogue::kResidual;
+  throw Napi::TypeError::New(env, "unknown epilogue " + name);
+}
+
+bool fast_impl(Napi::Env env, const Napi::Object& a) {
+  std::string impl = string_field(a, "impl");
+  if (impl != "fast" && impl != "reference") throw Napi::TypeError::New(env, "impl must be fast or reference");
+  return impl == "fast";
+}
+
+// matmul({impl, input, rows, weight, dtype, k, n, bias, epilogue, out, threads}): writes `out`.
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  const int64_t rows = int64_t(number_field(a, "rows")), K = int64_t(number_field(a, "k")),
+                N = int64_t(number_field(a, "n"));
+  const std::string dtype = string_field(a, "dtype");
+  WeightView w = weight_arg(env, a.Get("weight"), dtype, {K, N});
+  WeightView bias;
+  bias.dtype = DType::F32;
+  bias.shape = {N};
+  bias.data = f32_arg(env, a, "bias", size_t(N)).Data();
+  const float* in = f32_arg(env, a, "input", size_t(rows * K)).Data();
+  float* out = f32_arg(env, a, "out", size_t(rows * N)).Data();
+  Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
+  if (fast_impl(env, a)) {
+    ThreadPool pool(int(number_field(a, "threads")));
+    cpu::matmul(pool, in, rows, w, bias, ep, out);
+  } else {
+    cpu::matmul_reference(in, rows, w, bias, ep, out);
+  }
+  return env.Undefined();
+}
+
+// lmHead({impl, input, rows, weight, dtype, vocab, c, out, threads}): writes `out`.
+Napi::Value LmHead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  const int64_t rows = int64_t(number_field(a, "rows")), V = int64_t(number_field(a, "vocab")),
+                C = int64_t(number_field(a, "c"));
+  WeightView w = weight_arg(env, a.Get("weight"), string_field(a, "dtype"), {V, C});
+  const float* in = f32_arg(env, a, "input", size_t(rows * C)).Data();
+  float* out = f32_arg(env, a, "out", size_t(rows * V)).Data();
+  if (fast_impl(env, a)) {
+    ThreadPool pool(int(number_field(a, "threads")));
+    cpu::lm_head(pool, in, rows, w, out);
+  } else {
+    cpu::lm_head_reference(in, rows, w, out);
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+Napi::Object CreateOps(Napi::Env env) {
+  Napi::Object ops = Napi::Object::New(env);
+  ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
+  ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
+  return ops;
+}
+
+}  // namespace gpt::napi

@@ -1,0 +1,29 @@
+// Reading the model description that lib/ builds (NativeModelSpec in bindings.d.ts) into C++.
+#pragma once
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/gpt2.h"
+#include "core/weight_store.h"
+
+namespace gpt::napi {
+
+struct ModelSpec {
+  Gpt2Config config;
+  std::vector<std::string> files;
+  std::vector<TensorSpec> tensors;
+  std::optional<DType> convert_to;
+  int threads;
+};
+
+// Throws Napi::TypeError naming the field that is missing or of the wrong type.
+ModelSpec read_model_spec(const Napi::Object& spec);
+
+// Helpers shared by the bindings: a field of an object, checked.
+double number_field(const Napi::Object& obj, const char* key);
+std::string string_field(const Napi::Object& obj, const char* key);
+
+}  // namespace gpt::napi
