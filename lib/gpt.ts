@@ -34,6 +34,7 @@ export interface GenerateResult {
 
 export type { StreamChunk, FinishReason };
 
+const DISPOSED_MESSAGE = "this Gpt was disposed; load the model again to use it";
 const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
 export class Gpt {
@@ -104,7 +105,7 @@ export class Gpt {
       return out;
     } catch (e) {
       this.cachedTokens.length = 0;
-      throw wrapNative(e);
+      throw wrapNative(e, this.model === null);
     } finally {
       release();
     }
@@ -155,14 +156,14 @@ export class Gpt {
       return yield* decodeTokens(ctx, ids, opts);
     } catch (e) {
       this.cachedTokens.length = 0;
-      throw wrapNative(e);
+      throw wrapNative(e, this.model === null);
     } finally {
       release();
     }
   }
 
   private live(): NativeModel {
-    if (!this.model) throw new GptError("E_DISPOSED", "this Gpt was disposed; load the model again to use it");
+    if (!this.model) throw new GptError("E_DISPOSED", DISPOSED_MESSAGE);
     return this.model;
   }
 
@@ -209,7 +210,8 @@ async function loadNative(checkpoint: Checkpoint, dtype: WeightDtype | undefined
   }
 }
 
-function wrapNative(e: unknown): unknown {
+function wrapNative(e: unknown, disposed: boolean): unknown {
   if (e instanceof GptError || !(e instanceof Error)) return e;
+  if (disposed) return new GptError("E_DISPOSED", DISPOSED_MESSAGE, { cause: e });
   return new GptError("E_NATIVE", `native engine: ${e.message}`, { cause: e });
 }

@@ -1,6 +1,9 @@
 // npm's install hook. A consumer with a prebuilt binary for this platform needs nothing built;
 // otherwise (and always in a git checkout, where sources change) the addon is compiled with
-// cmake-js. A failed build says what to install and which command to run again.
+// cmake-js. A failed build names what is missing and the command to run again.
+//
+// npm may skip this hook for dependencies (allowScripts); the prebuilds in the published tarball
+// cover that, and lib/native.ts names the build command when no binary loads.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -21,6 +24,19 @@ function prebuildLoads() {
   }
 }
 
+function runs(command) {
+  return spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+function missingTools() {
+  const missing = [];
+  if (!runs("cmake")) missing.push("CMake >= 3.18");
+  if (!runs("ninja") && !runs("make")) missing.push("make (or ninja)");
+  if (![process.env.CXX, "c++", "g++", "clang++"].some((cxx) => cxx && runs(cxx)))
+    missing.push("a C++17 compiler (g++ >= 9 or clang++ >= 10)");
+  return missing;
+}
+
 const checkout = existsSync(join(root, ".git"));
 if (!checkout && prebuildLoads()) {
   console.log(`gpt-cuda: using the prebuilt binary for ${process.platform}-${process.arch}`);
@@ -30,14 +46,20 @@ if (!checkout && prebuildLoads()) {
 const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
 const result = spawnSync(process.execPath, [cmakeJs, "compile"], { cwd: root, stdio: "inherit" });
 if (result.status !== 0) {
+  const missing = missingTools();
   console.error(
     [
       "",
-      "gpt-cuda: building the native addon failed.",
-      "  It needs CMake >= 3.18 and a C++17 compiler (g++ >= 9 or clang++ >= 10); the CUDA backend",
-      "  is optional and is built only when nvcc is found.",
-      "  On Debian/Ubuntu: apt-get install cmake g++",
-      `  Then build it again: (cd ${root} && npx cmake-js compile)  or  npm rebuild gpt-cuda`,
+      checkout
+        ? "gpt-cuda: building the native addon failed."
+        : `gpt-cuda: no prebuilt binary for ${process.platform}-${process.arch} loads here, and building the addon failed.`,
+      missing.length > 0
+        ? `  Missing: ${missing.join(", ")}.`
+        : "  CMake and a C++ compiler were found: the compiler output above says what went wrong.",
+      "  The build needs CMake >= 3.18, make or ninja, and a C++17 compiler (g++ >= 9 or clang++ >= 10);",
+      "  the CUDA backend is optional and is built only when nvcc is found.",
+      "  On Debian/Ubuntu: apt-get install cmake make g++",
+      `  Then build it again: node ${fileURLToPath(import.meta.url)}`,
       "",
     ].join("\n"),
   );

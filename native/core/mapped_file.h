@@ -8,8 +8,9 @@ namespace gpt {
 
 class MappedFile {
  public:
-  // Throws std::runtime_error naming the path and the OS error.
-  explicit MappedFile(const std::string& path);
+  // Throws std::runtime_error naming the path and the OS error. `populate` reads the whole file
+  // in now; without it pages come in as they are first touched.
+  MappedFile(const std::string& path, bool populate);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

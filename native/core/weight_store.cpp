@@ -1,5 +1,6 @@
 #include "core/weight_store.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace gpt {
@@ -39,7 +40,11 @@ void store_from_f32(void* dst, DType dtype, int64_t i, float v) {
 
 WeightStore::WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
                          std::optional<DType> convert_to) {
-  for (const std::string& path : files) files_.push_back(std::make_unique<MappedFile>(path));
+  // Used in place, the mapping is read in up front so the first forward pass does not
+  // page-fault through it. When converting, each tensor's pages come in as it is converted and
+  // are dropped after, so memory never holds both copies of the whole checkpoint.
+  for (const std::string& path : files)
+    files_.push_back(std::make_unique<MappedFile>(path, /*populate=*/!convert_to.has_value()));
 
   for (const TensorSpec& t : tensors) {
     if (t.file >= files_.size()) throw std::runtime_error("tensor " + t.name + ": file index out of range");
@@ -67,12 +72,17 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
     } else {
       size_t bytes = size_t(numel) * dtype_size(want);
       auto buf = std::make_unique<uint16_t[]>((bytes + 1) / 2);
-      for (int64_t i = 0; i < numel; ++i) store_from_f32(buf.get(), want, i, load_as_f32(src, t.dtype, i));
+      // Convert in chunks and drop each chunk's mapped pages once done, so that memory holds
+      // about one copy of each weight, not two, even for the embedding (the largest tensor).
+      const int64_t chunk = int64_t(1) << 20;
+      for (int64_t begin = 0; begin < numel; begin += chunk) {
+        const int64_t end = std::min(numel, begin + chunk);
+        for (int64_t i = begin; i < end; ++i) store_from_f32(buf.get(), want, i, load_as_f32(src, t.dtype, i));
+        const size_t elem = dtype_size(t.dtype);
+        file.release(t.offset + size_t(begin) * elem, size_t(end - begin) * elem);
+      }
       view.data = buf.get();
       owned_.push_back(std::move(buf));
-      // The mapped pages of this tensor are no longer needed: drop them so that peak memory
-      // holds one copy of each weight, not two.
-      file.release(t.offset, t.byte_length);
     }
     resident_bytes_ += size_t(numel) * dtype_size(want);
     if (!views_.emplace(t.name, std::move(view)).second)

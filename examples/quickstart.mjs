@@ -1,0 +1,15 @@
+import { Gpt } from "gpt-cuda";
+
+const modelPath = process.argv[2] ?? "./gpt2"; // a Hugging Face GPT-2 checkpoint directory
+const gpt = await Gpt.load(modelPath, { device: "auto" });
+console.log(`${gpt.config.nLayer} layers, ${gpt.config.vocabSize} tokens, on ${gpt.device}`);
+
+const result = await gpt.generate("The meaning of life is", { maxTokens: 20, temperature: 0.8, seed: 42 });
+console.log(result.text);
+console.log(`${result.usage.completionTokens} tokens, finished by ${result.finishReason}`);
+
+for await (const { text } of gpt.stream("Once upon a time", { maxTokens: 16, temperature: 0 })) {
+  process.stdout.write(text);
+}
+process.stdout.write("\n");
+gpt.dispose();

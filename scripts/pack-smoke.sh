@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Packs gpt-cuda the way it is published and proves another project can use the tarball:
+# npm pack (prepack compiles dist/ and the prebuild), check the file list and size, install the
+# tarball into a fresh project with --ignore-scripts (no build: only the prebuild can load), and
+# run examples/quickstart.mjs there against a fixture model. Ends with one PASS or FAIL line.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+model="$repo/tests/fixtures/models/tiny-f32"
+max_packed_bytes=$((10 * 1024 * 1024))
+tuple="$(node -p 'process.platform + "-" + process.arch')"
+work="$(mktemp -d "${TMPDIR:-/tmp}/gpt-cuda-pack.XXXXXX")"
+step="start"
+
+finish() {
+  local rc=$?
+  rm -rf "$work"
+  if [ "$rc" -eq 0 ]; then echo "pack-smoke: PASS"; else echo "pack-smoke: FAIL (at: $step)" >&2; fi
+}
+trap finish EXIT
+
+fail() {
+  echo "pack-smoke: $*" >&2
+  exit 1
+}
+
+step="npm pack"
+(cd "$repo" && npm pack --pack-destination "$work" --silent >/dev/null)
+tarball="$(ls "$work"/gpt-cuda-*.tgz)"
+
+step="tarball contents"
+files="$(tar -tzf "$tarball" | sed 's|^package/||' | sort)"
+for required in package.json dist/index.js dist/index.d.ts bindings.d.ts \
+  assets/gpt2/vocab.json assets/gpt2/merges.txt CMakeLists.txt native/addon.cpp \
+  scripts/install.mjs scripts/node-gyp-shim.mjs; do
+  grep -qxF "$required" <<<"$files" || fail "the tarball lacks $required"
+done
+grep -qE "^prebuilds/$tuple/[^/]+\.node$" <<<"$files" || fail "the tarball has no prebuild for $tuple"
+forbidden="$(grep -E '^(tests|build|node_modules|bench|\.ci|\.git)/|\.tgz$' <<<"$files" || true)"
+[ -z "$forbidden" ] || fail "the tarball holds files it should not: $(head -5 <<<"$forbidden" | tr '\n' ' ')"
+packed_bytes="$(wc -c <"$tarball")"
+unpacked_bytes="$(tar -xzOf "$tarball" | wc -c)"
+echo "pack-smoke: $(basename "$tarball"): $(wc -l <<<"$files") files, $((packed_bytes / 1024)) KiB packed, $((unpacked_bytes / 1024)) KiB unpacked"
+echo "pack-smoke: prebuilds: $(grep '^prebuilds/' <<<"$files" | tr '\n' ' ')"
+[ "$packed_bytes" -le "$max_packed_bytes" ] || fail "the tarball is $packed_bytes bytes, over the $max_packed_bytes limit"
+
+step="npm install in a consumer project"
+mkdir "$work/consumer"
+cd "$work/consumer"
+echo '{ "name": "gpt-cuda-consumer", "private": true, "type": "module" }' >package.json
+npm install "$tarball" --ignore-scripts --prefer-offline --no-audit --no-fund --silent
+[ ! -e node_modules/gpt-cuda/build ] || fail "node_modules/gpt-cuda/build exists: something was compiled"
+addon="$(node -p 'require("node-gyp-build").path("node_modules/gpt-cuda")')"
+case "$addon" in
+  */node_modules/gpt-cuda/prebuilds/"$tuple"/*.node) echo "pack-smoke: the addon resolves to ${addon#"$work/consumer/"}" ;;
+  *) fail "the addon resolves to $addon, not to a prebuild" ;;
+esac
+
+step="install script with a prebuild"
+node node_modules/gpt-cuda/scripts/install.mjs | grep -q "using the prebuilt binary" ||
+  fail "scripts/install.mjs did not settle for the prebuild"
+
+step="examples/quickstart.mjs"
+cp "$repo/examples/quickstart.mjs" .
+output="$(node quickstart.mjs "$model")" || fail "quickstart.mjs exited with $?; its output: $output"
+printf '%s\n' "$output" | sed 's/^/  | /'
+head -1 <<<"$output" | grep -qE '^2 layers, 1024 tokens, on (cpu|cuda)$' || fail "the first line is not the model summary"
+grep -qE '^20 tokens, finished by length$' <<<"$output" || fail "no '20 tokens, finished by length' line"

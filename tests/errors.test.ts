@@ -1,0 +1,136 @@
+// Bad input through the public API: each error is typed and names the value or limit at fault.
+import { copyFile, mkdtemp, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { Gpt, GptError, GptInputError, GptLoadError } from "../lib/index.js";
+import { fixtureDir } from "./helpers/fixtures.js";
+
+let gpt: Gpt;
+beforeAll(async () => {
+  gpt = await Gpt.load(fixtureDir("tiny-f32"));
+});
+afterAll(() => gpt.dispose());
+
+async function thrown(fn: () => Promise<unknown>): Promise<GptError> {
+  try {
+    await fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(GptError);
+    return e as GptError;
+  }
+  throw new Error("expected an error");
+}
+
+describe("errors: context and token ids", () => {
+  it("refuses a prompt plus maxTokens beyond n_positions, naming both numbers", async () => {
+    const e = await thrown(() => gpt.generate([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], { maxTokens: 60 }));
+    expect(e.code).toBe("E_CONTEXT_OVERFLOW");
+    expect(e.message).toMatch(/10 tokens plus maxTokens 60 exceed the model's 64 positions/);
+  });
+
+  it("refuses logits for more tokens than n_positions", async () => {
+    const e = await thrown(() => gpt.logits(Array.from({ length: 65 }, (_, i) => i)));
+    expect(e.code).toBe("E_CONTEXT_OVERFLOW");
+    expect(e.message).toMatch(/65 tokens exceed the model's 64 positions/);
+  });
+
+  it("refuses token ids outside the vocabulary, naming the id and the range", async () => {
+    for (const bad of [1024, -1, 2.5, Number.NaN]) {
+      const e = await thrown(() => gpt.generate([1, bad, 3], { maxTokens: 2 }));
+      expect(e).toBeInstanceOf(GptInputError);
+      expect(e.message).toContain(`prompt[1] = ${bad}`);
+      expect(e.message).toContain("0 to 1023");
+    }
+    const e = await thrown(() => gpt.logits([5, 9999]));
+    expect(e.message).toContain("logits[1] = 9999");
+    await expect(gpt.logits([])).rejects.toThrow(/at least one token/);
+  });
+});
+
+describe("errors: options", () => {
+  const cases: [string, object, RegExp][] = [
+    ["a negative temperature", { temperature: -1 }, /temperature must be a number in \[0, 100\], got -1/],
+    ["maxTokens 0", { maxTokens: 0 }, /maxTokens must be an integer .* got 0/],
+    ["a fractional topK", { topK: 1.5 }, /topK must be an integer .* got 1.5/],
+    ["topP 0", { topP: 0 }, /topP must be a number .* got 0/],
+    ["an empty stop string", { stop: [""] }, /stop must be a non-empty string/],
+    ["a seed that is not an integer", { seed: "x" }, /seed must be an integer .* got "x"/],
+    ["an unknown option", { max_tokens: 5 }, /unknown option "max_tokens"/],
+    ["a signal that is not an AbortSignal", { signal: {} }, /signal must be an AbortSignal/],
+  ];
+  for (const [what, opts, message] of cases)
+    it(`rejects ${what}`, async () => {
+      const e = await thrown(() => gpt.generate("Hi", opts as never));
+      expect(e.code).toBe("E_INVALID_ARGUMENT");
+      expect(e.message).toMatch(message);
+    });
+
+  it("rejects bad load options before touching the disk", async () => {
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { device: "tpu" as never })).rejects.toThrow(
+      /device must be one of auto, cpu, cuda, got "tpu"/,
+    );
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { dtype: "int8" as never })).rejects.toThrow(/dtype must be one of/);
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { threads: 0 })).rejects.toThrow(/threads must be an integer/);
+    await expect(Gpt.load("")).rejects.toThrow(/needs a checkpoint path/);
+  });
+
+  it("says clearly that the CUDA backend is not built", async () => {
+    const e = await thrown(() => Gpt.load(fixtureDir("tiny-f32"), { device: "cuda" }));
+    expect(e.code).toBe("E_DEVICE");
+    expect(e.message).toMatch(/no CUDA backend/);
+  });
+});
+
+describe("errors: files", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "gpt-cuda-errors-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("names a checkpoint directory that does not exist", async () => {
+    const e = await thrown(() => Gpt.load(join(dir, "nowhere")));
+    expect(e).toBeInstanceOf(GptLoadError);
+    expect(e.message).toContain(join(dir, "nowhere"));
+  });
+
+  it("names the safetensors file when its data is cut short", async () => {
+    const src = fixtureDir("tiny-f32");
+    for (const f of ["config.json", "tokenizer.json", "model.safetensors"]) await copyFile(join(src, f), join(dir, f));
+    await truncate(join(dir, "model.safetensors"), 100_000);
+    const e = await thrown(() => Gpt.load(dir));
+    expect(e.code).toBe("E_CHECKPOINT");
+    expect(e.message).toContain(join(dir, "model.safetensors"));
+  });
+});
+
+describe("errors: after dispose", () => {
+  it("every call throws E_DISPOSED, and dispose twice is harmless", async () => {
+    const g = await Gpt.load(fixtureDir("tiny-f32"));
+    g.dispose();
+    g.dispose();
+    for (const call of [() => g.generate("x"), () => g.logits([1]), async () => g.weightBytes]) {
+      const e = await thrown(call);
+      expect(e.code).toBe("E_DISPOSED");
+      expect(e.message).toMatch(/disposed/);
+    }
+    const stream = g.stream("x");
+    await expect(stream.next()).rejects.toThrow(/disposed/);
+  });
+
+  it("a dispose during generation lets the running step finish, then the next step fails cleanly", async () => {
+    const g = await Gpt.load(fixtureDir("tiny-f32"));
+    const chunks: number[] = [];
+    const run = (async () => {
+      for await (const { token } of g.stream("Hello", { maxTokens: 40, temperature: 0 })) {
+        chunks.push(token);
+        if (chunks.length === 2) g.dispose();
+      }
+    })();
+    await expect(run).rejects.toMatchObject({ code: "E_DISPOSED", message: expect.stringMatching(/disposed/) });
+    expect(chunks).toHaveLength(2);
+  });
+});

@@ -1,0 +1,35 @@
+/** Copies of fixture checkpoints with chosen weights rewritten, for behaviour a random model won't show. */
+import { cp, mkdtemp, open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { loadCheckpoint } from "../../lib/checkpoint/index.js";
+import { fixtureDir } from "./fixtures.js";
+
+/**
+ * tiny-f32 (F32) changed so that greedy decoding emits <|endoftext|> (id 1023) at every step:
+ * with ln_f's scale zeroed the final hidden state is ln_f's bias b whatever the input, and the
+ * EOS embedding row set to 10·b gives EOS a logit of 10·|b|², far above any other.
+ */
+export async function eosModel(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-eos-"));
+  await cp(fixtureDir("tiny-f32"), dir, { recursive: true });
+  const ck = await loadCheckpoint(dir);
+  const wte = ck.tensors.get("wte.weight")!;
+  const gamma = ck.tensors.get("ln_f.weight")!;
+  const beta = ck.tensors.get("ln_f.bias")!;
+  const C = ck.config.nEmbd;
+  const eos = 1023;
+  const file = await open(wte.file, "r+");
+  try {
+    const bias = Buffer.alloc(beta.byteLength);
+    await file.read(bias, 0, bias.length, beta.offset);
+    const b = new Float32Array(bias.buffer, bias.byteOffset, C);
+    await file.write(Buffer.alloc(gamma.byteLength), 0, gamma.byteLength, gamma.offset);
+    const row = Float32Array.from(b, (v) => 10 * v);
+    await file.write(Buffer.from(row.buffer), 0, C * 4, wte.offset + eos * C * 4);
+  } finally {
+    await file.close();
+  }
+  return dir;
+}

@@ -1,0 +1,473 @@
+/**
+ * Every fast CPU kernel against its reference twin (native/cpu/matmul.cpp), on fresh seeded
+ * random inputs at awkward shapes. The seed is in each describe's name; rerun a failure with
+ * GPT_TEST_SEED=<seed> npx vitest run tests/ops.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+
+import type { NativeDtype, NativeEpilogue, NativeImpl, NativeOps } from "../bindings.js";
+import { native } from "../lib/native.js";
+import {
+  bf16BitsToF32,
+  f16BitsToF32,
+  f32Bits,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  toBf16,
+  toF16,
+} from "./helpers/half.js";
+import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
+
+const SEED = testSeed();
+const ops: NativeOps = native().ops;
+
+const DTYPES: NativeDtype[] = ["F32", "F16", "BF16"];
+const EPILOGUES: NativeEpilogue[] = ["store", "gelu", "residual"];
+
+/** Weight values → the typed array of their storage bits (and the values they round to). */
+function encodeWeight(values: Float32Array, dtype: NativeDtype): Float32Array | Uint16Array {
+  if (dtype === "F32") return values;
+  return dtype === "F16" ? toF16(values) : toBf16(values);
+}
+
+/** ‖a − b‖ / ‖b‖ and max |a − b| / max |b|, in double. Non-finite entries make both Infinity. */
+function errors(a: Float32Array, b: Float32Array): { rel: number; maxRel: number; worst: number } {
+  let diff2 = 0;
+  let ref2 = 0;
+  let maxDiff = 0;
+  let maxRef = 0;
+  let worst = -1;
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return { rel: Infinity, maxRel: Infinity, worst: i };
+    const d = Math.abs(x - y);
+    diff2 += d * d;
+    ref2 += y * y;
+    if (d > maxDiff) {
+      maxDiff = d;
+      worst = i;
+    }
+    maxRef = Math.max(maxRef, Math.abs(y));
+  }
+  if (ref2 === 0) return { rel: diff2 === 0 ? 0 : Infinity, maxRel: maxDiff === 0 ? 0 : Infinity, worst };
+  return { rel: Math.sqrt(diff2 / ref2), maxRel: maxDiff / maxRef, worst };
+}
+
+const TOLERANCE = 1e-5;
+
+function expectClose(fast: Float32Array, ref: Float32Array, what: string): void {
+  const e = errors(fast, ref);
+  const at = e.worst >= 0 ? ` (worst at ${e.worst}: fast ${fast[e.worst]}, reference ${ref[e.worst]})` : "";
+  expect(e.rel, `${what}: relative L2 error${at}`).toBeLessThanOrEqual(TOLERANCE);
+  expect(e.maxRel, `${what}: max abs error / max |ref|${at}`).toBeLessThanOrEqual(TOLERANCE);
+}
+
+function expectAllFinite(a: Float32Array, what: string): void {
+  const bad = a.findIndex((x) => !Number.isFinite(x));
+  expect(bad, `${what}: element ${bad} is ${a[bad]} (not written?)`).toBe(-1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bit converters the tests encode weights with
+
+describe("tests/helpers/half.ts", () => {
+  it("f32 → f16 rounds to nearest even", () => {
+    const cases: [number, number][] = [
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [0.1, 0x2e66],
+      [1 / 3, 0x3555],
+      [65504, 0x7bff], // largest finite
+      [65519.99, 0x7bff], // just below the tie
+      [65520, 0x7c00], // tie between 0x7bff (odd) and inf: rounds to inf
+      [1e6, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -14, 0x0400], // smallest normal
+      [2 ** -24, 0x0001], // smallest subnormal
+      [1e-7, 0x0002], // subnormal: 1.678 units of 2^-24
+      [2 ** -25, 0x0000], // half a unit: ties to even (zero)
+      [3 * 2 ** -25, 0x0002], // 1.5 units: ties to even (2)
+      [5 * 2 ** -25, 0x0002], // 2.5 units: ties to even (2)
+      [2 ** -14 - 2 ** -25, 0x0400], // 1023.5 units: ties to even, carrying into the exponent
+      [1 + 2 ** -11, 0x3c00], // tie, even stays
+      [1 + 3 * 2 ** -11, 0x3c02], // tie, odd rounds up
+      [1e-10, 0x0000],
+    ];
+    for (const [x, bits] of cases) expect(f32ToF16Bits(x).toString(16), `f16(${x})`).toBe(bits.toString(16));
+    expect(f32ToF16Bits(NaN) & 0x7c00).toBe(0x7c00);
+    expect(f32ToF16Bits(NaN) & 0x3ff).not.toBe(0);
+  });
+
+  it("f16 → f32 → f16 is the identity on every finite bit pattern", () => {
+    const wrong: string[] = [];
+    for (let h = 0; h < 0x10000; h++) {
+      if ((h & 0x7c00) === 0x7c00) continue;
+      const back = f32ToF16Bits(f16BitsToF32(h));
+      if (back !== h) wrong.push(`0x${h.toString(16)} → 0x${back.toString(16)}`);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
+
+  it("f32 → bf16 rounds to nearest even", () => {
+    const cases: [number, number][] = [
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3f80],
+      [-2, 0xc000],
+      [Math.PI, 0x4049],
+      [1 + 2 ** -8, 0x3f80], // tie, even stays
+      [1 + 3 * 2 ** -8, 0x3f82], // tie, odd rounds up
+      [1 + 2 ** -8 + 2 ** -20, 0x3f81], // above the tie
+      [3.4028234663852886e38, 0x7f80], // fp32 max rounds to inf
+      [Infinity, 0x7f80],
+      [1e-40, 0x0001], // fp32 subnormal 0x000116c2 → 0x0001
+    ];
+    for (const [x, bits] of cases) expect(f32ToBf16Bits(x).toString(16), `bf16(${x})`).toBe(bits.toString(16));
+    expect(Number.isNaN(bf16BitsToF32(f32ToBf16Bits(NaN)))).toBe(true);
+    for (let i = 0; i < 1000; i++) {
+      const h = (i * 65.537) & 0xffff;
+      if ((h & 0x7f80) === 0x7f80) continue;
+      expect(f32ToBf16Bits(bf16BitsToF32(h))).toBe(h);
+    }
+    expect(f32Bits(bf16BitsToF32(0x3f80))).toBe(0x3f800000);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// matmul
+
+interface MatmulCase {
+  rows: number;
+  k: number;
+  n: number;
+  threads: number;
+}
+
+// A representative cross-product: every listed rows, k and n value appears with several of the
+// others, including the register-block (4 rows) and strip (32 columns) boundaries on both sides.
+const MATMUL_SHAPES: MatmulCase[] = [
+  { rows: 1, k: 1, n: 1, threads: 1 },
+  { rows: 1, k: 48, n: 257, threads: 3 },
+  { rows: 1, k: 128, n: 33, threads: 2 },
+  { rows: 2, k: 3, n: 5, threads: 2 },
+  { rows: 2, k: 77, n: 64, threads: 1 },
+  { rows: 3, k: 16, n: 31, threads: 3 },
+  { rows: 3, k: 128, n: 100, threads: 1 },
+  { rows: 4, k: 16, n: 32, threads: 1 },
+  { rows: 4, k: 77, n: 257, threads: 2 },
+  { rows: 5, k: 1, n: 33, threads: 3 },
+  { rows: 5, k: 48, n: 31, threads: 2 },
+  { rows: 7, k: 3, n: 100, threads: 3 },
+  { rows: 7, k: 128, n: 32, threads: 2 },
+  { rows: 17, k: 77, n: 5, threads: 1 },
+  { rows: 17, k: 48, n: 64, threads: 3 },
+  { rows: 64, k: 128, n: 257, threads: 3 },
+  { rows: 64, k: 16, n: 1, threads: 2 },
+];
+
+function runMatmul(
+  impl: NativeImpl,
+  c: MatmulCase,
+  input: Float32Array,
+  weight: Float32Array | Uint16Array,
+  dtype: NativeDtype,
+  bias: Float32Array,
+  epilogue: NativeEpilogue,
+  start: Float32Array,
+): Float32Array {
+  const out = Float32Array.from(start);
+  ops.matmul({ impl, input, rows: c.rows, weight, dtype, k: c.k, n: c.n, bias, epilogue, out, threads: c.threads });
+  return out;
+}
+
+describe(`ops.matmul fast vs reference (seed ${SEED})`, () => {
+  let caseIndex = 0;
+  for (const dtype of DTYPES)
+    for (const epilogue of EPILOGUES)
+      for (const c of MATMUL_SHAPES) {
+        const seed = deriveSeed(SEED, caseIndex++);
+        it(`${dtype} ${epilogue} rows ${c.rows} k ${c.k} n ${c.n} threads ${c.threads} (case seed ${seed})`, () => {
+          const rng = new Prng(seed);
+          const input = rng.floats(c.rows * c.k);
+          const weight = encodeWeight(rng.normals(c.k * c.n, 0.5), dtype);
+          const bias = rng.floats(c.n, -0.5, 0.5);
+          // residual adds into `out`: both impls start from the same random copy. store and gelu
+          // must write every element: the NaN poison would survive anywhere they do not.
+          const start =
+            epilogue === "residual" ? rng.floats(c.rows * c.n, -2, 2) : new Float32Array(c.rows * c.n).fill(NaN);
+          const ref = runMatmul("reference", c, input, weight, dtype, bias, epilogue, start);
+          const fast = runMatmul("fast", c, input, weight, dtype, bias, epilogue, start);
+          expectAllFinite(ref, "reference");
+          expectAllFinite(fast, "fast");
+          expectClose(fast, ref, `${dtype} ${epilogue} ${c.rows}×${c.k}·${c.k}×${c.n}`);
+        });
+      }
+
+  it(`reference matches a JS double-precision product (seed ${SEED})`, () => {
+    // Pins the oracle itself: out = epilogue(in · W + b) in the documented [in, out] layout.
+    const rng = new Prng(deriveSeed(SEED, 10_000));
+    const rows = 3;
+    const k = 5;
+    const n = 7;
+    const input = rng.floats(rows * k);
+    const w = rng.floats(k * n);
+    const bias = rng.floats(n);
+    const start = rng.floats(rows * n);
+    const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    for (const epilogue of EPILOGUES) {
+      const out = Float32Array.from(start);
+      ops.matmul({ impl: "reference", input, rows, weight: w, dtype: "F32", k, n, bias, epilogue, out, threads: 1 });
+      for (let r = 0; r < rows; r++)
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let i = 0; i < k; i++) acc += input[r * k + i]! * w[i * n + j]!;
+          const v = acc + bias[j]!;
+          const want = epilogue === "store" ? v : epilogue === "gelu" ? gelu(v) : start[r * n + j]! + v;
+          expect(out[r * n + j]!, `${epilogue} [${r}, ${j}]`).toBeCloseTo(want, 5);
+        }
+    }
+  });
+
+  for (const dtype of ["F16", "BF16"] as const)
+    it(`widens every ${dtype} bit pattern as the JS decoder does (fast and reference)`, () => {
+      // in = [1], k = 1: out[j] = widen(W[0, j]) + 0, across all 65536 patterns (NaN and inf included).
+      const n = 0x10000;
+      const weight = new Uint16Array(n);
+      for (let i = 0; i < n; i++) weight[i] = i;
+      const decode = dtype === "F16" ? f16BitsToF32 : bf16BitsToF32;
+      for (const impl of ["fast", "reference"] as const) {
+        const out = new Float32Array(n).fill(12345);
+        ops.matmul({
+          impl,
+          input: new Float32Array([1]),
+          rows: 1,
+          weight,
+          dtype,
+          k: 1,
+          n,
+          bias: new Float32Array(n),
+          epilogue: "store",
+          out,
+          threads: 2,
+        });
+        let mismatches = 0;
+        let first = "";
+        for (let i = 0; i < n; i++) {
+          const want = Math.fround(decode(i) + 0);
+          const got = out[i]!;
+          const same = Number.isNaN(want) ? Number.isNaN(got) : got === want;
+          if (!same && mismatches++ === 0) first = `0x${i.toString(16)}: got ${got}, want ${want}`;
+        }
+        expect(mismatches, `${impl}: first mismatch ${first}`).toBe(0);
+      }
+    });
+
+  it(`reads typed arrays that are views at an offset into a larger buffer (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 10_001));
+    const rows = 5;
+    const k = 33;
+    const n = 37;
+    const view = (data: Float32Array | Uint16Array, pad: number) => {
+      const Ctor = data instanceof Float32Array ? Float32Array : Uint16Array;
+      const big = new Ctor(data.length + 2 * pad);
+      big.set(data, pad);
+      return big.subarray(pad, pad + data.length);
+    };
+    for (const dtype of DTYPES) {
+      const input = rng.floats(rows * k);
+      const weight = encodeWeight(rng.normals(k * n), dtype);
+      const bias = rng.floats(n);
+      for (const impl of ["fast", "reference"] as const) {
+        const plain = new Float32Array(rows * n);
+        ops.matmul({ impl, input, rows, weight, dtype, k, n, bias, epilogue: "store", out: plain, threads: 2 });
+        const outBig = new Float32Array(rows * n + 6).fill(-7);
+        const out = outBig.subarray(3, 3 + rows * n);
+        ops.matmul({
+          impl,
+          input: view(input, 5) as Float32Array,
+          rows,
+          weight: view(weight, 3),
+          dtype,
+          k,
+          n,
+          bias: view(bias, 1) as Float32Array,
+          epilogue: "store",
+          out,
+          threads: 2,
+        });
+        expect(Array.from(out), `${dtype} ${impl}`).toEqual(Array.from(plain));
+        expect([outBig[0], outBig[1], outBig[2], outBig.at(-1)], "writes stay inside the view").toEqual([-7, -7, -7, -7]);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// lmHead
+
+describe(`ops.lmHead fast vs reference (seed ${SEED})`, () => {
+  let caseIndex = 1000;
+  let threadCycle = 0;
+  for (const dtype of DTYPES)
+    for (const vocab of [1, 63, 64, 65, 1000])
+      for (const c of [16, 48, 50])
+        for (const rows of [1, 3, 9]) {
+          const seed = deriveSeed(SEED, caseIndex++);
+          const threads = 1 + (threadCycle++ % 3);
+          it(`${dtype} vocab ${vocab} c ${c} rows ${rows} threads ${threads} (case seed ${seed})`, () => {
+            const rng = new Prng(seed);
+            const input = rng.floats(rows * c);
+            const weight = encodeWeight(rng.normals(vocab * c, 0.5), dtype);
+            const run = (impl: NativeImpl) => {
+              const out = new Float32Array(rows * vocab).fill(NaN);
+              ops.lmHead({ impl, input, rows, weight, dtype, vocab, c, out, threads });
+              return out;
+            };
+            const ref = run("reference");
+            const fast = run("fast");
+            expectAllFinite(ref, "reference");
+            expectAllFinite(fast, "fast");
+            expectClose(fast, ref, `${dtype} lmHead ${rows}×${c} · (${vocab}×${c})ᵀ`);
+          });
+        }
+
+  it(`reference is in · wteᵀ with wte stored [vocab, c] (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 10_002));
+    const rows = 2;
+    const vocab = 5;
+    const c = 3;
+    const input = rng.floats(rows * c);
+    const wte = rng.floats(vocab * c);
+    const out = new Float32Array(rows * vocab);
+    ops.lmHead({ impl: "reference", input, rows, weight: wte, dtype: "F32", vocab, c, out, threads: 1 });
+    for (let r = 0; r < rows; r++)
+      for (let v = 0; v < vocab; v++) {
+        let acc = 0;
+        for (let i = 0; i < c; i++) acc += input[r * c + i]! * wte[v * c + i]!;
+        expect(out[r * vocab + v]!).toBeCloseTo(acc, 5);
+      }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Argument validation
+
+describe("ops argument validation", () => {
+  const rows = 2;
+  const k = 3;
+  const n = 4;
+  type MatmulArgs = Parameters<NativeOps["matmul"]>[0];
+  type LmHeadArgs = Parameters<NativeOps["lmHead"]>[0];
+  const good = (): MatmulArgs => ({
+    impl: "fast",
+    input: new Float32Array(rows * k).fill(1),
+    rows,
+    weight: new Float32Array(k * n).fill(1),
+    dtype: "F32",
+    k,
+    n,
+    bias: new Float32Array(n),
+    epilogue: "store",
+    out: new Float32Array(rows * n),
+    threads: 1,
+  });
+  const goodLm = (): LmHeadArgs => ({
+    impl: "fast",
+    input: new Float32Array(rows * k).fill(1),
+    rows,
+    weight: new Float32Array(n * k).fill(1),
+    dtype: "F32",
+    vocab: n,
+    c: k,
+    out: new Float32Array(rows * n),
+    threads: 1,
+  });
+  /** Calls with `good()` changed by `patch`; the casts let the tests pass what the types forbid. */
+  const matmulWith = (patch: Record<string, unknown>) => () => ops.matmul({ ...good(), ...patch } as MatmulArgs);
+  const lmHeadWith = (patch: Record<string, unknown>) => () => ops.lmHead({ ...goodLm(), ...patch } as LmHeadArgs);
+
+  it("accepts the well-formed arguments", () => {
+    for (const impl of ["fast", "reference"] as const) {
+      const a = { ...good(), impl };
+      ops.matmul(a);
+      expect(Array.from(a.out)).toEqual(new Array(rows * n).fill(k));
+      const b = { ...goodLm(), impl };
+      ops.lmHead(b);
+      expect(Array.from(b.out)).toEqual(new Array(rows * n).fill(k));
+      for (const dtype of ["F16", "BF16"] as const) {
+        const ones = dtype === "F16" ? 0x3c00 : 0x3f80;
+        ops.matmul({ ...good(), impl, dtype, weight: new Uint16Array(k * n).fill(ones) });
+        ops.lmHead({ ...goodLm(), impl, dtype, weight: new Uint16Array(n * k).fill(ones) });
+      }
+    }
+  });
+
+  it("rejects a weight of the wrong typed-array kind with a TypeError", () => {
+    expect(matmulWith({ dtype: "F16" })).toThrow(TypeError);
+    expect(matmulWith({ dtype: "F16" })).toThrow(/weight array type does not match F16/);
+    expect(matmulWith({ dtype: "BF16", weight: new Float32Array(k * n) })).toThrow(/does not match BF16/);
+    expect(matmulWith({ weight: new Uint16Array(k * n) })).toThrow(/does not match F32/);
+    expect(matmulWith({ weight: new Float64Array(k * n) })).toThrow(TypeError);
+    expect(matmulWith({ dtype: "F16", weight: new Int16Array(k * n) })).toThrow(TypeError);
+    expect(matmulWith({ weight: Array.from({ length: k * n }, () => 1) })).toThrow(/weight must be a typed array/);
+    expect(lmHeadWith({ dtype: "F16" })).toThrow(/weight array type does not match F16/);
+    expect(lmHeadWith({ weight: new Uint16Array(n * k) })).toThrow(TypeError);
+  });
+
+  it("rejects a weight whose length disagrees with its shape with a RangeError", () => {
+    expect(matmulWith({ weight: new Float32Array(k * n + 1) })).toThrow(RangeError);
+    expect(matmulWith({ weight: new Float32Array(k * n - 1) })).toThrow(/weight length disagrees with its shape/);
+    expect(matmulWith({ dtype: "F16", weight: new Uint16Array(k * n * 2) })).toThrow(RangeError);
+    expect(lmHeadWith({ weight: new Float32Array(n * k + 3) })).toThrow(RangeError);
+    expect(lmHeadWith({ dtype: "BF16", weight: new Uint16Array(1) })).toThrow(/weight length disagrees/);
+  });
+
+  it("rejects input, bias and out of the wrong kind (TypeError) or length (RangeError)", () => {
+    for (const key of ["input", "bias", "out"] as const) {
+      const length = key === "input" ? rows * k : key === "bias" ? n : rows * n;
+      expect(matmulWith({ [key]: new Float64Array(length) }), key).toThrow(TypeError);
+      expect(matmulWith({ [key]: new Float64Array(length) }), key).toThrow(`${key} must be a Float32Array`);
+      expect(matmulWith({ [key]: Array.from({ length }, () => 0) }), key).toThrow(TypeError);
+      expect(matmulWith({ [key]: new Float32Array(length + 1) }), key).toThrow(RangeError);
+      expect(matmulWith({ [key]: new Float32Array(length - 1) }), key).toThrow(
+        `${key} must hold ${length} floats`,
+      );
+    }
+    for (const key of ["input", "out"] as const) {
+      const length = key === "input" ? rows * k : rows * n;
+      expect(lmHeadWith({ [key]: new Uint16Array(length) }), key).toThrow(`${key} must be a Float32Array`);
+      expect(lmHeadWith({ [key]: new Float32Array(length + 1) }), key).toThrow(RangeError);
+    }
+  });
+
+  it("rejects unknown dtype, epilogue and impl names, and non-numeric sizes, with a TypeError", () => {
+    expect(matmulWith({ dtype: "F64" })).toThrow(/unknown dtype F64/);
+    expect(matmulWith({ dtype: "f32" })).toThrow(TypeError);
+    expect(matmulWith({ epilogue: "relu" })).toThrow(/unknown epilogue relu/);
+    expect(matmulWith({ impl: "slow" })).toThrow(/impl must be fast or reference/);
+    expect(matmulWith({ rows: "2" })).toThrow(/expected a number in field rows/);
+    expect(matmulWith({ k: undefined })).toThrow(TypeError);
+    expect(matmulWith({ threads: null })).toThrow(/field threads/);
+    expect(lmHeadWith({ dtype: "F8" })).toThrow(/unknown dtype/);
+    expect(lmHeadWith({ vocab: "4" })).toThrow(/field vocab/);
+    expect(lmHeadWith({ impl: 1 })).toThrow(TypeError);
+  });
+
+  it("rejects a missing argument object with a TypeError instead of crashing", () => {
+    const untyped = ops as unknown as { matmul: (...a: unknown[]) => void; lmHead: (...a: unknown[]) => void };
+    expect(() => untyped.matmul()).toThrow(TypeError);
+    expect(() => untyped.matmul(null)).toThrow(TypeError);
+    expect(() => untyped.lmHead()).toThrow(TypeError);
+  });
+
+  it("leaves `out` untouched when an argument is rejected", () => {
+    const out = new Float32Array(rows * n).fill(5);
+    expect(matmulWith({ out, epilogue: "nope" })).toThrow();
+    expect(matmulWith({ out, bias: new Float32Array(n + 1) })).toThrow();
+    expect(Array.from(out)).toEqual(new Array(rows * n).fill(5));
+  });
+});
