@@ -27,6 +27,8 @@ export interface NativeModelSpec {
   tensors: NativeTensorSpec[];
   /** Store every weight in this dtype; null keeps each tensor's stored dtype (mapped in place). */
   convertTo: NativeDtype | null;
+  /** When set, `files` is ignored and every tensor is filled with seeded random values (benchmarks). */
+  randomSeed?: number | null;
   threads: number;
 }
 
@@ -99,6 +101,8 @@ export interface NativeOps {
 }
 
 export interface NativeBinding {
+  /** The class of loadModel's results; constructed directly it is an empty, disposed handle. */
+  NativeModel: abstract new () => NativeModel;
   loadModel(spec: NativeModelSpec): Promise<NativeModel>;
   buildInfo(): NativeBuildInfo;
   ops: NativeOps;

@@ -1,6 +1,6 @@
 // The public model class: load a checkpoint, read logits, generate and stream text.
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
-import { loadCheckpoint, type Checkpoint } from "./checkpoint/index.js";
+import { expectedTensorShapes, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { decodeTokens, type FinishReason, type GenerationSummary, type StreamChunk } from "./generation.js";
 import { Mutex } from "./mutex.js";
@@ -34,6 +34,15 @@ export interface GenerateResult {
 
 export type { StreamChunk, FinishReason };
 
+/** The shapes of the four GPT-2 sizes (vocabulary 50257, 1024 positions). */
+const RANDOM_PRESETS = {
+  gpt2: { nLayer: 12, nHead: 12, nEmbd: 768 },
+  "gpt2-medium": { nLayer: 24, nHead: 16, nEmbd: 1024 },
+  "gpt2-large": { nLayer: 36, nHead: 20, nEmbd: 1280 },
+  "gpt2-xl": { nLayer: 48, nHead: 25, nEmbd: 1600 },
+} as const;
+export type RandomPreset = keyof typeof RANDOM_PRESETS;
+
 const DISPOSED_MESSAGE = "this Gpt was disposed; load the model again to use it";
 const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
@@ -47,12 +56,12 @@ export class Gpt {
   private readonly cachedTokens: number[] = [];
   private readonly mutex = new Mutex();
 
-  private constructor(checkpoint: Checkpoint, tokenizer: Tokenizer, model: NativeModel) {
-    const c = checkpoint.config;
+  private constructor(config: ModelConfig, path: string, tokenizer: Tokenizer, model: NativeModel) {
+    const c = config;
     this.config = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize };
     this.device = "cpu";
     this.tokenizer = tokenizer;
-    this.path = checkpoint.dir;
+    this.path = path;
     this.model = model;
   }
 
@@ -61,11 +70,7 @@ export class Gpt {
     if (typeof path !== "string" || path.length === 0)
       throw new GptInputError(`Gpt.load needs a checkpoint path, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
-    if (opts.device === "cuda")
-      throw new GptError(
-        "E_DEVICE",
-        'device "cuda" is not available: this build of gpt-cuda has no CUDA backend yet. Use device "cpu" or "auto".',
-      );
+    checkDevice(opts.device);
     const checkpoint = await loadCheckpoint(path);
     const tokenizer = await Tokenizer.load(checkpoint.tokenizer);
     if (tokenizer.vocabSize > checkpoint.config.vocabSize)
@@ -75,7 +80,33 @@ export class Gpt {
         `the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${checkpoint.config.vocabSize}`,
       );
     const model = await loadNative(checkpoint, opts.dtype, opts.threads);
-    return new Gpt(checkpoint, tokenizer, model);
+    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model);
+  }
+
+  /**
+   * A model of a real GPT-2 size with random weights, built in memory: for benchmarks and
+   * tests at full scale without a download. Its text is noise. dtype defaults to float32.
+   */
+  static async random(preset: RandomPreset, options?: LoadOptions & { seed?: number }): Promise<Gpt> {
+    const shape = RANDOM_PRESETS[preset];
+    if (!shape)
+      throw new GptInputError(`unknown preset ${JSON.stringify(preset)}: one of ${Object.keys(RANDOM_PRESETS).join(", ")}`);
+    const { seed = 1, ...loadOptions } = options ?? {};
+    if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
+    const opts = resolveLoadOptions(loadOptions);
+    checkDevice(opts.device);
+    const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
+    const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
+    const tensors = [...expectedTensorShapes(config)].map(([name, dims]) => ({
+      name,
+      dtype,
+      shape: dims,
+      file: 0,
+      offset: 0,
+      byteLength: dims.reduce((a, b) => a * b, 1) * (dtype === "F32" ? 4 : 2),
+    }));
+    const model = await native().loadModel({ ...config, files: [], tensors, convertTo: null, randomSeed: seed, threads: opts.threads });
+    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model);
   }
 
   /** Bytes of weights held in memory (mapped from the checkpoint or converted). */
@@ -177,6 +208,14 @@ export class Gpt {
     if (what === "logits" && ids.length === 0) throw new GptInputError("logits needs at least one token id");
     return [...ids];
   }
+}
+
+function checkDevice(device: string): void {
+  if (device === "cuda")
+    throw new GptError(
+      "E_DEVICE",
+      'device "cuda" is not available: this build of gpt-cuda has no CUDA backend yet. Use device "cpu" or "auto".',
+    );
 }
 
 async function loadNative(checkpoint: Checkpoint, dtype: WeightDtype | undefined, threads: number) {

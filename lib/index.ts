@@ -1,4 +1,4 @@
-export { Gpt, type GptConfig, type GenerateResult, type StreamChunk, type FinishReason } from "./gpt.js";
+export { Gpt, type RandomPreset, type GptConfig, type GenerateResult, type StreamChunk, type FinishReason } from "./gpt.js";
 export type { LoadOptions, GenerateOptions, Device, WeightDtype } from "./options.js";
 export { GptError, GptLoadError, GptInputError, type GptErrorCode } from "./errors.js";
 export { Tokenizer } from "./tokenizer/index.js";

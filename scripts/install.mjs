@@ -30,10 +30,10 @@ function runs(command) {
 
 function missingTools() {
   const missing = [];
-  if (!runs("cmake")) missing.push("CMake >= 3.18");
+  if (!runs("cmake")) missing.push("cmake");
   if (!runs("ninja") && !runs("make")) missing.push("make (or ninja)");
   if (![process.env.CXX, "c++", "g++", "clang++"].some((cxx) => cxx && runs(cxx)))
-    missing.push("a C++17 compiler (g++ >= 9 or clang++ >= 10)");
+    missing.push("a C++ compiler (c++, g++ or clang++)");
   return missing;
 }
 
@@ -54,8 +54,8 @@ if (result.status !== 0) {
         ? "gpt-cuda: building the native addon failed."
         : `gpt-cuda: no prebuilt binary for ${process.platform}-${process.arch} loads here, and building the addon failed.`,
       missing.length > 0
-        ? `  Missing: ${missing.join(", ")}.`
-        : "  CMake and a C++ compiler were found: the compiler output above says what went wrong.",
+        ? `  Not found on PATH: ${missing.join(", ")}.`
+        : "  CMake, a build tool and a C++ compiler were found: the output above says what went wrong.",
       "  The build needs CMake >= 3.18, make or ninja, and a C++17 compiler (g++ >= 9 or clang++ >= 10);",
       "  the CUDA backend is optional and is built only when nvcc is found.",
       "  On Debian/Ubuntu: apt-get install cmake make g++",

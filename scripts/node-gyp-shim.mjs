@@ -32,7 +32,7 @@ for (const flag of flags) {
   const [name, value] = flag.split("=", 2);
   if (name === "--debug") args.push("--debug");
   else if (name === "--arch" && value !== process.arch)
-    fail(`cannot cross-compile for ${value} on ${process.arch}: run prebuildify on a ${value} machine`);
+    fail(`cannot cross-compile from ${process.arch}: prebuilds for ${value} must be built on ${value}`);
   else if (!["--release", "--arch", "--target", "--devdir", "--runtime", "--dist-url"].includes(name))
     fail(`unknown node-gyp option ${flag}`);
 }

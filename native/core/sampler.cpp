@@ -22,6 +22,10 @@ Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& p
     if (std::isnan(logits[i])) throw std::invalid_argument("logits contain NaN at id " + std::to_string(i));
     if (logits[i] > logits[best]) best = i;
   }
+  // exp(l - max) needs a finite maximum: +inf would make it inf - inf, and a row of -inf
+  // (every token masked) has no distribution at all.
+  if (!std::isfinite(logits[best]))
+    throw std::invalid_argument("logits have no finite maximum (largest is " + std::to_string(logits[best]) + ")");
   const double max_logit = logits[best];
   double total = 0.0;
   for (int64_t i = 0; i < vocab; ++i) total += std::exp(double(logits[i]) - max_logit);

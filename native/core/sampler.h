@@ -17,7 +17,7 @@ struct Sampled {
   float logprob;  // log-softmax of the raw logits (temperature 1) at the chosen token
 };
 
-// Throws std::invalid_argument when the logits hold a NaN.
+// Throws std::invalid_argument when the logits hold a NaN or +inf, or are all -inf.
 Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& params, double u);
 
 }  // namespace gpt

@@ -84,10 +84,38 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
       view.data = buf.get();
       owned_.push_back(std::move(buf));
     }
-    resident_bytes_ += size_t(numel) * dtype_size(want);
-    if (!views_.emplace(t.name, std::move(view)).second)
-      throw std::runtime_error("tensor " + t.name + " is listed twice");
+    add(t.name, std::move(view));
   }
+}
+
+void WeightStore::add(const std::string& name, WeightView view) {
+  resident_bytes_ += size_t(view.numel()) * dtype_size(view.dtype);
+  if (!views_.emplace(name, std::move(view)).second) throw std::runtime_error("tensor " + name + " is listed twice");
+}
+
+std::unique_ptr<WeightStore> WeightStore::random(const std::vector<TensorSpec>& tensors, uint64_t seed) {
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (const TensorSpec& t : tensors) {
+    WeightView view;
+    view.shape = t.shape;
+    view.dtype = t.dtype;
+    const int64_t numel = view.numel();
+    auto buf = std::make_unique<uint16_t[]>(size_t(numel) * dtype_size(t.dtype) / 2);
+    const bool scale = t.name.find("ln_") != std::string::npos && t.name.size() > 7 &&
+                       t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
+    for (int64_t i = 0; i < numel; ++i) {
+      state ^= state << 13;  // xorshift64: fast, and statistics do not matter here
+      state ^= state >> 7;
+      state ^= state << 17;
+      const float u = float(state >> 40) / float(1 << 24) - 0.5f;  // [-0.5, 0.5)
+      store_from_f32(buf.get(), t.dtype, i, scale ? 1.0f + 0.1f * u : 0.1f * u);
+    }
+    view.data = buf.get();
+    store->owned_.push_back(std::move(buf));
+    store->add(t.name, std::move(view));
+  }
+  return store;
 }
 
 const WeightView& WeightStore::get(const std::string& name) const {

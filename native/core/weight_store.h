@@ -29,11 +29,18 @@ class WeightStore {
   WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
               std::optional<DType> convert_to);
 
+  // Random weights of the given names, shapes and dtypes, for benchmarks at real model sizes
+  // without a checkpoint: uniform values of a small scale, LayerNorm scales near 1.
+  static std::unique_ptr<WeightStore> random(const std::vector<TensorSpec>& tensors, uint64_t seed);
+
   // Throws std::runtime_error when the tensor is absent.
   const WeightView& get(const std::string& name) const;
   size_t resident_bytes() const { return resident_bytes_; }
 
  private:
+  WeightStore() = default;
+  void add(const std::string& name, WeightView view);
+
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::vector<std::unique_ptr<uint16_t[]>> owned_;  // converted copies, 2-byte granules
   std::map<std::string, WeightView> views_;

@@ -1,5 +1,6 @@
 #include "napi/model_wrap.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <vector>
 
@@ -23,7 +24,8 @@ class LoadWorker final : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      auto weights = std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
+      auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
+                                       : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
       auto backend = std::make_unique<cpu::CpuBackend>(spec_.threads);
       model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), std::move(backend));
     } catch (const std::exception& e) {
@@ -133,7 +135,11 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "forward(tokens: Int32Array, start: number, logits: mode)");
   Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
   LogitsMode mode = parse_mode(env, info[2]);
-  if (busy_->exchange(true)) throw Napi::Error::New(env, "a forward pass is already running on this model");
+  if (busy_->exchange(true)) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::Error::New(env, "a forward pass is already running on this model").Value());
+    return deferred.Promise();
+  }
   std::vector<int32_t> copy(tokens.Data(), tokens.Data() + tokens.ElementLength());
   auto* worker = new ForwardWorker(env, model_, busy_, std::move(copy),
                                    int64_t(info[1].As<Napi::Number>().Int64Value()), mode);
@@ -155,6 +161,9 @@ Napi::Value ModelWrap::Sample(const Napi::CallbackInfo& info) {
   if (row < 0 || (row + 1) * vocab > int64_t(logits.ElementLength()))
     throw Napi::RangeError::New(env, "sample: row " + std::to_string(row) + " is outside the logits");
   SamplingParams params;
+  for (size_t i = 2; i < 6; ++i)
+    if (!std::isfinite(info[i].As<Napi::Number>().DoubleValue()))
+      throw Napi::RangeError::New(env, "sample: temperature, topK, topP and u must be finite numbers");
   params.temperature = info[2].As<Napi::Number>().FloatValue();
   params.top_k = info[3].As<Napi::Number>().Int64Value();
   params.top_p = info[4].As<Napi::Number>().FloatValue();
@@ -187,7 +196,10 @@ Napi::Value ModelWrap::KvCacheBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(model(info.Env()).backend().kv_cache_bytes()));
 }
 
-Napi::Value ModelWrap::Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threads_); }
+Napi::Value ModelWrap::Threads(const Napi::CallbackInfo& info) {
+  model(info.Env());
+  return Napi::Number::New(info.Env(), threads_);
+}
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

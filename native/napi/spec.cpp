@@ -82,6 +82,8 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
 
   Napi::Value convert = spec.Get("convertTo");
   if (!convert.IsNull() && !convert.IsUndefined()) out.convert_to = dtype_field(spec, "convertTo");
+  Napi::Value seed = spec.Get("randomSeed");
+  if (!seed.IsNull() && !seed.IsUndefined()) out.random_seed = uint64_t(int_field(spec, "randomSeed", 0));
   out.threads = int(int_field(spec, "threads", 1));
   return out;
 }

@@ -16,6 +16,8 @@ struct ModelSpec {
   std::vector<std::string> files;
   std::vector<TensorSpec> tensors;
   std::optional<DType> convert_to;
+  // Set: fill the tensors with random values instead of reading `files`.
+  std::optional<uint64_t> random_seed;
   int threads;
 };
 

@@ -1,0 +1,22 @@
+// The README's example is examples/quickstart.mjs, verbatim (scripts/pack-smoke.sh runs that file
+// from an installed tarball), and the API it documents exists.
+import { readFileSync } from "node:fs";
+
+import { describe, expect, it } from "vitest";
+
+import { Gpt } from "../lib/index.js";
+
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+
+describe("README", () => {
+  it("quotes examples/quickstart.mjs exactly", () => {
+    const example = readFileSync(new URL("../examples/quickstart.mjs", import.meta.url), "utf8");
+    expect(readme).toContain("```js\n" + example + "```");
+  });
+
+  it("documents every generation option and the Gpt members it lists", () => {
+    for (const option of ["maxTokens", "temperature", "topK", "topP", "seed", "stop", "ignoreEos", "signal"])
+      expect(readme).toContain("`" + option + "`");
+    for (const member of ["logits", "generate", "stream", "dispose"]) expect(typeof Gpt.prototype[member as keyof Gpt]).toBe("function");
+  });
+});
