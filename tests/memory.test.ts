@@ -1,4 +1,5 @@
-// Loading never holds two copies of the weights: peak RSS grows by at most 1.3 × the checkpoint.
+// Loading never holds two copies of the weights: peak RSS grows by at most 1.3 × the checkpoint;
+// generating adds no more than the KV cache and 64 MB of working memory.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,15 +12,28 @@ import { writeRandomCheckpoint } from "./helpers/random-checkpoint.js";
 
 const measure = fileURLToPath(new URL("./helpers/measure-load.ts", import.meta.url));
 
-function peakGrowth(dir: string, dtype = ""): { grownBytes: number; weightBytes: number; kvCacheBytes: number } {
+interface Growth {
+  grownBytes: number;
+  generatingBytes: number;
+  weightBytes: number;
+  kvCacheBytes: number;
+}
+
+function peakGrowth(dir: string, dtype = ""): Growth {
   const out = execFileSync(process.execPath, ["--import", "tsx", measure, dir, dtype], { encoding: "utf8" });
   const r = JSON.parse(out.trim().split("\n").pop()!) as {
     before: number;
     peak: number;
+    generatingPeak: number;
     weightBytes: number;
     kvCacheBytes: number;
   };
-  return { grownBytes: (r.peak - r.before) * 1024, weightBytes: r.weightBytes, kvCacheBytes: r.kvCacheBytes };
+  return {
+    grownBytes: (r.peak - r.before) * 1024,
+    generatingBytes: (r.generatingPeak - r.before) * 1024,
+    weightBytes: r.weightBytes,
+    kvCacheBytes: r.kvCacheBytes,
+  };
 }
 
 describe.skipIf(process.platform !== "linux")("memory while loading (Linux /proc)", () => {
@@ -36,6 +50,7 @@ describe.skipIf(process.platform !== "linux")("memory while loading (Linux /proc
     const r = peakGrowth(dir);
     expect(r.weightBytes).toBeGreaterThan(0.99 * size);
     expect(r.grownBytes).toBeLessThanOrEqual(1.3 * size);
+    expect(r.generatingBytes).toBeLessThanOrEqual(size + r.kvCacheBytes + 64 * 2 ** 20);
   });
 
   it("converting to float16 drops each converted chunk: peak growth well under the checkpoint size", () => {
