@@ -30,6 +30,8 @@ export interface NativeModelSpec {
   /** When set, `files` is ignored and every tensor is filled with seeded random values (benchmarks). */
   randomSeed?: number | null;
   threads: number;
+  /** The CUDA device to run on; absent or null: the CPU backend. */
+  cudaDevice?: number | null;
 }
 
 /** Which rows' next-token logits a forward pass returns. */
@@ -59,14 +61,95 @@ export interface NativeModel {
 }
 
 export interface NativeBuildInfo {
-  /** Whether the CUDA backend is usable in this binary (false until it exists). */
+  /** Whether this binary contains the CUDA backend (CMake found nvcc and GPT_CUDA was on). */
   cuda: boolean;
-  /** Whether CMake found nvcc and compiled with GPT_CUDA on. */
-  cudaCompiled: boolean;
   /** The widest instruction set the CPU kernels use on this machine. */
   cpuIsa: string;
   hardwareThreads: number;
   compiler: string;
+  /** The nvcc release the CUDA kernels were compiled with, e.g. "13.0.88"; null without CUDA. */
+  cudaVersion: string | null;
+  /** GPU code in this binary: real code per architecture ("sm_80", …) then PTX ("compute_90"); [] without CUDA. */
+  archs: string[];
+}
+
+/** A GPU the CUDA runtime sees (devices()). */
+export interface NativeDevice {
+  name: string;
+  /** Bytes. */
+  totalMemory: number;
+  /** "major.minor", e.g. "9.0". */
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
+export type NativeAttentionPath = "auto" | "prefill" | "decode";
+
+/**
+ * Single CUDA kernels on host arrays (native/napi/cuda_ops_wrap.cpp), for tests/cuda-kernels.test.ts,
+ * which checks each against its CPU twin. Every function throws when the binary has no CUDA backend
+ * or no device is visible. Layouts as in NativeOps and native/cpu/attention.h.
+ */
+export interface NativeCudaOps {
+  matmul(args: {
+    path: NativeMatmulPath;
+    input: Float32Array;
+    rows: number;
+    weight: Float32Array | Uint16Array;
+    dtype: NativeDtype;
+    k: number;
+    n: number;
+    bias: Float32Array;
+    epilogue: NativeEpilogue;
+    out: Float32Array;
+  }): void;
+  lmHead(args: {
+    path: NativeMatmulPath;
+    input: Float32Array;
+    rows: number;
+    weight: Float32Array | Uint16Array;
+    dtype: NativeDtype;
+    vocab: number;
+    c: number;
+    out: Float32Array;
+  }): void;
+  /** With `add`, x += add is written back to `x` before the LayerNorm (the fused residual add). */
+  layernorm(args: {
+    x: Float32Array;
+    add: Float32Array | null;
+    rows: number;
+    c: number;
+    gamma: Float32Array;
+    beta: Float32Array;
+    eps: number;
+    out: Float32Array;
+  }): void;
+  embed(args: {
+    tokens: Int32Array;
+    start: number;
+    wte: Float32Array | Uint16Array;
+    wteDtype: NativeDtype;
+    wpe: Float32Array | Uint16Array;
+    wpeDtype: NativeDtype;
+    vocab: number;
+    positions: number;
+    c: number;
+    out: Float32Array;
+  }): void;
+  /** Appends this call's keys and values to `cache` (one layer: k[H][capacity][D], then v) and attends. */
+  attention(args: {
+    path: NativeAttentionPath;
+    qkv: Float32Array;
+    rows: number;
+    start: number;
+    heads: number;
+    headDim: number;
+    capacity: number;
+    cache: Float32Array;
+    out: Float32Array;
+  }): void;
+  sample(args: { logits: Float32Array; temperature: number; topK: number; topP: number; u: number }): NativeSampled;
 }
 
 export type NativeEpilogue = "store" | "gelu" | "residual";
@@ -98,6 +181,65 @@ export interface NativeOps {
     out: Float32Array;
     threads: number;
   }): void;
+  /** Appends this call's keys and values to `cache` (one layer), then attends causally over it. */
+  attention(args: {
+    impl: NativeImpl;
+    qkv: Float32Array;
+    rows: number;
+    start: number;
+    heads: number;
+    headDim: number;
+    capacity: number;
+    cache: Float32Array;
+    out: Float32Array;
+    threads: number;
+  }): void;
+  gelu(args: { impl: NativeImpl; input: Float32Array; out: Float32Array }): void;
+}
+
+/** How a bench kernel is timed: `warmup` untimed calls, then up to `iterations` timed ones, ending early past `maxSeconds`. */
+export interface NativeBenchTiming {
+  warmup: number;
+  iterations: number;
+  maxSeconds: number;
+}
+
+export interface NativeKernelTime {
+  /** Median and fastest of the timed calls, in seconds. */
+  medianSeconds: number;
+  minSeconds: number;
+  /** Timed calls made. */
+  iterations: number;
+}
+
+export interface NativeMemoryRead {
+  bytes: number;
+  passes: number;
+  threads: number;
+  /** 10⁹ bytes per second: the fastest pass, and the median. */
+  bestGBs: number;
+  medianGBs: number;
+  /** Sum of the words read, so the reads are not optimised away; meaningless otherwise. */
+  checksum: number;
+}
+
+/**
+ * Timing for `npm run bench` (bench/run.ts): CPU kernels on random non-zero inputs, timed in C++ on
+ * one thread pool, and a STREAM-style memory read. Synchronous. The weight of matmul and lmHead
+ * is cycled through copies spanning `coldBytes` (0: one copy, a warm cache).
+ */
+export interface NativeBench {
+  matmul(
+    args: NativeBenchTiming & { rows: number; k: number; n: number; dtype: NativeDtype; threads: number; coldBytes: number },
+  ): NativeKernelTime & { weightCopies: number };
+  lmHead(
+    args: NativeBenchTiming & { rows: number; vocab: number; c: number; dtype: NativeDtype; threads: number; coldBytes: number },
+  ): NativeKernelTime & { weightCopies: number };
+  /** One layer's kv_append + attention for `rows` new positions after `start` cached ones. */
+  attention(
+    args: NativeBenchTiming & { heads: number; headDim: number; capacity: number; rows: number; start: number; threads: number },
+  ): NativeKernelTime;
+  memoryRead(args: { bytes: number; passes: number; threads: number }): NativeMemoryRead;
 }
 
 export interface NativeBinding {
@@ -105,5 +247,9 @@ export interface NativeBinding {
   NativeModel: abstract new () => NativeModel;
   loadModel(spec: NativeModelSpec): Promise<NativeModel>;
   buildInfo(): NativeBuildInfo;
+  /** GPUs the CUDA runtime sees; [] without a driver, a GPU, or CUDA in this binary. */
+  devices(): NativeDevice[];
   ops: NativeOps;
+  cudaOps: NativeCudaOps;
+  bench: NativeBench;
 }

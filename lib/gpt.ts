@@ -3,6 +3,7 @@ import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
 import { expectedTensorShapes, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { decodeTokens, type FinishReason, type GenerationSummary, type StreamChunk } from "./generation.js";
+import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Mutex } from "./mutex.js";
 import { native } from "./native.js";
 import {
@@ -56,10 +57,16 @@ export class Gpt {
   private readonly cachedTokens: number[] = [];
   private readonly mutex = new Mutex();
 
-  private constructor(config: ModelConfig, path: string, tokenizer: Tokenizer, model: NativeModel) {
+  private constructor(
+    config: ModelConfig,
+    path: string,
+    tokenizer: Tokenizer,
+    model: NativeModel,
+    cudaDevice: number | null,
+  ) {
     const c = config;
     this.config = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize };
-    this.device = "cpu";
+    this.device = cudaDevice === null ? "cpu" : "cuda";
     this.tokenizer = tokenizer;
     this.path = path;
     this.model = model;
@@ -70,7 +77,7 @@ export class Gpt {
     if (typeof path !== "string" || path.length === 0)
       throw new GptInputError(`Gpt.load needs a checkpoint path, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
-    checkDevice(opts.device);
+    const cudaDevice = chooseDevice(opts.device);
     const checkpoint = await loadCheckpoint(path);
     const tokenizer = await Tokenizer.load(checkpoint.tokenizer);
     if (tokenizer.vocabSize > checkpoint.config.vocabSize)
@@ -79,8 +86,8 @@ export class Gpt {
         checkpoint.dir,
         `the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${checkpoint.config.vocabSize}`,
       );
-    const model = await loadNative(checkpoint, opts.dtype, opts.threads);
-    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model);
+    const model = await loadNative(checkpoint, opts.dtype, opts.threads, cudaDevice);
+    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice);
   }
 
   /**
@@ -94,7 +101,7 @@ export class Gpt {
     const { seed = 1, ...loadOptions } = options ?? {};
     if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
     const opts = resolveLoadOptions(loadOptions);
-    checkDevice(opts.device);
+    const cudaDevice = chooseDevice(opts.device);
     const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
     const tensors = [...expectedTensorShapes(config)].map(([name, dims]) => ({
@@ -105,8 +112,26 @@ export class Gpt {
       offset: 0,
       byteLength: dims.reduce((a, b) => a * b, 1) * (dtype === "F32" ? 4 : 2),
     }));
-    const model = await native().loadModel({ ...config, files: [], tensors, convertTo: null, randomSeed: seed, threads: opts.threads });
-    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model);
+    const model = await native().loadModel({
+      ...config,
+      files: [],
+      tensors,
+      convertTo: null,
+      randomSeed: seed,
+      threads: opts.threads,
+      cudaDevice,
+    });
+    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice);
+  }
+
+  /** How this binary was built: CUDA or not, its GPU architectures, the CPU instruction set in use. */
+  static buildInfo(): BuildInfo {
+    return buildInfo();
+  }
+
+  /** The GPUs the CUDA runtime sees; empty without a driver or GPU. */
+  static devices(): GpuDevice[] {
+    return devices();
   }
 
   /** Bytes of weights held in memory (mapped from the checkpoint or converted). */
@@ -210,15 +235,12 @@ export class Gpt {
   }
 }
 
-function checkDevice(device: string): void {
-  if (device === "cuda")
-    throw new GptError(
-      "E_DEVICE",
-      'device "cuda" is not available: this build of gpt-cuda has no CUDA backend yet. Use device "cpu" or "auto".',
-    );
-}
-
-async function loadNative(checkpoint: Checkpoint, dtype: WeightDtype | undefined, threads: number) {
+async function loadNative(
+  checkpoint: Checkpoint,
+  dtype: WeightDtype | undefined,
+  threads: number,
+  cudaDevice: number | null,
+) {
   const fileIndex = new Map(checkpoint.files.map((f, i) => [f, i]));
   const c = checkpoint.config;
   const spec: NativeModelSpec = {
@@ -240,6 +262,7 @@ async function loadNative(checkpoint: Checkpoint, dtype: WeightDtype | undefined
     })),
     convertTo: dtype ? NATIVE_DTYPE[dtype] : null,
     threads,
+    cudaDevice,
   };
   try {
     return await native().loadModel(spec);

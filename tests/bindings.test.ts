@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 
 import type {
+  NativeBench,
   NativeBinding,
   NativeBuildInfo,
   NativeLogitsMode,
@@ -32,12 +33,14 @@ expectTypeOf(binding.loadModel).parameter(0).toEqualTypeOf<NativeModelSpec>();
 expectTypeOf(binding.loadModel).returns.toEqualTypeOf<Promise<NativeModel>>();
 expectTypeOf(binding.buildInfo).returns.toEqualTypeOf<NativeBuildInfo>();
 expectTypeOf(binding.ops).toEqualTypeOf<NativeOps>();
+expectTypeOf(binding.bench).toEqualTypeOf<NativeBench>();
 expectTypeOf<NativeBuildInfo>().toEqualTypeOf<{
   cuda: boolean;
-  cudaCompiled: boolean;
   cpuIsa: string;
   hardwareThreads: number;
   compiler: string;
+  cudaVersion: string | null;
+  archs: string[];
 }>();
 expectTypeOf<NativeModel["forward"]>().toEqualTypeOf<
   (tokens: Int32Array, start: number, logits: NativeLogitsMode) => Promise<Float32Array>
@@ -67,14 +70,18 @@ async function loadTiny(threads = 1): Promise<NativeModel> {
 }
 
 describe("addon exports", () => {
-  it("exports loadModel, buildInfo, ops and NativeModel, and nothing else", () => {
-    expect(Object.keys(untyped).sort()).toEqual(["NativeModel", "buildInfo", "loadModel", "ops"]);
+  it("exports loadModel, buildInfo, devices, ops, cudaOps, bench and NativeModel, and nothing else", () => {
+    expect(Object.keys(untyped).sort()).toEqual(["NativeModel", "bench", "buildInfo", "cudaOps", "devices", "loadModel", "ops"]);
     expect(typeof binding.loadModel).toBe("function");
     expect(typeof binding.buildInfo).toBe("function");
     expect(typeof binding.ops).toBe("object");
-    expect(Object.keys(binding.ops).sort()).toEqual(["lmHead", "matmul"]);
+    expect(Object.keys(binding.ops).sort()).toEqual(["attention", "gelu", "lmHead", "matmul"]);
     expect(typeof binding.ops.matmul).toBe("function");
     expect(typeof binding.ops.lmHead).toBe("function");
+    expect(typeof binding.ops.attention).toBe("function");
+    expect(typeof binding.ops.gelu).toBe("function");
+    expect(Object.keys(binding.bench).sort()).toEqual(["attention", "lmHead", "matmul", "memoryRead"]);
+    for (const fn of Object.values(binding.bench)) expect(typeof fn).toBe("function");
   });
 
   it("NativeModel is a class with the declared methods and read-only accessors", () => {
@@ -97,9 +104,15 @@ describe("addon exports", () => {
 
   it("buildInfo() returns the declared fields with their JS types", () => {
     const info = binding.buildInfo();
-    expect(Object.keys(info).sort()).toEqual(["compiler", "cpuIsa", "cuda", "cudaCompiled", "hardwareThreads"]);
-    expect(info.cuda).toBe(false);
-    expect(typeof info.cudaCompiled).toBe("boolean");
+    expect(Object.keys(info).sort()).toEqual([
+      "archs",
+      "compiler",
+      "cpuIsa",
+      "cuda",
+      "cudaVersion",
+      "hardwareThreads",
+    ]);
+    expect(typeof info.cuda).toBe("boolean");
     expect(["avx512f", "avx2+f16c", "generic"]).toContain(info.cpuIsa);
     expect(Number.isInteger(info.hardwareThreads)).toBe(true);
     expect(info.hardwareThreads).toBeGreaterThanOrEqual(0); // std::thread::hardware_concurrency may say 0

@@ -77,10 +77,18 @@ describe("errors: options", () => {
     await expect(Gpt.load("")).rejects.toThrow(/needs a checkpoint path/);
   });
 
-  it("says clearly that the CUDA backend is not built", async () => {
+  it.skipIf(Gpt.devices().length > 0)("says clearly why device cuda is not available here", async () => {
     const e = await thrown(() => Gpt.load(fixtureDir("tiny-f32"), { device: "cuda" }));
     expect(e.code).toBe("E_DEVICE");
-    expect(e.message).toMatch(/no CUDA backend/);
+    expect(e.message).toMatch(
+      Gpt.buildInfo().cuda ? /no CUDA device is visible \(no NVIDIA driver or GPU/ : /built without the CUDA backend/,
+    );
+  });
+
+  it("falls back to the CPU for device auto when no GPU can be used", async () => {
+    const g = await Gpt.load(fixtureDir("tiny-f32"), { device: "auto" });
+    expect(g.device).toBe("cpu");
+    g.dispose();
   });
 });
 

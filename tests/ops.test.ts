@@ -354,6 +354,133 @@ describe(`ops.lmHead fast vs reference (seed ${SEED})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// attention (head_dim a multiple of 16 takes the AVX-512 kernel where there is one; others the
+// generic loop)
+
+interface AttentionCase {
+  heads: number;
+  headDim: number;
+  capacity: number;
+  start: number;
+  rows: number;
+  threads: number;
+}
+
+const ATTENTION_SHAPES: AttentionCase[] = [
+  { heads: 1, headDim: 16, capacity: 8, start: 0, rows: 1, threads: 1 },
+  { heads: 2, headDim: 64, capacity: 40, start: 0, rows: 17, threads: 3 },
+  { heads: 3, headDim: 64, capacity: 64, start: 37, rows: 1, threads: 2 },
+  { heads: 2, headDim: 48, capacity: 30, start: 5, rows: 3, threads: 2 },
+  { heads: 1, headDim: 128, capacity: 100, start: 98, rows: 2, threads: 1 },
+  { heads: 4, headDim: 32, capacity: 70, start: 61, rows: 9, threads: 3 },
+  { heads: 2, headDim: 8, capacity: 20, start: 3, rows: 4, threads: 2 },
+  { heads: 3, headDim: 24, capacity: 12, start: 0, rows: 12, threads: 3 },
+  { heads: 1, headDim: 144, capacity: 9, start: 4, rows: 5, threads: 2 },
+  { heads: 12, headDim: 64, capacity: 1024, start: 900, rows: 1, threads: 2 },
+];
+
+describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
+  let caseIndex = 2000;
+  for (const c of ATTENTION_SHAPES) {
+    const seed = deriveSeed(SEED, caseIndex++);
+    const name = `heads ${c.heads} headDim ${c.headDim} start ${c.start} rows ${c.rows} threads ${c.threads}`;
+    it(`${name} (case seed ${seed})`, () => {
+      const rng = new Prng(seed);
+      const C = c.heads * c.headDim;
+      // Scores of a few units: a softmax neither flat nor one-hot.
+      const qkv = rng.normals(c.rows * 3 * C, 0.7);
+      const cache = rng.normals(2 * c.heads * c.capacity * c.headDim, 0.7);
+      const run = (impl: NativeImpl) => {
+        const out = new Float32Array(c.rows * C).fill(NaN);
+        const layer = Float32Array.from(cache);
+        ops.attention({ impl, qkv, ...c, cache: layer, out });
+        return { out, layer };
+      };
+      const ref = run("reference");
+      const fast = run("fast");
+      expectAllFinite(ref.out, "reference");
+      expectAllFinite(fast.out, "fast");
+      const differ = fast.layer.findIndex((x, i) => !Object.is(x, ref.layer[i]));
+      expect(differ, "both append the same keys and values").toBe(-1);
+      expectClose(fast.out, ref.out, `attention ${name}`);
+    });
+  }
+
+  it(`reference is softmax(q kᵀ / √D) v over positions 0 … start + t (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 10_003));
+    const heads = 2;
+    const D = 3;
+    const capacity = 6;
+    const start = 2;
+    const rows = 2;
+    const C = heads * D;
+    const qkv = rng.floats(rows * 3 * C, -1, 1);
+    const cache = rng.floats(2 * heads * capacity * D, -1, 1);
+    const out = new Float32Array(rows * C);
+    ops.attention({ impl: "reference", qkv, rows, start, heads, headDim: D, capacity, cache, out, threads: 1 });
+    for (let t = 0; t < rows; t++)
+      for (let h = 0; h < heads; h++) {
+        const q = (d: number) => qkv[t * 3 * C + h * D + d]!;
+        const key = (j: number, d: number) => cache[(h * capacity + j) * D + d]!;
+        const value = (j: number, d: number) => cache[((heads + h) * capacity + j) * D + d]!;
+        // This call's own keys and values landed at positions start … start + rows - 1.
+        for (let d = 0; d < D; d++) {
+          expect(key(start + t, d)).toBe(qkv[t * 3 * C + C + h * D + d]!);
+          expect(value(start + t, d)).toBe(qkv[t * 3 * C + 2 * C + h * D + d]!);
+        }
+        const scores: number[] = [];
+        for (let j = 0; j <= start + t; j++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += q(d) * key(j, d);
+          scores.push(s / Math.sqrt(D));
+        }
+        const m = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - m));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (let d = 0; d < D; d++) {
+          let want = 0;
+          for (let j = 0; j < e.length; j++) want += (e[j]! / sum) * value(j, d);
+          expect(out[t * C + h * D + d]!, `row ${t} head ${h} dim ${d}`).toBeCloseTo(want, 5);
+        }
+      }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// gelu (the matmul epilogue's fast path, here over a wide input range)
+
+describe(`ops.gelu fast vs reference (seed ${SEED})`, () => {
+  it("agrees within 1e-6 · max(1, |x|) from -40 to 40, at the extremes, and on random inputs", () => {
+    const rng = new Prng(deriveSeed(SEED, 3000));
+    const grid = Array.from({ length: 8001 }, (_, i) => -40 + i * 0.01);
+    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 3.4e38, -3.4e38, 1e20, -1e20, 88, -88, 9.5, -9.5];
+    const input = Float32Array.from([...grid, ...special, ...rng.normals(4099, 3)]);
+    const ref = new Float32Array(input.length).fill(NaN);
+    const fast = new Float32Array(input.length).fill(NaN);
+    ops.gelu({ impl: "reference", input, out: ref });
+    ops.gelu({ impl: "fast", input, out: fast });
+    const bad: string[] = [];
+    for (let i = 0; i < input.length; i++) {
+      const x = input[i]!;
+      if (!(Math.abs(fast[i]! - ref[i]!) <= 1e-6 * Math.max(1, Math.abs(x))))
+        bad.push(`gelu(${x}): fast ${fast[i]}, reference ${ref[i]}`);
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it("is NaN for NaN, and the reference matches the formula", () => {
+    const out = new Float32Array(3);
+    ops.gelu({ impl: "fast", input: Float32Array.from([NaN, 1, -1]), out });
+    expect(Number.isNaN(out[0])).toBe(true);
+    const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    ops.gelu({ impl: "reference", input: Float32Array.from([0.5, 1, -1]), out });
+    expect(out[0]).toBeCloseTo(gelu(0.5), 6);
+    expect(out[1]).toBeCloseTo(gelu(1), 6);
+    expect(out[2]).toBeCloseTo(gelu(-1), 6);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Argument validation
 
 describe("ops argument validation", () => {

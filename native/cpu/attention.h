@@ -24,4 +24,8 @@ void kv_append(const AttentionShape& s, const float* qkv, int64_t rows, int64_t 
 void attention(ThreadPool& pool, const AttentionShape& s, const float* qkv, int64_t rows, int64_t start,
                const float* cache, float* out);
 
+// The oracle for `attention`: the same result from plain loops in double precision.
+void attention_reference(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start,
+                         const float* cache, float* out);
+
 }  // namespace gpt::cpu

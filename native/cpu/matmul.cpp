@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "cpu/gelu.h"
+#include "cpu/isa.h"
+#include "cpu/matmul_avx512.h"
 #include "cpu/widen.h"
 
 namespace gpt::cpu {
@@ -103,6 +105,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 
 void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
             Epilogue epilogue, float* out) {
+  if (use_avx512()) return matmul_avx512(pool, in, rows, w, bias, epilogue, out);
   const int64_t K = w.shape[0], N = w.shape[1];
   const int64_t strips = (N + kStrip - 1) / kStrip;
   const bool direct = w.dtype == DType::F32;
@@ -138,6 +141,7 @@ void matmul_reference(const float* in, int64_t rows, const WeightView& w, const 
 }
 
 void lm_head(ThreadPool& pool, const float* in, int64_t rows, const WeightView& wte, float* logits) {
+  if (use_avx512()) return lm_head_avx512(pool, in, rows, wte, logits);
   const int64_t V = wte.shape[0], C = wte.shape[1];
   const int64_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
   pool.parallel_for(blocks, [&](int64_t blk) {

@@ -6,11 +6,23 @@
 
 #include "core/sampler.h"
 #include "cpu/cpu_backend.h"
+#if GPT_CUDA_ENABLED
+#include "cuda/cuda_backend.h"
+#endif
 #include "napi/spec.h"
 
 namespace gpt::napi {
 
 namespace {
+
+std::unique_ptr<Backend> make_backend(const ModelSpec& spec) {
+  if (spec.cuda_device < 0) return std::make_unique<cpu::CpuBackend>(spec.threads);
+#if GPT_CUDA_ENABLED
+  return cuda::make_cuda_backend(spec.cuda_device);
+#else
+  throw std::runtime_error("this binary was built without the CUDA backend (nvcc was not found at build time)");
+#endif
+}
 
 struct AddonData {
   Napi::FunctionReference model_constructor;
@@ -26,7 +38,7 @@ class LoadWorker final : public Napi::AsyncWorker {
     try {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
                                        : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
-      auto backend = std::make_unique<cpu::CpuBackend>(spec_.threads);
+      std::unique_ptr<Backend> backend = make_backend(spec_);
       model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), std::move(backend));
     } catch (const std::exception& e) {
       SetError(e.what());

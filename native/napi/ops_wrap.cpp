@@ -4,6 +4,8 @@
 
 #include "core/sampler.h"
 #include "core/thread_pool.h"
+#include "cpu/attention.h"
+#include "cpu/gelu.h"
 #include "cpu/matmul.h"
 #include "napi/spec.h"
 
@@ -91,12 +93,56 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// attention({impl, qkv, rows, start, heads, headDim, capacity, cache, out, threads}): appends this
+// call's keys and values to `cache` (one layer: k[H][capacity][D] then v[H][capacity][D]), then
+// writes `out`.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  const int64_t rows = int64_t(number_field(a, "rows")), start = int64_t(number_field(a, "start"));
+  cpu::AttentionShape s{int64_t(number_field(a, "heads")), int64_t(number_field(a, "headDim")),
+                        int64_t(number_field(a, "capacity"))};
+  if (rows < 1 || start < 0 || s.heads < 1 || s.head_dim < 1 || start + rows > s.capacity)
+    throw Napi::RangeError::New(env, "attention needs rows ≥ 1, start ≥ 0, heads and headDim ≥ 1, start + rows ≤ capacity");
+  const int64_t C = s.heads * s.head_dim;
+  const float* qkv = f32_arg(env, a, "qkv", size_t(rows * 3 * C)).Data();
+  float* cache = f32_arg(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)).Data();
+  float* out = f32_arg(env, a, "out", size_t(rows * C)).Data();
+  const bool fast = fast_impl(env, a);
+  cpu::kv_append(s, qkv, rows, start, cache);
+  if (fast) {
+    ThreadPool pool(int(number_field(a, "threads")));
+    cpu::attention(pool, s, qkv, rows, start, cache, out);
+  } else {
+    cpu::attention_reference(s, qkv, rows, start, cache, out);
+  }
+  return env.Undefined();
+}
+
+// gelu({impl, input, out}): out = gelu_tanh(input) elementwise.
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  Napi::Value v = a.Get("input");
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "input must be a Float32Array");
+  Napi::Float32Array input = v.As<Napi::Float32Array>();
+  float* out = f32_arg(env, a, "out", input.ElementLength()).Data();
+  if (fast_impl(env, a))
+    cpu::gelu(input.Data(), int64_t(input.ElementLength()), out);
+  else
+    cpu::gelu_reference(input.Data(), int64_t(input.ElementLength()), out);
+  return env.Undefined();
+}
+
 }  // namespace
 
 Napi::Object CreateOps(Napi::Env env) {
   Napi::Object ops = Napi::Object::New(env);
   ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
+  ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
+  ops.Set("gelu", Napi::Function::New<Gelu>(env, "gelu"));
   return ops;
 }
 

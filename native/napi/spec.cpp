@@ -85,6 +85,8 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
   Napi::Value seed = spec.Get("randomSeed");
   if (!seed.IsNull() && !seed.IsUndefined()) out.random_seed = uint64_t(int_field(spec, "randomSeed", 0));
   out.threads = int(int_field(spec, "threads", 1));
+  Napi::Value device = spec.Get("cudaDevice");
+  if (!device.IsNull() && !device.IsUndefined()) out.cuda_device = int(int_field(spec, "cudaDevice", 0));
   return out;
 }
 

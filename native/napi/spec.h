@@ -19,6 +19,8 @@ struct ModelSpec {
   // Set: fill the tensors with random values instead of reading `files`.
   std::optional<uint64_t> random_seed;
   int threads;
+  // -1: the CPU backend; otherwise the CUDA device to run on.
+  int cuda_device = -1;
 };
 
 // Throws Napi::TypeError naming the field that is missing or of the wrong type.

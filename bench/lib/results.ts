@@ -1,0 +1,121 @@
+// The shape of a bench run's results (what --json prints and what is saved under bench/results/),
+// and saving them.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import type { GptConfig } from "../../lib/index.js";
+import type { MachineInfo } from "./machine.js";
+
+export const SCHEMA = "gpt-cuda-bench/1";
+
+export interface MemoryReadResult {
+  bytes: number;
+  passes: number;
+  threads: number;
+  bestGBs: number;
+  medianGBs: number;
+}
+
+export interface PrefillResult {
+  promptTokens: number;
+  /** Prefill time of each run (ms), and their median. */
+  runsMs: number[];
+  medianMs: number;
+  tokensPerSecond: number;
+}
+
+export interface DecodeResult {
+  /** The decoded positions are centred on this context length. */
+  context: number;
+  promptTokens: number;
+  tokensPerRun: number;
+  runs: number;
+  /** Per-token times (ms) pooled over the runs: gaps between consecutive stream chunks. */
+  msPerToken: { p50: number; p99: number; mean: number; samples: number };
+  /** 1000 / p50. */
+  tokensPerSecond: number;
+  /** KV-cache bytes one decode step reads at this context. */
+  kvBytesReadPerToken: number;
+  /** (weight + KV bytes read per token) × tokens/s, in 10⁹ bytes/s. */
+  achievedGBs: number;
+  /** achievedGBs over the machine's measured read bandwidth (best pass). Above 1: part of it came from cache. */
+  fractionOfMemoryRead: number | null;
+}
+
+export interface KernelResult {
+  kernel: "matmul" | "lm_head" | "attention";
+  phase: "decode" | "prefill";
+  /** Where the shape occurs, e.g. "attn.c_attn" or "context 512". */
+  name: string;
+  /** matmul / lm_head: in[rows, k] · W[k, n]. attention: rows new positions after start cached ones. */
+  shape: { rows: number; k?: number; n?: number; context?: number };
+  medianMs: number;
+  minMs: number;
+  iterations: number;
+  gflops: number;
+  /** Bytes the kernel must move (weights, inputs and outputs once) per second, in 10⁹. */
+  gbs: number;
+  /** Weights cycled through copies larger than the last-level cache: each call reads them from DRAM. */
+  coldWeights: boolean;
+}
+
+export interface MemoryResult {
+  rssBeforeLoadBytes: number;
+  peakRssBytes: number;
+  /** False when the peak could not be reset before this model: it is the process's peak so far. */
+  peakIsThisModels: boolean;
+}
+
+export interface ModelResult {
+  model: string;
+  /** The weights' dtype, e.g. "float16"; "float16 (stored)" when a checkpoint's own dtype was kept. */
+  dtype: string;
+  device: "cpu" | "cuda";
+  config: GptConfig;
+  parameters: number;
+  weightBytes: number;
+  kvCacheBytes: number;
+  /** Bytes of weights one decode step reads: all of them, except the unused rows of wpe. */
+  weightBytesReadPerToken: number;
+  loadSeconds: number;
+  prefill: PrefillResult[];
+  decode: DecodeResult[];
+  memory: MemoryResult | null;
+  /**
+   * Share of the CPUs other processes used while the end-to-end timings ran (from /proc/stat);
+   * on a shared machine, a large share means these numbers are slowed by others.
+   */
+  otherCpuShare: number | null;
+  kernels: KernelResult[];
+}
+
+export interface BenchResult {
+  schema: typeof SCHEMA;
+  timestamp: string;
+  durationSeconds: number;
+  command: string;
+  machine: MachineInfo;
+  settings: { model: string; dtypes: string[]; device: string; threads: number; quick: boolean };
+  memoryRead: MemoryReadResult | null;
+  models: ModelResult[];
+  /** Attention keeps its cache in fp32 whatever the weights: timed once per run. */
+  attention: KernelResult[];
+}
+
+/** A file-name-safe stamp: 2026-11-29T18-40-12Z. */
+export function fileStamp(iso: string): string {
+  return iso.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+}
+
+/** Writes <stamp>-<model>.json (and .svg when given) into dir; returns the paths written. */
+export function saveResults(result: BenchResult, svg: string | null, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const stem = join(dir, `${fileStamp(result.timestamp)}-${result.settings.model.replace(/[^\w.-]+/g, "_")}`);
+  const written = [`${stem}.json`];
+  writeFileSync(written[0]!, `${JSON.stringify(result, null, 2)}\n`);
+  if (svg !== null) {
+    written.push(`${stem}-decode.svg`);
+    writeFileSync(written[1]!, svg);
+  }
+  return written;
+}

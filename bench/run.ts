@@ -1,0 +1,235 @@
+/**
+ * `npm run bench`: end-to-end and per-kernel speed of one model, against the machine's own
+ * memory read bandwidth.
+ *
+ *   npm run bench                                    random GPT-2 124M weights, as float32 and as float16
+ *   npm run bench -- ./gpt2                          a checkpoint directory, in its stored dtype
+ *   npm run bench -- --random gpt2-medium --dtype bfloat16 --threads 4 --json
+ *
+ * For each dtype: load time, prefill tokens/s (128 and 512 tokens), decode tokens/s and p50/p99
+ * ms per token at several context lengths, weight and KV bytes read per token and the bandwidth
+ * that makes, peak RSS; then the block's matmuls, the LM head and attention timed natively.
+ * Progress goes to stderr; the table (or --json) to stdout; the JSON and a decode-speed chart
+ * (SVG) are saved under bench/results/. `npm run bench -- --help` lists the flags.
+ */
+import { availableParallelism } from "node:os";
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { NativeDtype } from "../bindings.js";
+import { loadCheckpoint } from "../lib/checkpoint/index.js";
+import { Gpt, GptError, type GptConfig, type WeightDtype } from "../lib/index.js";
+import { native } from "../lib/native.js";
+import { ArgError, parseArgs, USAGE, type BenchArgs } from "./lib/args.js";
+import {
+  endToEndPlan,
+  IdSource,
+  kvBytesReadPerToken,
+  measureDecode,
+  measurePrefill,
+  warmUp,
+  weightBytesReadPerToken,
+} from "./lib/end-to-end.js";
+import { kernelPlan, measureAttention, measureMatmuls, memoryReadPlan } from "./lib/kernels.js";
+import { cpuSnapshot, machineInfo, otherCpuShare, resetPeakMemory, residentMemory, type MachineInfo } from "./lib/machine.js";
+import { Progress } from "./lib/progress.js";
+import { saveResults, SCHEMA, type BenchResult, type KernelResult, type MemoryReadResult, type ModelResult } from "./lib/results.js";
+import { lineChart } from "./lib/svg.js";
+import { renderReport } from "./lib/table.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
+const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
+const STORED_NAME: Record<NativeDtype, WeightDtype> = { F32: "float32", F16: "float16", BF16: "bfloat16" };
+
+/** What the bench needs to know of a model besides GptConfig, found before loading it. */
+interface ModelFacts {
+  name: string;
+  nInner: number;
+  /** The checkpoint's own dtype of wte (the LM head), for the kernels when the dtype is kept. */
+  storedDtype: NativeDtype;
+}
+
+async function modelFacts(args: BenchArgs): Promise<ModelFacts> {
+  if (args.model.kind === "random") return { name: `random:${args.model.preset}`, nInner: 0, storedDtype: "F32" };
+  const checkpoint = await loadCheckpoint(args.model.path);
+  return {
+    name: basename(checkpoint.dir),
+    nInner: checkpoint.config.nInner,
+    storedDtype: checkpoint.tensors.get("wte.weight")?.dtype ?? "F32",
+  };
+}
+
+/** GPT-2's parameters: embeddings, per block two LayerNorms, four matmuls and biases, a final LayerNorm. */
+export function parameterCount(c: GptConfig, nInner: number): number {
+  const C = c.nEmbd;
+  const block = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * nInner + nInner) + (nInner * C + C);
+  return c.vocabSize * C + c.nCtx * C + c.nLayer * block + 2 * C;
+}
+
+async function loadModel(args: BenchArgs, dtype: WeightDtype | null): Promise<Gpt> {
+  const options = { device: args.device, threads: args.threads };
+  if (args.model.kind === "random") return Gpt.random(args.model.preset, { ...options, dtype: dtype ?? "float32" });
+  return Gpt.load(args.model.path, dtype ? { ...options, dtype } : options);
+}
+
+interface Measured {
+  model: ModelResult;
+  attention: KernelResult[];
+}
+
+async function measureModel(
+  args: BenchArgs,
+  facts: ModelFacts,
+  dtype: WeightDtype | null,
+  machine: MachineInfo,
+  withAttention: boolean,
+  progress: Progress,
+): Promise<Measured> {
+  const label = dtype ?? `${STORED_NAME[facts.storedDtype]} (stored)`;
+  const peakReset = resetPeakMemory();
+  const before = residentMemory();
+  progress.step(`${label}: loading ${facts.name}`);
+  const t0 = performance.now();
+  const gpt = await loadModel(args, dtype);
+  const loadSeconds = (performance.now() - t0) / 1000;
+
+  let model: ModelResult;
+  try {
+    const config = gpt.config;
+    const nInner = facts.nInner || 4 * config.nEmbd;
+    const parameters = parameterCount(config, nInner);
+    const plan = endToEndPlan(config.nCtx, args.quick);
+    const ids = new IdSource(config.vocabSize);
+    const cpuBefore = cpuSnapshot();
+    progress.step(`${label}: warm-up`);
+    await warmUp(gpt, ids);
+    const deadline = performance.now() + plan.repeatSeconds * 1000;
+    const prefill = await measurePrefill(gpt, plan, ids, progress, label, deadline);
+    const decode = await measureDecode(gpt, plan, ids, progress, label, deadline);
+    const after = residentMemory();
+    const others = otherCpuShare(cpuBefore, cpuSnapshot(), machine.cpus);
+    model = {
+      model: facts.name,
+      dtype: label,
+      device: gpt.device,
+      config,
+      parameters,
+      weightBytes: gpt.weightBytes,
+      kvCacheBytes: gpt.kvCacheBytes,
+      weightBytesReadPerToken: weightBytesReadPerToken(gpt.weightBytes, parameters, config),
+      loadSeconds,
+      prefill,
+      decode: decode.map((d) => ({
+        ...d,
+        kvBytesReadPerToken: kvBytesReadPerToken(gpt.kvCacheBytes, config, d.context),
+        achievedGBs: 0, // filled in once the read bandwidth is known
+        fractionOfMemoryRead: null,
+      })),
+      memory:
+        before && after ? { rssBeforeLoadBytes: before.rss, peakRssBytes: after.peak, peakIsThisModels: peakReset } : null,
+      otherCpuShare: others,
+      kernels: [],
+    };
+  } finally {
+    gpt.dispose();
+  }
+
+  let attention: KernelResult[] = [];
+  if (args.kernels) {
+    const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
+    const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
+    const nInner = facts.nInner || 4 * model.config.nEmbd;
+    model.kernels = measureMatmuls(native().bench, model.config, nInner, nativeDtype, args.threads, plan, progress, label);
+    if (withAttention) attention = measureAttention(native().bench, model.config, args.threads, plan, progress);
+  }
+  return { model, attention };
+}
+
+function withBandwidth(model: ModelResult, read: MemoryReadResult | null): ModelResult {
+  return {
+    ...model,
+    decode: model.decode.map((d) => {
+      const achievedGBs = ((model.weightBytesReadPerToken + d.kvBytesReadPerToken) * d.tokensPerSecond) / 1e9;
+      return { ...d, achievedGBs, fractionOfMemoryRead: read ? achievedGBs / read.bestGBs : null };
+    }),
+  };
+}
+
+function decodeChart(result: BenchResult): string {
+  const m = result.machine;
+  return lineChart(
+    result.models.map((model) => ({
+      name: model.dtype,
+      points: model.decode.map((d) => ({ x: d.context, y: d.tokensPerSecond })),
+    })),
+    {
+      title: `gpt-cuda decode speed: ${result.settings.model}, batch 1`,
+      subtitle: `${m.cpuModel}, ${result.settings.threads} threads, ${result.models[0]?.device ?? "cpu"}; ${result.timestamp.slice(0, 10)}`,
+      xLabel: "context length (tokens)",
+      yLabel: "decode tokens/s (1000 / p50 ms per token)",
+    },
+  );
+}
+
+async function run(argv: string[]): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(argv, availableParallelism(), RESULTS_DIR);
+  } catch (e) {
+    if (!(e instanceof ArgError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  const progress = new Progress(process.stderr);
+  const timestamp = new Date().toISOString();
+  const machine = machineInfo(native().buildInfo(), ROOT);
+  const facts = await modelFacts(args);
+
+  const models: ModelResult[] = [];
+  let attention: KernelResult[] = [];
+  for (const [i, dtype] of args.dtypes.entries()) {
+    const measured = await measureModel(args, facts, dtype, machine, i === 0, progress);
+    models.push(measured.model);
+    if (i === 0) attention = measured.attention;
+  }
+
+  progress.step("memory read bandwidth");
+  const readPlan = memoryReadPlan(machine.l3CacheBytes, args.quick);
+  const { checksum: _, ...memoryRead } = native().bench.memoryRead({ ...readPlan, threads: args.threads });
+
+  const result: BenchResult = {
+    schema: SCHEMA,
+    timestamp,
+    durationSeconds: 0,
+    command: ["npm run bench --", ...argv].join(" "),
+    machine,
+    settings: { model: facts.name, dtypes: models.map((m) => m.dtype), device: args.device, threads: args.threads, quick: args.quick },
+    memoryRead,
+    models: models.map((m) => withBandwidth(m, memoryRead)),
+    attention,
+  };
+  result.durationSeconds = Math.round(progress.elapsed() * 10) / 10;
+  const svg = decodeChart(result);
+  const saved = args.outDir === null ? [] : saveResults(result, svg, args.outDir);
+  progress.done(`done in ${result.durationSeconds.toFixed(1)} s${saved.length ? `; saved ${saved.join(", ")}` : ""}`);
+
+  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(renderReport(result) + (saved.length ? `\nSaved: ${saved.join(", ")}\n` : ""));
+  return 0;
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (e) {
+  // The library's own errors (a missing checkpoint, device "cuda") already say what is wrong.
+  if (e instanceof GptError) {
+    process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}bench: ${e.message.split("\n")[0]}\n`);
+    process.exitCode = 1;
+  } else throw e;
+}

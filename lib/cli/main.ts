@@ -1,0 +1,204 @@
+// The gpt-cuda command line: argument parsing, and errors turned into one line and an exit code.
+//   0 ok · 1 runtime error · 2 usage error · 130 generation stopped by Ctrl-C
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+
+import { Command, CommanderError, Option } from "commander";
+
+import { GptError, GptInputError } from "../errors.js";
+import { packageRoot } from "../native.js";
+import { collectNonEmpty, integerArg, numberArg, UsageError } from "./args.js";
+import { cacheRoot } from "./cache.js";
+import { generateCommand, type GenerateFlags, type Io } from "./generate.js";
+import { infoCommand, packageVersion } from "./info.js";
+import { pull } from "./pull.js";
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+const MODEL_HELP = "checkpoint directory or .safetensors file, or a pulled model: gpt2, openai-community/gpt2[@revision]";
+
+function modelOption(): Option {
+  return new Option("-m, --model <dir|name>", MODEL_HELP);
+}
+
+function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Command {
+  const program = new Command("gpt-cuda")
+    .description("GPT-2 text generation in Node.js")
+    .version(packageVersion(), "-V, --version")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: () => {}, // reported by run(), as one line
+    });
+  const done = (code: number) => {
+    state.exitCode = code;
+  };
+
+  program
+    .command("generate")
+    .description("continue a prompt, streaming the text to stdout")
+    .argument("[prompt]", "the prompt; read from stdin when left out")
+    .addOption(modelOption())
+    .option("-n, --max-tokens <n>", "tokens to generate at most (default 64)", integerArg(1))
+    .option("-t, --temperature <t>", "sampling temperature; 0 is greedy (default 1)", numberArg(0, 100))
+    .option("--top-k <k>", "sample among the k most likely tokens; 0: no limit (default 0)", integerArg(0))
+    .option("--top-p <p>", "nucleus sampling threshold in (0, 1]; 1: no limit (default 1)", numberArg(0, 1, true))
+    .option("-s, --seed <n>", "sampler seed: the same seed and options give the same text", integerArg(0, 2 ** 32 - 1))
+    .option("--stop <text>", "end before this text (repeatable)", collectNonEmpty)
+    .addOption(new Option("--device <device>", "where to run (default auto)").choices(["auto", "cpu", "cuda"]))
+    .addOption(
+      new Option("--dtype <dtype>", "dtype to hold the weights in (default: as stored)").choices([
+        "float32",
+        "float16",
+        "bfloat16",
+      ]),
+    )
+    .option("--threads <n>", "CPU threads (default: all cores)", integerArg(1, 1024))
+    .option("--json", "print the whole result as JSON instead of streaming text")
+    .option("-v, --verbose", "print load time and prefill/decode speed to stderr, and stack traces on errors")
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  gpt-cuda pull openai-community/gpt2\n" +
+        '  gpt-cuda generate --model gpt2 --max-tokens 40 "The meaning of life is"\n' +
+        "  echo 'Once upon a time' | gpt-cuda generate -m ./my-gpt2 -t 0 --json",
+    )
+    .action(async (prompt: string | undefined, flags: GenerateFlags) => {
+      state.verbose = flags.verbose === true;
+      done(await generateCommand(prompt, flags, io));
+    });
+
+  program
+    .command("info")
+    .description("show the build (CUDA, CPU instruction set), threads, and with --model a checkpoint summary")
+    .addOption(modelOption())
+    .option("--json", "print as JSON")
+    .option("-v, --verbose", "stack traces on errors")
+    .action(async (flags: { model?: string; json?: boolean; verbose?: boolean }) => {
+      state.verbose = flags.verbose === true;
+      done(await infoCommand(flags, io));
+    });
+
+  program
+    .command("pull")
+    .description("download a GPT-2 checkpoint (safetensors) from the Hugging Face Hub into the cache")
+    .argument("<repo>", "a Hub repo, e.g. openai-community/gpt2 (or gpt2, gpt2-medium, gpt2-large, gpt2-xl)")
+    .option("-r, --revision <rev>", "branch, tag or commit (default main)")
+    .option("-v, --verbose", "stack traces on errors")
+    .addHelpText(
+      "after",
+      `\nThe cache is $GPT_CUDA_CACHE, else ~/.cache/gpt-cuda/models (here: ${cacheRoot()}).\n` +
+        "HF_ENDPOINT selects a mirror (default https://huggingface.co); HF_TOKEN is sent for private or gated repos.\n" +
+        "An interrupted pull resumes where it stopped when run again.",
+    )
+    .action(async (repo: string, flags: { revision?: string; verbose?: boolean }) => {
+      state.verbose = flags.verbose === true;
+      // Ctrl-C: stop at once; finished files and .part files stay, and the next pull resumes.
+      const onSigint = () => {
+        io.stderr.write("\ngpt-cuda: pull interrupted; run it again to resume\n");
+        process.exit(130);
+      };
+      process.once("SIGINT", onSigint);
+      try {
+        const result = await pull(repo, { ...(flags.revision ? { revision: flags.revision } : {}), log: io.stderr });
+        io.stdout.write(`${result.dir}\n`);
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+      done(EXIT_OK);
+    });
+
+  program
+    .command("bench")
+    .description("run the benchmarks (from a repository checkout)")
+    .allowUnknownOption()
+    .argument("[args...]", "passed to bench/run.ts")
+    .action((args: string[]) => done(benchCommand(args, io)));
+
+  return program;
+}
+
+/** The benchmarks live in the repository (bench/), not in the package: run them where they are. */
+function benchCommand(args: string[], io: Io): number {
+  const script = join(packageRoot, "bench", "run.ts");
+  let tsx: string | null = null;
+  try {
+    tsx = createRequire(join(packageRoot, "package.json")).resolve("tsx");
+  } catch {
+    // not a checkout with dev dependencies installed
+  }
+  if (!existsSync(script) || tsx === null) {
+    io.stderr.write(
+      "gpt-cuda: the benchmarks run from a repository checkout: clone gpt-cuda, `npm install`, then `npm run bench`\n",
+    );
+    return EXIT_USAGE;
+  }
+  const child = spawnSync(process.execPath, ["--import", pathToFileURL(tsx).href, script, ...args], {
+    cwd: packageRoot,
+    stdio: "inherit",
+  });
+  return child.status ?? EXIT_RUNTIME;
+}
+
+function exitCodeFor(e: unknown): number {
+  if (e instanceof UsageError) return EXIT_USAGE;
+  if (e instanceof GptInputError) return EXIT_USAGE; // an option, or a prompt too long for the model
+  return EXIT_RUNTIME;
+}
+
+function report(e: unknown, io: Io, verbose: boolean): void {
+  if (verbose && e instanceof Error && e.stack) {
+    io.stderr.write(`${e.stack}\n`);
+    for (let c = e.cause; c instanceof Error; c = c.cause) io.stderr.write(`caused by: ${c.stack ?? c.message}\n`);
+    return;
+  }
+  let message = e instanceof Error ? e.message : String(e);
+  message = message.replace(/^gpt-cuda: /, "");
+  // The native addon's load error explains how to build it, over several lines: keep those.
+  if (!(e instanceof GptError && e.code === "E_NATIVE")) message = message.replace(/\s*\n\s*/g, " ");
+  io.stderr.write(`gpt-cuda: ${message}\n`);
+}
+
+/** Runs the command line `argv` (without node and the script); resolves with the exit code. */
+export async function run(argv: string[], io: Io = process): Promise<number> {
+  const state = { verbose: false, exitCode: EXIT_OK };
+  const program = buildProgram(io, state);
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return state.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end in a CommanderError too, with exit code 0.
+      if (e.exitCode === 0) return EXIT_OK;
+      const message = e.message.replace(/^error: /, "");
+      report(new UsageError(message), io, false);
+      return EXIT_USAGE;
+    }
+    report(e, io, state.verbose);
+    return exitCodeFor(e);
+  }
+}
+
+/** Runs the command line of this process and sets its exit code. */
+export async function main(): Promise<void> {
+  // `gpt-cuda generate … | head` closes the pipe early: stop quietly.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(EXIT_OK);
+    throw e;
+  });
+  process.exitCode = await run(process.argv.slice(2));
+}
+
+// Run when executed directly (node --import tsx lib/cli/main.ts …); bin/gpt-cuda.mjs calls main().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,15 @@
+// The AVX-512 attention kernel (attention_avx512.cpp), called by cpu::attention when
+// use_avx512() and attend_avx512_supports(head_dim) both hold.
+#pragma once
+#include <cstdint>
+
+namespace gpt::cpu {
+
+bool attend_avx512_supports(int64_t head_dim);
+
+// out[D] = softmax(scale · q · keysᵀ) · values over `count` positions; keys and values are
+// [count][D] runs; `scores` is scratch for `count` floats.
+void attend_avx512(const float* q, const float* keys, const float* values, int64_t count, int64_t head_dim,
+                   float scale, float* scores, float* out);
+
+}  // namespace gpt::cpu

@@ -1,0 +1,338 @@
+// AVX-512 matmul and LM head. Same contracts as cpu::matmul / cpu::lm_head (cpu/matmul.h); the
+// weights stay in their stored layout ([K, N] row-major, wte [V, C]) and dtype, widened to fp32
+// in registers (F16: vcvtph2ps, BF16: a 16-bit shift).
+//
+// One row (decode) is a matrix-vector product, bound by memory bandwidth: the K rows of W are
+// cut into `slots` contiguous ranges, so each task streams one contiguous block of memory and
+// adds its rows into a private partial sum of N floats (in L1/L2). A second pass sums the slots
+// in a fixed order, adds the bias and applies the epilogue: the result does not depend on which
+// thread ran which slot.
+//
+// More rows (prefill) is a GEMM: a task packs a strip of 32 columns of W as fp32 [K][32] (kept
+// for the next task on the same strip), then runs a 12 × 32 register-blocked micro-kernel
+// (24 zmm accumulators) over a chunk of rows, with the epilogue fused into the store.
+//
+// Tested against matmul_reference / lm_head_reference by tests/ops.test.ts.
+#include "cpu/matmul_avx512.h"
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "cpu/simd_avx512.h"
+
+namespace gpt::cpu {
+
+namespace {
+
+using namespace avx512;
+
+constexpr int kMr = 12;               // rows per GEMM micro-tile
+constexpr int kNr = 32;               // columns per GEMM strip: two zmm
+constexpr int64_t kRowChunk = 8 * kMr;  // rows per GEMM task
+constexpr int kVocabBlock = 64;       // LM head rows of wte per task
+// Half-precision weights stream faster with a software prefetch eight rows ahead (measured:
+// 15 → 21 GB/s for the layer matrices, 8 → 16 GB/s for the LM head); fp32 ones do not (28 → 23).
+template <DType D>
+constexpr bool kPrefetch = D != DType::F32;
+constexpr int64_t kAhead = 8;  // rows; 16 and 32 were no better within the noise
+
+// Asks for the cache line holding element i of `base`.
+template <DType D>
+GPT_AVX512_INLINE void prefetch(const void* base, int64_t i) {
+  _mm_prefetch(static_cast<const char*>(base) + i * int64_t(dtype_size(D)), _MM_HINT_T0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epilogue
+
+GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 m) {
+  switch (bias.dtype) {
+    case DType::F32: return load16_masked<DType::F32>(bias.data, j, m);
+    case DType::F16: return load16_masked<DType::F16>(bias.data, j, m);
+    case DType::BF16: return load16_masked<DType::BF16>(bias.data, j, m);
+  }
+  return _mm512_setzero_ps();
+}
+
+// dst[0:16 under m] = epilogue(v), v already holding x·W + b.
+GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* dst, __mmask16 m) {
+  switch (ep) {
+    case Epilogue::kStore: break;
+    case Epilogue::kGelu: v = gelu16(v); break;
+    case Epilogue::kResidual: v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), v); break;
+  }
+  _mm512_mask_storeu_ps(dst, m, v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One row: matrix-vector product
+
+// p[0:16 under m] (= or +=) Σ_{i < 8} xs[i] · W[row + i, j : j + 16], W rows N apart.
+template <DType D, bool kMasked>
+GPT_AVX512_INLINE void gemv8_step(const void* w, int64_t at, int64_t N, const __m512 (&xs)[8], bool first,
+                                  bool prefetch_rows, __mmask16 m, float* p) {
+  __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, p);
+  __m512 b = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i += 2) {
+    const int64_t at0 = at + i * N, at1 = at0 + N;
+    if (kPrefetch<D> && prefetch_rows) {
+      prefetch<D>(w, at0 + kAhead * N);
+      prefetch<D>(w, at1 + kAhead * N);
+    }
+    a = _mm512_fmadd_ps(kMasked ? load16_masked<D>(w, at0, m) : load16<D>(w, at0), xs[i], a);
+    b = _mm512_fmadd_ps(kMasked ? load16_masked<D>(w, at1, m) : load16<D>(w, at1), xs[i + 1], b);
+  }
+  _mm512_mask_storeu_ps(p, m, _mm512_add_ps(a, b));
+}
+
+// partial[0:N] = Σ_{k0 ≤ k < k1} x[k] · W[k, :], eight rows of W per pass over partial.
+template <DType D>
+GPT_AVX512 void gemv_slot(const float* x, const void* w, int64_t N, int64_t k0, int64_t k1, float* partial) {
+  const int64_t full = N & ~int64_t(15);
+  const __mmask16 tail = tail_mask(N - full);
+  bool first = true;
+  int64_t k = k0;
+  for (; k + 8 <= k1; k += 8) {
+    __m512 xs[8];
+    for (int i = 0; i < 8; ++i) xs[i] = _mm512_set1_ps(x[k + i]);
+    const int64_t row = k * N;
+    const bool pf = k + 8 + kAhead <= k1;  // the next eight rows belong to this slot too
+    for (int64_t j = 0; j < full; j += 16) gemv8_step<D, false>(w, row + j, N, xs, first, pf, 0xffff, partial + j);
+    if (tail) gemv8_step<D, true>(w, row + full, N, xs, first, pf, tail, partial + full);
+    first = false;
+  }
+  for (; k < k1; ++k) {
+    const __m512 xk = _mm512_set1_ps(x[k]);
+    const int64_t row = k * N;
+    for (int64_t j = 0; j < N; j += 16) {
+      const __mmask16 m = tail_mask(N - j);
+      __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, partial + j);
+      a = _mm512_fmadd_ps(load16_masked<D>(w, row + j, m), xk, a);
+      _mm512_mask_storeu_ps(partial + j, m, a);
+    }
+    first = false;
+  }
+}
+
+// out[j0:j1] = epilogue(Σ_s partial[s][j] + bias[j]).
+GPT_AVX512 void gemv_finish(const float* partials, int slots, int64_t N, int64_t j0, int64_t j1,
+                            const WeightView& bias, Epilogue ep, float* out) {
+  for (int64_t j = j0; j < j1; j += 16) {
+    const __mmask16 m = tail_mask(j1 - j);
+    __m512 v = load_bias(bias, j, m);
+    __m512 s = _mm512_maskz_loadu_ps(m, partials + j);
+    for (int t = 1; t < slots; ++t) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, partials + t * N + j));
+    finish16(_mm512_add_ps(s, v), ep, out + j, m);
+  }
+}
+
+void gemv_slot_any(DType dtype, const float* x, const void* w, int64_t N, int64_t k0, int64_t k1, float* partial) {
+  switch (dtype) {
+    case DType::F32: gemv_slot<DType::F32>(x, w, N, k0, k1, partial); break;
+    case DType::F16: gemv_slot<DType::F16>(x, w, N, k0, k1, partial); break;
+    case DType::BF16: gemv_slot<DType::BF16>(x, w, N, k0, k1, partial); break;
+  }
+}
+
+void gemv(ThreadPool& pool, const float* x, const WeightView& w, const WeightView& bias, Epilogue ep, float* out) {
+  const int64_t K = w.shape[0], N = w.shape[1];
+  // Slots of a multiple of 8 rows, about four per thread so a descheduled thread's share can
+  // be picked up by the others; the count depends only on K and the pool size.
+  const int64_t max_slots = std::max<int64_t>(1, (K + 7) / 8);
+  const int slots = int(std::min<int64_t>(max_slots, 4 * int64_t(pool.size())));
+  const int64_t per_slot = ((K + slots - 1) / slots + 7) / 8 * 8;
+  const int used = int((K + per_slot - 1) / per_slot);
+  thread_local std::vector<float> scratch;
+  scratch.resize(size_t(used) * size_t(N));
+  float* partials = scratch.data();
+  pool.parallel_for(used, [&](int64_t s) {
+    const int64_t k0 = s * per_slot, k1 = std::min(K, k0 + per_slot);
+    gemv_slot_any(w.dtype, x, w.data, N, k0, k1, partials + s * N);
+  });
+  // Column blocks of a multiple of 16 for the final sum, one or two per thread.
+  const int64_t blocks16 = (N + 15) / 16;
+  const int64_t per_block = std::max<int64_t>(4, (blocks16 + pool.size() - 1) / pool.size()) * 16;
+  const int64_t blocks = (N + per_block - 1) / per_block;
+  pool.parallel_for(blocks, [&](int64_t b) {
+    const int64_t j0 = b * per_block;
+    gemv_finish(partials, used, N, j0, std::min(N, j0 + per_block), bias, ep, out);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several rows: GEMM over packed strips
+
+// dst[K][32] = fp32 columns col0 … col0 + cols - 1 of W, zero beyond `cols`.
+template <DType D>
+GPT_AVX512 void pack_strip(const void* w, int64_t K, int64_t N, int64_t col0, int cols, float* dst) {
+  const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t at = k * N + col0;
+    _mm512_storeu_ps(dst + k * kNr, load16_masked<D>(w, at, m0));
+    _mm512_storeu_ps(dst + k * kNr + 16, m1 ? load16_masked<D>(w, at + 16, m1) : _mm512_setzero_ps());
+  }
+}
+
+// out[MR rows, cols] = epilogue(a[MR, K] · b[K, 32] + bias), b packed by pack_strip.
+template <int MR>
+GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const __m512 (&bias)[2], int cols,
+                          Epilogue ep, float* out, int64_t ldo) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(b + k * kNr), b1 = _mm512_loadu_ps(b + k * kNr + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * K + k]);
+      c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+    }
+  }
+  const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    finish16(_mm512_add_ps(c0[r], bias[0]), ep, out + r * ldo, m0);
+    if (m1) finish16(_mm512_add_ps(c1[r], bias[1]), ep, out + r * ldo + 16, m1);
+  }
+}
+
+GPT_AVX512 void gemm_rows(const float* a, int64_t rows, int64_t K, const float* packed, const WeightView& bias,
+                          int64_t col0, int cols, Epilogue ep, float* out, int64_t N) {
+  const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
+  const __m512 bv[2] = {load_bias(bias, col0, m0), m1 ? load_bias(bias, col0 + 16, m1) : _mm512_setzero_ps()};
+  for (int64_t r0 = 0; r0 < rows; r0 += kMr) {
+    const float* x = a + r0 * K;
+    float* o = out + r0 * N + col0;
+    switch (std::min<int64_t>(kMr, rows - r0)) {
+      case 12: gemm_tile<12>(x, K, packed, bv, cols, ep, o, N); break;
+      case 11: gemm_tile<11>(x, K, packed, bv, cols, ep, o, N); break;
+      case 10: gemm_tile<10>(x, K, packed, bv, cols, ep, o, N); break;
+      case 9: gemm_tile<9>(x, K, packed, bv, cols, ep, o, N); break;
+      case 8: gemm_tile<8>(x, K, packed, bv, cols, ep, o, N); break;
+      case 7: gemm_tile<7>(x, K, packed, bv, cols, ep, o, N); break;
+      case 6: gemm_tile<6>(x, K, packed, bv, cols, ep, o, N); break;
+      case 5: gemm_tile<5>(x, K, packed, bv, cols, ep, o, N); break;
+      case 4: gemm_tile<4>(x, K, packed, bv, cols, ep, o, N); break;
+      case 3: gemm_tile<3>(x, K, packed, bv, cols, ep, o, N); break;
+      case 2: gemm_tile<2>(x, K, packed, bv, cols, ep, o, N); break;
+      default: gemm_tile<1>(x, K, packed, bv, cols, ep, o, N); break;
+    }
+  }
+}
+
+std::atomic<uint64_t> gemm_calls{0};
+
+void gemm(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
+          Epilogue ep, float* out) {
+  const int64_t K = w.shape[0], N = w.shape[1];
+  const int64_t strips = (N + kNr - 1) / kNr;
+  const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
+  // A thread that takes the next chunk of the strip it packed last reuses the packing; the call
+  // number keeps a strip of an earlier call (maybe another weight at the same address) apart.
+  const uint64_t call = gemm_calls.fetch_add(1, std::memory_order_relaxed) + 1;
+  pool.parallel_for(strips * chunks, [&](int64_t task) {
+    const int64_t s = task / chunks, c = task % chunks;
+    const int64_t col0 = s * kNr, r0 = c * kRowChunk;
+    const int cols = int(std::min<int64_t>(kNr, N - col0));
+    thread_local std::vector<float> packed;
+    thread_local uint64_t packed_call = 0;
+    thread_local int64_t packed_strip = -1;
+    if (packed_call != call || packed_strip != s) {
+      packed.resize(size_t(K) * kNr);
+      switch (w.dtype) {
+        case DType::F32: pack_strip<DType::F32>(w.data, K, N, col0, cols, packed.data()); break;
+        case DType::F16: pack_strip<DType::F16>(w.data, K, N, col0, cols, packed.data()); break;
+        case DType::BF16: pack_strip<DType::BF16>(w.data, K, N, col0, cols, packed.data()); break;
+      }
+      packed_call = call;
+      packed_strip = s;
+    }
+    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out, N);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LM head: logits = in · wteᵀ, wte [V, C] row-major
+
+// logits[r, v0 + i] for i < nv: eight vocabulary rows at a time, one accumulator each.
+template <DType D>
+GPT_AVX512 void lm_head_block(const float* in, int64_t rows, int64_t C, int64_t V, const void* w, int64_t v0,
+                              int nv, float* logits) {
+  const int64_t full = C & ~int64_t(15);
+  const __mmask16 tail = tail_mask(C - full);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = in + r * C;
+    float* dst = logits + r * V + v0;
+    int i = 0;
+    for (; i + 8 <= nv; i += 8) {
+      const int64_t base = (v0 + i) * C;
+      const bool prefetch_rows = v0 + i + 16 <= V;
+      __m512 acc[8];
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) acc[u] = _mm512_setzero_ps();
+      for (int64_t c = 0; c < full; c += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + c);
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) {
+          if (kPrefetch<D> && prefetch_rows) prefetch<D>(w, base + (8 + u) * C + c);
+          acc[u] = _mm512_fmadd_ps(load16<D>(w, base + u * C + c), xv, acc[u]);
+        }
+      }
+      if (tail) {
+        const __m512 xv = _mm512_maskz_loadu_ps(tail, x + full);
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u)
+          acc[u] = _mm512_fmadd_ps(load16_masked<D>(w, base + u * C + full, tail), xv, acc[u]);
+      }
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) dst[i + u] = _mm512_reduce_add_ps(acc[u]);
+    }
+    for (; i < nv; ++i) {
+      const int64_t base = (v0 + i) * C;
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = tail_mask(C - c);
+        acc = _mm512_fmadd_ps(load16_masked<D>(w, base + c, m), _mm512_maskz_loadu_ps(m, x + c), acc);
+      }
+      dst[i] = _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
+GPT_AVX512 void gelu_run(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+}  // namespace
+
+void matmul_avx512(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
+                   Epilogue epilogue, float* out) {
+  if (rows == 1)
+    gemv(pool, in, w, bias, epilogue, out);
+  else
+    gemm(pool, in, rows, w, bias, epilogue, out);
+}
+
+void lm_head_avx512(ThreadPool& pool, const float* in, int64_t rows, const WeightView& wte, float* logits) {
+  const int64_t V = wte.shape[0], C = wte.shape[1];
+  const int64_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
+  pool.parallel_for(blocks, [&](int64_t blk) {
+    const int64_t v0 = blk * kVocabBlock;
+    const int nv = int(std::min<int64_t>(kVocabBlock, V - v0));
+    switch (wte.dtype) {
+      case DType::F32: lm_head_block<DType::F32>(in, rows, C, V, wte.data, v0, nv, logits); break;
+      case DType::F16: lm_head_block<DType::F16>(in, rows, C, V, wte.data, v0, nv, logits); break;
+      case DType::BF16: lm_head_block<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits); break;
+    }
+  });
+}
+
+void gelu_avx512(const float* x, int64_t n, float* out) { gelu_run(x, n, out); }
+
+}  // namespace gpt::cpu

@@ -1,0 +1,42 @@
+// Token + position embedding: out[t, c] = wte[tokens[t], c] + wpe[start + t, c], fp32 out.
+//
+// Layout: wte [V, C] and wpe [P, C] row-major, each F32, F16 or BF16 (chosen at run time per
+// element: this kernel moves 2·C values per token and is never the bottleneck); tokens int32 in
+// device memory. One block per token.
+//
+// Test: tests/cuda-kernels.test.ts (cudaOps.embed against the widened rows summed in JS).
+#include "cuda/common.cuh"
+#include "cuda/embedding.cuh"
+
+namespace gpt::cuda {
+
+namespace {
+
+__device__ __forceinline__ float load_as_f32(const void* p, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::F32: return static_cast<const float*>(p)[i];
+    case DType::F16: return to_f32(static_cast<const __half*>(p)[i]);
+    case DType::BF16: return to_f32(static_cast<const __nv_bfloat16*>(p)[i]);
+  }
+  return 0.0f;
+}
+
+__global__ void embed_rows(const int32_t* tokens, int64_t start, int64_t C, const void* wte, DType wte_dtype,
+                           const void* wpe, DType wpe_dtype, float* out) {
+  const int64_t t = blockIdx.x;
+  const int64_t tok = tokens[t], pos = start + t;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+    out[t * C + c] = load_as_f32(wte, wte_dtype, tok * C + c) + load_as_f32(wpe, wpe_dtype, pos * C + c);
+}
+
+}  // namespace
+
+void embed(const int32_t* tokens, int64_t rows, int64_t start, int64_t C, const void* wte, DType wte_dtype,
+           const void* wpe, DType wpe_dtype, float* out, cudaStream_t stream) {
+  GPT_REQUIRE(rows > 0 && C > 0 && start >= 0, "embed: empty shape or negative start");
+  GPT_REQUIRE(rows <= 0x7fffffff, "embed: too many rows");
+  embed_rows<<<unsigned(rows), 256, 0, stream>>>(tokens, start, C, wte, wte_dtype, wpe, wpe_dtype, out);
+  CUDA_CHECK_LAUNCH("embed_rows");
+}
+
+}  // namespace gpt::cuda

@@ -1,0 +1,36 @@
+// Single CUDA kernels on host arrays, for napi/cuda_ops_wrap.cpp (the cudaOps test surface):
+// each call uploads its inputs to the current device, runs one launcher, copies the results back
+// and frees everything. Slow by design; plain C++ types only, so callers need no CUDA headers.
+// Errors: std::invalid_argument for shapes a kernel cannot take, std::runtime_error for CUDA.
+#pragma once
+#include <cstdint>
+
+#include "core/backend.h"
+#include "core/sampler.h"
+#include "core/weight_view.h"
+#include "cuda/options.h"
+
+namespace gpt::cuda {
+
+// out[M, N] = epilogue(in · w + bias); w [K, N] in its dtype; bias fp32 [N] or null.
+void host_matmul(const float* in, int64_t M, const WeightView& w, const float* bias, Epilogue epilogue,
+                 MatmulPath path, float* out);
+
+// logits[M, V] = in[M, C] · wte[V, C]ᵀ.
+void host_lm_head(const float* in, int64_t M, const WeightView& wte, MatmulPath path, float* logits);
+
+// With `add`: x += add (written back to x), then out = LayerNorm(x). gamma, beta fp32 [C].
+void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, const float* beta,
+                    float eps, float* out);
+
+void host_embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
+                float* out);
+
+// `cache` is one layer, k[H][capacity][D] then v[H][capacity][D], read and written back after
+// this call's keys and values are appended.
+void host_attention(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache,
+                    AttentionPath path, float* out);
+
+Sampled host_sample(const float* logits, int64_t vocab, const SamplingParams& params, double u);
+
+}  // namespace gpt::cuda

@@ -1,0 +1,420 @@
+// Matrix products of the linear layers and the LM head.
+//
+// Computes out[M, N] = epilogue(in[M, K] · B + bias[N]) where B is a weight in its storage dtype
+// (F32, F16, BF16) addressed as B[k * sk + n * sn]: a Conv1D weight [K, N] row-major has
+// (sk, sn) = (N, 1); the tied LM head reads wte[V, C] as its transpose, (sk, sn) = (1, C).
+// Activations, bias and output are fp32 row-major; accumulation is always fp32.
+//
+// Three paths:
+//   matmul_fp32_tiled      64×64 output tiles, 16-deep K steps in shared memory, 4×4 outputs per
+//                          thread. The exact path: fp32 products of the widened weight.
+//   matmul_wmma            tensor cores (WMMA 16×16×16), F16/BF16 weights; the fp32 input is
+//                          rounded to the weight's dtype as it is staged in shared memory.
+//   matmul_decode_splitk   M ≤ 16 rows (decode): a GEMV-like sweep where each thread reads 16
+//                          bytes of a weight row per step, every weight byte once, K split over
+//                          blocks (partials in a workspace, summed by matmul_splitk_finish).
+//   lm_head_decode         M ≤ 16 rows of the LM head: one warp per vocabulary row.
+// Tiled loads are scalar with bounds checks (any shape); the decode paths need N (or C) to be a
+// multiple of 16 / sizeof(dtype) and 16-byte aligned pointers, checked on the host.
+//
+// Test: tests/cuda-kernels.test.ts (cudaOps.matmul / lmHead with path "fp32" | "tensorcore" |
+// "decode" against the CPU reference twin, awkward shapes). Time: bench harness (to come); build
+// with GPT_CUDA_VERBOSE=1 to see registers and spills per kernel.
+#include <mma.h>
+
+#include <algorithm>
+#include <string>
+
+#include "cuda/common.cuh"
+#include "cuda/matmul.cuh"
+
+namespace gpt::cuda {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+__device__ __forceinline__ void apply_epilogue(float* out, int64_t idx, float v, Epilogue ep) {
+  switch (ep) {
+    case Epilogue::kStore: out[idx] = v; break;
+    case Epilogue::kGelu: out[idx] = gelu_tanh(v); break;
+    case Epilogue::kResidual: out[idx] += v; break;
+  }
+}
+
+struct Operands {
+  const float* in;  // [M, K]
+  const void* b;    // B[k * sk + n * sn]
+  int64_t sk, sn;
+  const float* bias;  // [N] or null
+  float* out;         // [M, N]
+  int64_t M, K, N;
+  Epilogue ep;
+};
+
+constexpr int kTile = 64;      // output tile edge of the tiled kernels
+constexpr int kFp32K = 16;     // K step of the fp32 kernel
+constexpr int kFp32Threads = 256;
+
+template <typename T>
+__global__ void __launch_bounds__(kFp32Threads) matmul_fp32_tiled(Operands op) {
+  __shared__ float As[kFp32K][kTile + 1];  // A tile transposed: As[k][m]
+  __shared__ float Bs[kFp32K][kTile];
+  const T* B = static_cast<const T*>(op.b);
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int64_t m0 = int64_t(blockIdx.y) * kTile, n0 = int64_t(blockIdx.x) * kTile;
+  float acc[4][4] = {};
+  for (int64_t k0 = 0; k0 < op.K; k0 += kFp32K) {
+    for (int i = tid; i < kTile * kFp32K; i += kFp32Threads) {
+      const int r = i / kFp32K, kk = i % kFp32K;  // consecutive threads: consecutive k of one row
+      const int64_t m = m0 + r, k = k0 + kk;
+      As[kk][r] = (m < op.M && k < op.K) ? op.in[m * op.K + k] : 0.0f;
+    }
+    for (int i = tid; i < kTile * kFp32K; i += kFp32Threads) {
+      // Walk B along whichever of its dimensions is contiguous.
+      const int kk = op.sn == 1 ? i / kTile : i % kFp32K, c = op.sn == 1 ? i % kTile : i / kFp32K;
+      const int64_t k = k0 + kk, n = n0 + c;
+      Bs[kk][c] = (k < op.K && n < op.N) ? to_f32(B[k * op.sk + n * op.sn]) : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kFp32K; ++kk) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[i] = As[kk][ty + 16 * i];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) b[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int64_t m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
+      if (m < op.M && n < op.N) apply_epilogue(op.out, m * op.N + n, acc[i][j] + (op.bias ? op.bias[n] : 0.0f), op.ep);
+    }
+}
+
+constexpr int kWmmaK = 32;  // K step of the tensor-core kernel
+constexpr int kWmmaThreads = 128;  // 4 warps, each a 32×32 quarter of the 64×64 tile
+constexpr int kAPitch = kWmmaK + 8, kBPitch = kTile + 8, kCPitch = kTile + 4;  // padded rows
+
+template <typename T>
+__device__ __forceinline__ T from_f32(float x);
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+template <typename T>
+__global__ void __launch_bounds__(kWmmaThreads) matmul_wmma(Operands op) {
+  using namespace nvcuda;
+  __shared__ __align__(32) T As[kTile][kAPitch];
+  __shared__ __align__(32) T Bs[kWmmaK][kBPitch];
+  __shared__ __align__(32) float Cs[kTile][kCPitch];
+  const T* B = static_cast<const T*>(op.b);
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  const int64_t m0 = int64_t(blockIdx.y) * kTile, n0 = int64_t(blockIdx.x) * kTile;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  for (int64_t k0 = 0; k0 < op.K; k0 += kWmmaK) {
+    for (int i = tid; i < kTile * kWmmaK; i += kWmmaThreads) {
+      const int r = i / kWmmaK, kk = i % kWmmaK;
+      const int64_t m = m0 + r, k = k0 + kk;
+      As[r][kk] = from_f32<T>((m < op.M && k < op.K) ? op.in[m * op.K + k] : 0.0f);
+    }
+    for (int i = tid; i < kTile * kWmmaK; i += kWmmaThreads) {
+      const int kk = op.sn == 1 ? i / kTile : i % kWmmaK, c = op.sn == 1 ? i % kTile : i / kWmmaK;
+      const int64_t k = k0 + kk, n = n0 + c;
+      Bs[kk][c] = (k < op.K && n < op.N) ? B[k * op.sk + n * op.sn] : from_f32<T>(0.0f);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kWmmaK; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], &As[wm + 16 * i][kk], kAPitch);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], &Bs[kk][wn + 16 * j], kBPitch);
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(&Cs[wm + 16 * i][wn + 16 * j], acc[i][j], kCPitch, wmma::mem_row_major);
+  __syncthreads();
+  for (int i = tid; i < kTile * kTile; i += kWmmaThreads) {
+    const int r = i / kTile, c = i % kTile;
+    const int64_t m = m0 + r, n = n0 + c;
+    if (m < op.M && n < op.N) apply_epilogue(op.out, m * op.N + n, Cs[r][c] + (op.bias ? op.bias[n] : 0.0f), op.ep);
+  }
+}
+
+// Decode: 256 threads = 32 K-lanes × 8 column threads; each column thread owns 16 bytes of a
+// weight row (kVec columns), so a block covers 8 · kVec columns and a warp reads four 128-byte
+// row segments per step. Block y takes K range [k_begin, k_end) of `splits`.
+constexpr int kDecodeThreads = 256;
+constexpr int kColThreads = 8, kKLanes = kDecodeThreads / kColThreads;
+constexpr int kMaxSplits = 16;
+constexpr int64_t kMinSplitK = 256;  // at least 8 steps per K-lane
+
+template <typename T, int MT>
+__global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands op, int64_t k_chunk, float* partial) {
+  constexpr int kVec = 16 / sizeof(T), kCols = kColThreads * kVec;
+  __shared__ float red[kDecodeThreads / 32][MT][kCols];
+  const T* W = static_cast<const T*>(op.b);
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int ct = tid % kColThreads, kl = tid / kColThreads;
+  const int64_t n = int64_t(blockIdx.x) * kCols + ct * kVec;
+  const int64_t k_begin = int64_t(blockIdx.y) * k_chunk, k_end = min(op.K, k_begin + k_chunk);
+
+  float acc[MT][kVec] = {};
+  if (n < op.N) {
+    for (int64_t k = k_begin + kl; k < k_end; k += kKLanes) {
+      float w[kVec];
+      load16(W + k * op.N + n, w);
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        if (m < op.M) {
+          const float x = __ldg(op.in + m * op.K + k);
+#pragma unroll
+          for (int j = 0; j < kVec; ++j) acc[m][j] = fmaf(x, w[j], acc[m][j]);
+        }
+      }
+    }
+  }
+  // Sum the four K-lanes of each warp (lanes ct, ct + 8, ct + 16, ct + 24), then the 8 warps.
+#pragma unroll
+  for (int m = 0; m < MT; ++m)
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      float v = acc[m][j];
+      v += __shfl_xor_sync(0xffffffffu, v, 8);
+      v += __shfl_xor_sync(0xffffffffu, v, 16);
+      if (lane < kColThreads) red[warp][m][ct * kVec + j] = v;
+    }
+  __syncthreads();
+  for (int i = tid; i < MT * kCols; i += kDecodeThreads) {
+    const int m = i / kCols, c = i % kCols;
+    const int64_t col = int64_t(blockIdx.x) * kCols + c;
+    if (m >= op.M || col >= op.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kDecodeThreads / 32; ++w) s += red[w][m][c];
+    if (gridDim.y == 1)
+      apply_epilogue(op.out, m * op.N + col, s + (op.bias ? op.bias[col] : 0.0f), op.ep);
+    else
+      partial[(int64_t(blockIdx.y) * op.M + m) * op.N + col] = s;
+  }
+}
+
+// out[m, n] = epilogue(Σ_s partial[s, m, n] + bias[n]).
+__global__ void matmul_splitk_finish(Operands op, int splits, const float* partial) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= op.M * op.N) return;
+  float s = 0.0f;
+  for (int k = 0; k < splits; ++k) s += partial[int64_t(k) * op.M * op.N + i];
+  apply_epilogue(op.out, i, s + (op.bias ? op.bias[i % op.N] : 0.0f), op.ep);
+}
+
+// LM head, M ≤ 16: warp w of the block computes logits[:, v] for one vocabulary row v; its lanes
+// stride over C in 16-byte pieces of the wte row.
+constexpr int kHeadThreads = 256;
+
+template <typename T, int MT>
+__global__ void __launch_bounds__(kHeadThreads) lm_head_decode(const float* in, int64_t M, int64_t C, int64_t V,
+                                                              const T* wte, float* logits) {
+  constexpr int kVec = 16 / sizeof(T);
+  const int lane = threadIdx.x % 32;
+  const int64_t v = int64_t(blockIdx.x) * (kHeadThreads / 32) + threadIdx.x / 32;
+  if (v >= V) return;
+  float acc[MT] = {};
+  const T* row = wte + v * C;
+  for (int64_t c = int64_t(lane) * kVec; c < C; c += 32 * kVec) {
+    float w[kVec];
+    load16(row + c, w);
+#pragma unroll
+    for (int m = 0; m < MT; ++m) {
+      if (m >= M) break;
+#pragma unroll
+      for (int j = 0; j < kVec; j += 4) {
+        const float4 x = __ldg(reinterpret_cast<const float4*>(in + m * C + c + j));
+        acc[m] += x.x * w[j] + x.y * w[j + 1] + x.z * w[j + 2] + x.w * w[j + 3];
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < MT; ++m) {
+    const float s = warp_sum(acc[m]);
+    if (lane == 0 && m < M) logits[m * V + v] = s;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launchers
+
+const char* path_name(MatmulPath p) {
+  switch (p) {
+    case MatmulPath::kAuto: return "auto";
+    case MatmulPath::kFp32: return "fp32";
+    case MatmulPath::kTensorCore: return "tensorcore";
+    case MatmulPath::kDecode: return "decode";
+  }
+  return "?";
+}
+
+template <template <typename> class Launch, typename... Args>
+void by_dtype(DType dtype, Args&&... args) {
+  switch (dtype) {
+    case DType::F32: Launch<float>::run(args...); break;
+    case DType::F16: Launch<__half>::run(args...); break;
+    case DType::BF16: Launch<__nv_bfloat16>::run(args...); break;
+  }
+}
+
+template <typename T>
+struct LaunchTiled {
+  static void run(const Operands& op, bool tensor_cores, cudaStream_t stream) {
+    const dim3 grid(unsigned(ceil_div(op.N, kTile)), unsigned(ceil_div(op.M, kTile)));
+    GPT_REQUIRE(grid.y <= 65535u, "matmul: " + std::to_string(op.M) + " rows exceed the grid limit");
+    if constexpr (std::is_same_v<T, float>) {
+      matmul_fp32_tiled<T><<<grid, kFp32Threads, 0, stream>>>(op);
+      CUDA_CHECK_LAUNCH("matmul_fp32_tiled");
+    } else {
+      if (tensor_cores) {
+        matmul_wmma<T><<<grid, kWmmaThreads, 0, stream>>>(op);
+        CUDA_CHECK_LAUNCH("matmul_wmma");
+      } else {
+        matmul_fp32_tiled<T><<<grid, kFp32Threads, 0, stream>>>(op);
+        CUDA_CHECK_LAUNCH("matmul_fp32_tiled");
+      }
+    }
+  }
+};
+
+template <typename T, int MT>
+void launch_decode(const Operands& op, dim3 grid, int64_t k_chunk, float* partial, cudaStream_t stream) {
+  matmul_decode_splitk<T, MT><<<grid, kDecodeThreads, 0, stream>>>(op, k_chunk, partial);
+  CUDA_CHECK_LAUNCH("matmul_decode_splitk");
+}
+
+template <typename T>
+struct LaunchDecode {
+  static void run(const Operands& op, float* workspace, size_t workspace_floats, cudaStream_t stream) {
+    constexpr int kCols = kColThreads * int(16 / sizeof(T));
+    const int64_t blocks = ceil_div(op.N, kCols);
+    // Enough blocks for two per SM, but no K range shorter than kMinSplitK, and what fits.
+    int64_t splits = std::min<int64_t>({ceil_div(2 * sm_count(), blocks), std::max<int64_t>(1, op.K / kMinSplitK),
+                                        kMaxSplits});
+    splits = std::min<int64_t>(splits, workspace ? int64_t(workspace_floats / size_t(op.M * op.N)) : 1);
+    splits = std::max<int64_t>(splits, 1);
+    const int64_t k_chunk = ceil_div(op.K, splits);
+    splits = ceil_div(op.K, k_chunk);
+    const dim3 grid{unsigned(blocks), unsigned(splits)};
+    if (op.M <= 1) launch_decode<T, 1>(op, grid, k_chunk, workspace, stream);
+    else if (op.M <= 2) launch_decode<T, 2>(op, grid, k_chunk, workspace, stream);
+    else if (op.M <= 4) launch_decode<T, 4>(op, grid, k_chunk, workspace, stream);
+    else if (op.M <= 8) launch_decode<T, 8>(op, grid, k_chunk, workspace, stream);
+    else launch_decode<T, 16>(op, grid, k_chunk, workspace, stream);
+    if (splits > 1) {
+      const int64_t n = op.M * op.N;
+      matmul_splitk_finish<<<unsigned(ceil_div(n, 256)), 256, 0, stream>>>(op, int(splits), workspace);
+      CUDA_CHECK_LAUNCH("matmul_splitk_finish");
+    }
+  }
+};
+
+template <typename T, int MT>
+void launch_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, float* logits,
+                 cudaStream_t stream) {
+  const unsigned blocks = unsigned(ceil_div(V, kHeadThreads / 32));
+  lm_head_decode<T, MT><<<blocks, kHeadThreads, 0, stream>>>(in, M, C, V, static_cast<const T*>(wte), logits);
+  CUDA_CHECK_LAUNCH("lm_head_decode");
+}
+
+template <typename T>
+struct LaunchHeadDecode {
+  static void run(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, float* logits,
+                  cudaStream_t stream) {
+    if (M <= 1) launch_head<T, 1>(in, M, C, V, wte, logits, stream);
+    else if (M <= 4) launch_head<T, 4>(in, M, C, V, wte, logits, stream);
+    else launch_head<T, 16>(in, M, C, V, wte, logits, stream);
+  }
+};
+
+// Whether the 16-byte decode loads can read rows of `cols` elements of `dtype` from these pointers.
+bool decode_fits(int64_t M, int64_t cols, DType dtype, const void* w, const float* in, bool in_vectorised) {
+  const int64_t vec = 16 / int64_t(dtype_size(dtype));
+  return M <= kDecodeMaxRows && cols % vec == 0 && aligned16(w) && (!in_vectorised || aligned16(in));
+}
+
+std::string shape_text(int64_t M, int64_t K, int64_t N, DType dtype) {
+  return std::to_string(M) + "×" + std::to_string(K) + " · " + std::to_string(K) + "×" + std::to_string(N) + " " +
+         dtype_name(dtype);
+}
+
+void check_path(MatmulPath path, bool decode_ok, DType dtype, const std::string& what) {
+  if (path == MatmulPath::kDecode && !decode_ok)
+    throw std::invalid_argument("gpt-cuda: " + what + ": the decode path needs at most " +
+                                std::to_string(kDecodeMaxRows) + " rows, a row length that is a multiple of " +
+                                std::to_string(16 / dtype_size(dtype)) + " and 16-byte aligned pointers");
+  if (path == MatmulPath::kTensorCore && dtype == DType::F32)
+    throw std::invalid_argument("gpt-cuda: " + what + ": the tensor-core path needs F16 or BF16 weights");
+}
+
+}  // namespace
+
+size_t matmul_workspace_floats(int64_t M, int64_t N) {
+  return size_t(kMaxSplits) * size_t(std::min<int64_t>(M, kDecodeMaxRows)) * size_t(N);
+}
+
+void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DType dtype, const float* bias,
+            Epilogue epilogue, float* out, MatmulPath path, float* workspace, size_t workspace_floats,
+            cudaStream_t stream) {
+  GPT_REQUIRE(M > 0 && K > 0 && N > 0, "matmul: empty shape " + shape_text(M, K, N, dtype));
+  const bool decode_ok = decode_fits(M, N, dtype, w, in, false);
+  check_path(path, decode_ok, dtype, "matmul " + shape_text(M, K, N, dtype));
+  if (path == MatmulPath::kAuto)
+    path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
+  const Operands op{in, w, N, 1, bias, out, M, K, N, epilogue};
+  if (path == MatmulPath::kDecode)
+    by_dtype<LaunchDecode>(dtype, op, workspace, workspace_floats, stream);
+  else
+    by_dtype<LaunchTiled>(dtype, op, path == MatmulPath::kTensorCore, stream);
+}
+
+void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, DType dtype, float* logits,
+             MatmulPath path, cudaStream_t stream) {
+  GPT_REQUIRE(M > 0 && C > 0 && V > 0, "lm_head: empty shape " + shape_text(M, C, V, dtype));
+  const bool decode_ok = decode_fits(M, C, dtype, wte, in, true);
+  check_path(path, decode_ok, dtype, std::string("lm_head ") + path_name(path) + " " + shape_text(M, C, V, dtype));
+  if (path == MatmulPath::kAuto)
+    path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
+  if (path == MatmulPath::kDecode) {
+    by_dtype<LaunchHeadDecode>(dtype, in, M, C, V, wte, logits, stream);
+  } else {
+    const Operands op{in, wte, 1, C, nullptr, logits, M, C, V, Epilogue::kStore};
+    by_dtype<LaunchTiled>(dtype, op, path == MatmulPath::kTensorCore, stream);
+  }
+}
+
+}  // namespace gpt::cuda

@@ -1,0 +1,32 @@
+// Launchers of the matrix products: the linear layers (matmul) and the tied LM head (lm_head).
+// All pointers are device memory, activations fp32 row-major, weights in their storage dtype.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/backend.h"
+#include "core/dtype.h"
+#include "cuda/options.h"
+
+namespace gpt::cuda {
+
+// Rows up to which the decode path applies.
+constexpr int64_t kDecodeMaxRows = 16;
+
+// Floats of workspace the decode path may use for its split-K partials at these sizes. With less,
+// it splits K fewer ways (down to none); the result is the same.
+size_t matmul_workspace_floats(int64_t M, int64_t N);
+
+// out[M, N] = epilogue(in[M, K] · w[K, N] + bias[N]); bias fp32 or null (zero). For kResidual
+// `out` is read and added to. Throws std::invalid_argument when the forced path cannot run.
+void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DType dtype, const float* bias,
+            Epilogue epilogue, float* out, MatmulPath path, float* workspace, size_t workspace_floats,
+            cudaStream_t stream);
+
+// logits[M, V] = in[M, C] · wte[V, C]ᵀ — the LM head tied to the token embedding.
+void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, DType dtype, float* logits,
+             MatmulPath path, cudaStream_t stream);
+
+}  // namespace gpt::cuda

@@ -1,0 +1,214 @@
+#include "napi/cuda_ops_wrap.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "napi/spec.h"
+
+#if GPT_CUDA_ENABLED
+#include "cuda/device.h"
+#include "cuda/host_ops.h"
+#endif
+
+namespace gpt::napi {
+
+namespace {
+
+#if GPT_CUDA_ENABLED
+
+// Argument helpers: typed arrays of exact types and lengths, or a TypeError / RangeError naming the field.
+template <typename Array>
+Array array_field(Napi::Env env, const Napi::Object& obj, const char* key, napi_typedarray_type type,
+                  const char* type_name, size_t length) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string(key) + " must be a " + type_name);
+  Array arr = v.As<Array>();
+  if (arr.ElementLength() != length)
+    throw Napi::RangeError::New(env, std::string(key) + " must hold " + std::to_string(length) + " elements");
+  return arr;
+}
+
+float* f32(Napi::Env env, const Napi::Object& obj, const char* key, size_t length) {
+  return array_field<Napi::Float32Array>(env, obj, key, napi_float32_array, "Float32Array", length).Data();
+}
+
+int64_t int_field(Napi::Env env, const Napi::Object& obj, const char* key) {
+  const double d = number_field(obj, key);
+  if (d != double(int64_t(d)) || d < 0) throw Napi::RangeError::New(env, std::string(key) + " must be an integer ≥ 0");
+  return int64_t(d);
+}
+
+// A weight given as the typed array of its storage bits: Float32Array for F32, Uint16Array for F16 / BF16.
+WeightView weight_field(Napi::Env env, const Napi::Object& obj, const char* key, const char* dtype_key,
+                        std::vector<int64_t> shape) {
+  WeightView w;
+  const std::string dtype = string_field(obj, dtype_key);
+  if (!parse_dtype(dtype, &w.dtype)) throw Napi::TypeError::New(env, "unknown dtype " + dtype);
+  w.shape = std::move(shape);
+  const size_t n = size_t(w.numel());
+  if (w.dtype == DType::F32)
+    w.data = array_field<Napi::Float32Array>(env, obj, key, napi_float32_array, "Float32Array for F32", n).Data();
+  else
+    w.data = array_field<Napi::Uint16Array>(env, obj, key, napi_uint16_array, "Uint16Array for F16 / BF16", n).Data();
+  return w;
+}
+
+cuda::MatmulPath matmul_path(Napi::Env env, const std::string& name) {
+  if (name == "auto") return cuda::MatmulPath::kAuto;
+  if (name == "fp32") return cuda::MatmulPath::kFp32;
+  if (name == "tensorcore") return cuda::MatmulPath::kTensorCore;
+  if (name == "decode") return cuda::MatmulPath::kDecode;
+  throw Napi::TypeError::New(env, "unknown matmul path " + name);
+}
+
+Epilogue epilogue_field(Napi::Env env, const Napi::Object& obj) {
+  const std::string name = string_field(obj, "epilogue");
+  if (name == "store") return Epilogue::kStore;
+  if (name == "gelu") return Epilogue::kGelu;
+  if (name == "residual") return Epilogue::kResidual;
+  throw Napi::TypeError::New(env, "unknown epilogue " + name);
+}
+
+// Runs `body` when this process has a CUDA device; C++ errors become JS errors.
+template <typename Body>
+Napi::Value with_device(const Napi::CallbackInfo& info, Body body) {
+  Napi::Env env = info.Env();
+  if (cuda::list_devices().empty())
+    throw Napi::Error::New(env, "gpt-cuda: cudaOps needs a CUDA device, and none is visible here (devices() is [])");
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "cudaOps functions take one options object");
+  try {
+    return body(env, info[0].As<Napi::Object>());
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// matmul({path, input, rows, weight, dtype, k, n, bias, epilogue, out}): writes `out`.
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const int64_t rows = int_field(env, a, "rows"), K = int_field(env, a, "k"), N = int_field(env, a, "n");
+    const WeightView w = weight_field(env, a, "weight", "dtype", {K, N});
+    cuda::host_matmul(f32(env, a, "input", size_t(rows * K)), rows, w, f32(env, a, "bias", size_t(N)),
+                      epilogue_field(env, a), matmul_path(env, string_field(a, "path")),
+                      f32(env, a, "out", size_t(rows * N)));
+    return env.Undefined();
+  });
+}
+
+// lmHead({path, input, rows, weight, dtype, vocab, c, out}): writes `out`.
+Napi::Value LmHead(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const int64_t rows = int_field(env, a, "rows"), V = int_field(env, a, "vocab"), C = int_field(env, a, "c");
+    const WeightView w = weight_field(env, a, "weight", "dtype", {V, C});
+    cuda::host_lm_head(f32(env, a, "input", size_t(rows * C)), rows, w, matmul_path(env, string_field(a, "path")),
+                       f32(env, a, "out", size_t(rows * V)));
+    return env.Undefined();
+  });
+}
+
+// layernorm({x, add, rows, c, gamma, beta, eps, out}): writes `out` (and `x` when `add` is given).
+Napi::Value Layernorm(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const int64_t rows = int_field(env, a, "rows"), C = int_field(env, a, "c");
+    const size_t n = size_t(rows * C);
+    const float* add = a.Get("add").IsNull() ? nullptr : f32(env, a, "add", n);
+    cuda::host_layernorm(f32(env, a, "x", n), add, rows, C, f32(env, a, "gamma", size_t(C)),
+                         f32(env, a, "beta", size_t(C)), float(number_field(a, "eps")), f32(env, a, "out", n));
+    return env.Undefined();
+  });
+}
+
+// embed({tokens, start, wte, wteDtype, wpe, wpeDtype, vocab, positions, c, out}): writes `out`.
+Napi::Value Embed(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const int64_t V = int_field(env, a, "vocab"), P = int_field(env, a, "positions"), C = int_field(env, a, "c");
+    const int64_t start = int_field(env, a, "start");
+    Napi::Value tv = a.Get("tokens");
+    if (!tv.IsTypedArray() || tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "tokens must be an Int32Array");
+    Napi::Int32Array tokens = tv.As<Napi::Int32Array>();
+    const int64_t rows = int64_t(tokens.ElementLength());
+    for (int64_t t = 0; t < rows; ++t)
+      if (tokens[size_t(t)] < 0 || tokens[size_t(t)] >= V) throw Napi::RangeError::New(env, "token id out of range");
+    if (start + rows > P) throw Napi::RangeError::New(env, "positions exceed wpe");
+    const WeightView wte = weight_field(env, a, "wte", "wteDtype", {V, C});
+    const WeightView wpe = weight_field(env, a, "wpe", "wpeDtype", {P, C});
+    cuda::host_embed(tokens.Data(), rows, start, wte, wpe, f32(env, a, "out", size_t(rows * C)));
+    return env.Undefined();
+  });
+}
+
+// attention({path, qkv, rows, start, heads, headDim, capacity, cache, out}): appends to `cache`
+// (one layer: k[H][capacity][D] then v) and writes `out`.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const cuda::AttentionShape s{int_field(env, a, "heads"), int_field(env, a, "headDim"),
+                                 int_field(env, a, "capacity")};
+    const int64_t rows = int_field(env, a, "rows"), start = int_field(env, a, "start"), C = s.heads * s.head_dim;
+    const std::string path = string_field(a, "path");
+    cuda::AttentionPath p;
+    if (path == "auto") p = cuda::AttentionPath::kAuto;
+    else if (path == "prefill") p = cuda::AttentionPath::kPrefill;
+    else if (path == "decode") p = cuda::AttentionPath::kDecode;
+    else throw Napi::TypeError::New(env, "unknown attention path " + path);
+    cuda::host_attention(s, f32(env, a, "qkv", size_t(rows * 3 * C)), rows, start,
+                         f32(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)), p,
+                         f32(env, a, "out", size_t(rows * C)));
+    return env.Undefined();
+  });
+}
+
+// sample({logits, temperature, topK, topP, u}) → {token, logprob}.
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
+    Napi::Value lv = a.Get("logits");
+    if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, "logits must be a Float32Array");
+    Napi::Float32Array logits = lv.As<Napi::Float32Array>();
+    SamplingParams p;
+    p.temperature = float(number_field(a, "temperature"));
+    p.top_k = int_field(env, a, "topK");
+    p.top_p = float(number_field(a, "topP"));
+    const Sampled s = cuda::host_sample(logits.Data(), int64_t(logits.ElementLength()), p, number_field(a, "u"));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("token", Napi::Number::New(env, s.token));
+    out.Set("logprob", Napi::Number::New(env, s.logprob));
+    return out;
+  });
+}
+
+#else
+
+Napi::Value Unavailable(const Napi::CallbackInfo& info) {
+  throw Napi::Error::New(info.Env(),
+                         "gpt-cuda: cudaOps needs the CUDA backend, and this binary was built without it "
+                         "(GPT_CUDA=OFF, or no nvcc >= 12 at build time)");
+}
+#define Matmul Unavailable
+#define LmHead Unavailable
+#define Layernorm Unavailable
+#define Embed Unavailable
+#define Attention Unavailable
+#define Sample Unavailable
+
+#endif
+
+}  // namespace
+
+Napi::Object CreateCudaOps(Napi::Env env) {
+  Napi::Object ops = Napi::Object::New(env);
+  ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
+  ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
+  ops.Set("layernorm", Napi::Function::New<Layernorm>(env, "layernorm"));
+  ops.Set("embed", Napi::Function::New<Embed>(env, "embed"));
+  ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
+  ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
+  return ops;
+}
+
+}  // namespace gpt::napi

@@ -1,0 +1,343 @@
+/**
+ * Every CUDA kernel (native/cuda/) against its CPU twin, on fresh seeded random inputs (never
+ * zeros) at awkward shapes, with every output poisoned with NaN first so that an element the
+ * kernel forgot to write fails. Gates: ‖out − ref‖ / ‖ref‖ ≤ 1e-5 for fp32 paths, ≤ 1e-2 where
+ * the tensor cores round the input to F16 / BF16. The matmul and LM-head references are the CPU
+ * reference kernels (ops.* with impl "reference"); LayerNorm, embedding, attention and sampling
+ * are checked against double-precision JS written from the CPU twins' definitions.
+ *
+ * Needs a CUDA device: without one the whole file is skipped, and the describe name says why.
+ * Rerun a failure with GPT_TEST_SEED=<seed> npx vitest run tests/cuda-kernels.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+
+import type {
+  NativeAttentionPath,
+  NativeDtype,
+  NativeEpilogue,
+  NativeMatmulPath,
+  NativeSampled,
+} from "../bindings.js";
+import { native } from "../lib/native.js";
+import { bf16BitsToF32, f16BitsToF32, toBf16, toF16 } from "./helpers/half.js";
+import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
+
+const SEED = testSeed();
+const binding = native();
+const devices = binding.devices();
+const SKIP = !binding.buildInfo().cuda
+  ? " — skipped: this binary was built without CUDA"
+  : devices.length === 0
+    ? " — skipped: no CUDA device visible (devices() is [])"
+    : "";
+const cuda = binding.cudaOps;
+const ops = binding.ops;
+
+const FP32 = 1e-5;
+const HALF = 1e-2;
+
+function random(prng: Prng, n: number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let x = prng.uniform(lo, hi);
+    if (x === 0) x = 0.5; // never zeros
+    a[i] = x;
+  }
+  return a;
+}
+
+const poisoned = (n: number) => new Float32Array(n).fill(NaN);
+
+function encode(values: Float32Array, dtype: NativeDtype): Float32Array | Uint16Array {
+  return dtype === "F32" ? values : dtype === "F16" ? toF16(values) : toBf16(values);
+}
+
+function decode(bits: Float32Array | Uint16Array, dtype: NativeDtype): Float64Array {
+  const out = new Float64Array(bits.length);
+  for (let i = 0; i < bits.length; i++)
+    out[i] = dtype === "F32" ? bits[i]! : dtype === "F16" ? f16BitsToF32(bits[i]!) : bf16BitsToF32(bits[i]!);
+  return out;
+}
+
+function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tolerance: number, what: string): void {
+  let diff2 = 0;
+  let ref2 = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const x = out[i]!;
+    if (!Number.isFinite(x)) expect.fail(`${what}: element ${i} is ${x} (not written?)`);
+    diff2 += (x - ref[i]!) ** 2;
+    ref2 += ref[i]! ** 2;
+  }
+  const rel = Math.sqrt(diff2 / ref2);
+  expect(rel, `${what}: ‖out − ref‖ / ‖ref‖`).toBeLessThanOrEqual(tolerance);
+}
+
+describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SKIP}`, () => {
+  const DTYPES: NativeDtype[] = ["F32", "F16", "BF16"];
+  const EPILOGUES: NativeEpilogue[] = ["store", "gelu", "residual"];
+
+  describe("matmul", () => {
+    // [rows, k, n]: odd sizes that cross every tile edge, and decode-sized row counts.
+    const TILED: [number, number, number][] = [
+      [1, 37, 24],
+      [3, 64, 65],
+      [17, 200, 130],
+      [70, 96, 64],
+    ];
+    const DECODE: [number, number, number][] = [
+      [1, 40, 8],
+      [2, 1000, 136],
+      [5, 768, 64],
+      [9, 300, 24],
+      [16, 2048, 200],
+    ];
+    const cases: { path: NativeMatmulPath; dtype: NativeDtype; shape: [number, number, number] }[] = [];
+    for (const dtype of DTYPES) {
+      for (const shape of TILED) cases.push({ path: "fp32", dtype, shape });
+      if (dtype !== "F32") for (const shape of TILED) cases.push({ path: "tensorcore", dtype, shape });
+      for (const shape of DECODE) if (shape[2] % (dtype === "F32" ? 4 : 8) === 0) cases.push({ path: "decode", dtype, shape });
+      cases.push({ path: "auto", dtype, shape: [33, 100, 72] });
+    }
+    cases.forEach(({ path, dtype, shape: [rows, k, n] }, index) => {
+      it.each(EPILOGUES)(`${path} ${dtype} ${rows}×${k}·${k}×${n} %s`, (epilogue) => {
+        const prng = new Prng(deriveSeed(SEED, index * 3 + EPILOGUES.indexOf(epilogue)));
+        const input = random(prng, rows * k);
+        const weight = encode(random(prng, k * n, -0.5, 0.5), dtype);
+        const bias = random(prng, n);
+        const start = epilogue === "residual" ? random(prng, rows * n) : poisoned(rows * n);
+        const ref = start.slice();
+        ops.matmul({ impl: "reference", input, rows, weight, dtype, k, n, bias, epilogue, out: ref, threads: 1 });
+        const out = start.slice();
+        cuda.matmul({ path, input, rows, weight, dtype, k, n, bias, epilogue, out });
+        expectClose(out, ref, path === "tensorcore" || (path === "auto" && dtype !== "F32") ? HALF : FP32, path);
+      });
+    });
+
+    it("refuses a forced path that cannot run, naming the constraint", () => {
+      const args = { input: new Float32Array(3 * 5).fill(1), rows: 3, k: 5, n: 6, bias: new Float32Array(6) };
+      const base = { ...args, epilogue: "store" as const, out: new Float32Array(18) };
+      expect(() => cuda.matmul({ ...base, path: "tensorcore", weight: new Float32Array(30), dtype: "F32" })).toThrow(
+        /F16 or BF16/,
+      );
+      expect(() => cuda.matmul({ ...base, path: "decode", weight: new Uint16Array(30), dtype: "F16" })).toThrow(
+        /multiple of 8/,
+      );
+    });
+  });
+
+  describe("lmHead", () => {
+    const SHAPES: [number, number, number][] = [
+      [1, 64, 1000],
+      [4, 96, 517],
+      [16, 40, 333],
+      [37, 72, 301],
+    ];
+    const cases: { path: NativeMatmulPath; dtype: NativeDtype; shape: [number, number, number] }[] = [];
+    for (const dtype of DTYPES)
+      for (const shape of SHAPES) {
+        cases.push({ path: "fp32", dtype, shape });
+        if (dtype !== "F32") cases.push({ path: "tensorcore", dtype, shape });
+        if (shape[0] <= 16 && shape[1] % 8 === 0) cases.push({ path: "decode", dtype, shape });
+      }
+    cases.forEach(({ path, dtype, shape: [rows, c, vocab] }, index) =>
+      it(`${path} ${dtype} ${rows}×${c} · (${vocab}×${c})ᵀ`, () => {
+      const prng = new Prng(deriveSeed(SEED, 1000 + index));
+      const input = random(prng, rows * c);
+      const weight = encode(random(prng, vocab * c), dtype);
+      const ref = poisoned(rows * vocab);
+      ops.lmHead({ impl: "reference", input, rows, weight, dtype, vocab, c, out: ref, threads: 1 });
+      const out = poisoned(rows * vocab);
+      cuda.lmHead({ path, input, rows, weight, dtype, vocab, c, out });
+      expectClose(out, ref, path === "tensorcore" ? HALF : FP32, `${path} ${dtype}`);
+      }),
+    );
+  });
+
+  describe("layernorm (and the fused residual add)", () => {
+    it.each([
+      [1, 8],
+      [3, 768],
+      [5, 1600],
+      [2, 333],
+      [7, 4097],
+    ])("%i rows × C = %i", (rows, c) => {
+      const prng = new Prng(deriveSeed(SEED, 2000 + c));
+      const x = random(prng, rows * c, -3, 5);
+      const add = random(prng, rows * c);
+      const gamma = random(prng, c, 0.5, 1.5);
+      const beta = random(prng, c);
+      const eps = 1e-5;
+      for (const withAdd of [false, true]) {
+        const summed = Float64Array.from(x, (v, i) => (withAdd ? Math.fround(v + add[i]!) : v));
+        const ref = new Float64Array(rows * c);
+        for (let t = 0; t < rows; t++) {
+          const row = summed.subarray(t * c, (t + 1) * c);
+          const mean = row.reduce((s, v) => s + v, 0) / c;
+          const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / c;
+          for (let j = 0; j < c; j++)
+            ref[t * c + j] = ((row[j]! - mean) / Math.sqrt(variance + eps)) * gamma[j]! + beta[j]!;
+        }
+        const xs = x.slice();
+        const out = poisoned(rows * c);
+        cuda.layernorm({ x: xs, add: withAdd ? add : null, rows, c, gamma, beta, eps, out });
+        expectClose(out, ref, FP32, withAdd ? "add + layernorm" : "layernorm");
+        if (withAdd) expectClose(xs, summed, FP32, "residual written back");
+        else expect(xs).toEqual(x);
+      }
+    });
+  });
+
+  describe("embed", () => {
+    it.each(DTYPES)("%s, odd C, start > 0", (dtype) => {
+      const prng = new Prng(deriveSeed(SEED, 3000 + DTYPES.indexOf(dtype)));
+      const vocab = 97, positions = 64, c = 77, start = 13;
+      const wte = encode(random(prng, vocab * c), dtype);
+      const wpe = encode(random(prng, positions * c), "F32");
+      const tokens = Int32Array.from({ length: 9 }, () => prng.int(vocab));
+      const out = poisoned(tokens.length * c);
+      cuda.embed({ tokens, start, wte, wteDtype: dtype, wpe, wpeDtype: "F32", vocab, positions, c, out });
+      const te = decode(wte, dtype), pe = decode(wpe, "F32");
+      const ref = new Float64Array(out.length);
+      tokens.forEach((tok, t) => {
+        for (let j = 0; j < c; j++) ref[t * c + j] = te[tok * c + j]! + pe[(start + t) * c + j]!;
+      });
+      expectClose(out, ref, FP32, "embed");
+    });
+  });
+
+  describe("attention (kv append + causal attention over the cache)", () => {
+    // [heads, headDim, start, rows, path]
+    const CASES: [number, number, number, number, NativeAttentionPath][] = [];
+    for (const d of [64, 80, 128, 16, 48, 256])
+      for (const [start, rows] of [
+        [0, 1],
+        [0, 33],
+        [5, 3],
+        [37, 20],
+        [700, 1],
+        [300, 4],
+      ] as const)
+        for (const path of ["prefill", "decode"] as const) CASES.push([3, d, start, rows, path]);
+    it.each(CASES)("heads %i, D %i, start %i, rows %i, %s", (heads, d, start, rows, path) => {
+      const prng = new Prng(deriveSeed(SEED, 4000 + d * 7 + start * 13 + rows));
+      const c = heads * d, capacity = start + rows + 7;
+      const qkv = random(prng, rows * 3 * c);
+      const cache = random(prng, 2 * heads * capacity * d); // positions ≥ start are overwritten or unread
+      const refCache = Float64Array.from(cache);
+      const vOff = heads * capacity * d;
+      for (let t = 0; t < rows; t++)
+        for (let h = 0; h < heads; h++)
+          for (let j = 0; j < d; j++) {
+            const at = (h * capacity + start + t) * d + j;
+            refCache[at] = qkv[t * 3 * c + c + h * d + j]!;
+            refCache[vOff + at] = qkv[t * 3 * c + 2 * c + h * d + j]!;
+          }
+      const ref = new Float64Array(rows * c);
+      const scale = 1 / Math.sqrt(d);
+      for (let t = 0; t < rows; t++)
+        for (let h = 0; h < heads; h++) {
+          const n = start + t + 1;
+          const s = new Float64Array(n);
+          for (let p = 0; p < n; p++) {
+            let dot = 0;
+            for (let j = 0; j < d; j++) dot += qkv[t * 3 * c + h * d + j]! * refCache[(h * capacity + p) * d + j]!;
+            s[p] = dot * scale;
+          }
+          const max = Math.max(...s);
+          let sum = 0;
+          for (let p = 0; p < n; p++) sum += s[p] = Math.exp(s[p]! - max);
+          for (let j = 0; j < d; j++) {
+            let acc = 0;
+            for (let p = 0; p < n; p++) acc += s[p]! * refCache[vOff + (h * capacity + p) * d + j]!;
+            ref[t * c + h * d + j] = acc / sum;
+          }
+        }
+      const out = poisoned(rows * c);
+      const gpuCache = cache.slice();
+      cuda.attention({ path, qkv, rows, start, heads, headDim: d, capacity, cache: gpuCache, out });
+      expectClose(gpuCache, refCache, 0, "cache after append");
+      expectClose(out, ref, FP32, `${path} output`);
+    });
+
+    it("refuses head dims that are not a multiple of 16 up to 256", () => {
+      const args = { path: "auto" as const, rows: 1, start: 0, heads: 1, capacity: 4 };
+      for (const d of [40, 272])
+        expect(() =>
+          cuda.attention({ ...args, headDim: d, qkv: new Float32Array(3 * d), cache: new Float32Array(8 * d), out: new Float32Array(d) }),
+        ).toThrow(/multiple of 16/);
+    });
+  });
+
+  describe("sample", () => {
+    /** The CPU sampler's candidate order and masses (core/sampler.cpp), in double. */
+    function reference(logits: Float32Array, temperature: number, topK: number, topP: number) {
+      const ids = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+      const max = logits[ids[0]!]!;
+      const logZ = max + Math.log(ids.reduce((s, i) => s + Math.exp(logits[i]! - max), 0));
+      let kept = topK > 0 && topK < ids.length ? ids.slice(0, topK) : ids;
+      const w = (i: number) => Math.exp((logits[i]! - max) / temperature);
+      if (topP < 1) {
+        const need = Math.fround(topP) * kept.reduce((s, i) => s + w(i), 0);
+        let cum = 0;
+        let keep = 0;
+        while (keep < kept.length) {
+          cum += w(kept[keep++]!);
+          if (cum >= need) break;
+        }
+        kept = kept.slice(0, keep);
+      }
+      const mass = kept.reduce((s, i) => s + w(i), 0);
+      // Token i is picked for u in [lo, hi).
+      const intervals = new Map<number, [number, number]>();
+      let cum = 0;
+      for (const i of kept) {
+        const lo = cum / mass;
+        cum += w(i);
+        intervals.set(i, [lo, cum / mass]);
+      }
+      return { best: ids[0]!, logZ, intervals };
+    }
+
+    it("greedy: the argmax (lowest id on ties) and its log-softmax", () => {
+      const prng = new Prng(deriveSeed(SEED, 5000));
+      const logits = random(prng, 50257, -10, 10);
+      logits[777] = 12;
+      logits[31337] = 12; // tie: the lower id wins
+      const r: NativeSampled = cuda.sample({ logits, temperature: 0, topK: 0, topP: 1, u: 0.5 });
+      const ref = reference(logits, 1, 0, 1);
+      expect(r.token).toBe(777);
+      expect(ref.best).toBe(777);
+      expect(r.logprob).toBeCloseTo(12 - ref.logZ, 4);
+    });
+
+    it.each([
+      [1, 0, 1],
+      [0.7, 50, 1],
+      [1.3, 0, 0.9],
+      [0.8, 40, 0.5],
+      [1, 1, 1],
+    ])("temperature %f, top-k %i, top-p %f: the token whose CPU interval holds u", (temperature, topK, topP) => {
+      const prng = new Prng(deriveSeed(SEED, 5100 + topK));
+      const logits = random(prng, 5003, -4, 4);
+      const ref = reference(logits, temperature, topK, topP);
+      for (let trial = 0; trial < 20; trial++) {
+        const u = prng.next();
+        const r = cuda.sample({ logits, temperature, topK, topP, u });
+        const interval = ref.intervals.get(r.token);
+        expect(interval, `token ${r.token} is not a candidate (u = ${u})`).toBeDefined();
+        expect(u).toBeGreaterThanOrEqual(interval![0] - 1e-6);
+        expect(u).toBeLessThan(interval![1] + 1e-6);
+        expect(r.logprob).toBeCloseTo(logits[r.token]! - ref.logZ, 4);
+      }
+    });
+
+    it("rejects NaN and rows without a finite maximum, as the CPU sampler does", () => {
+      const logits = new Float32Array(100).fill(1);
+      logits[42] = NaN;
+      expect(() => cuda.sample({ logits, temperature: 0, topK: 0, topP: 1, u: 0 })).toThrow(/NaN at id 42/);
+      expect(() =>
+        cuda.sample({ logits: new Float32Array(10).fill(-Infinity), temperature: 1, topK: 0, topP: 1, u: 0 }),
+      ).toThrow(/no finite maximum/);
+    });
+  });
+});
