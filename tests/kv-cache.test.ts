@@ -1,9 +1,14 @@
 // Decoding through the KV cache must give the logits of a full recompute, at every step.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 import { describe, expect, it } from "vitest";
 
 import { Gpt } from "../lib/index.js";
 import { FIXTURE_NAMES, fixtureDir, reference, relativeMaxError } from "./helpers/fixtures.js";
 import { loadNativeModel } from "./helpers/native-model.js";
+import { writeRandomCheckpoint } from "./helpers/random-checkpoint.js";
 
 function row(logits: Float32Array, r: number, vocab: number): Float32Array {
   return logits.subarray(r * vocab, (r + 1) * vocab);
@@ -66,5 +71,27 @@ describe("KV cache: rewinding and reuse", () => {
     );
     warm.dispose();
     cold.dispose();
+  });
+});
+
+describe("KV cache: long prompts", () => {
+  it("a 200-token prefill agrees with a 100-token prefill followed by single steps", async () => {
+    // Long enough that the prefill GEMM splits its rows into several chunks.
+    const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-long-"));
+    try {
+      await writeRandomCheckpoint(dir, { nLayer: 2, nHead: 4, nEmbd: 128, nCtx: 256, vocabSize: 1000 }, "F16");
+      const model = await loadNativeModel(dir);
+      const ids = Array.from({ length: 200 }, (_, i) => (i * 7919) % 1000);
+      const full = await model.forward(Int32Array.from(ids), 0, "all");
+      const prefix = await model.forward(Int32Array.from(ids.slice(0, 100)), 0, "last");
+      expect(relativeMaxError(prefix, row(full, 99, 1000))).toBeLessThan(1e-5);
+      for (let pos = 100; pos < 110; pos++) {
+        const step = await model.forward(Int32Array.of(ids[pos]!), pos, "last");
+        expect(relativeMaxError(step, row(full, pos, 1000)), `position ${pos}`).toBeLessThan(1e-5);
+      }
+      model.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

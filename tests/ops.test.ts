@@ -167,6 +167,10 @@ const MATMUL_SHAPES: MatmulCase[] = [
   { rows: 17, k: 48, n: 64, threads: 3 },
   { rows: 64, k: 128, n: 257, threads: 3 },
   { rows: 64, k: 16, n: 1, threads: 2 },
+  // Past one GEMM task's chunk of rows (96), so later chunks must land in their own rows.
+  { rows: 97, k: 48, n: 33, threads: 1 },
+  { rows: 130, k: 77, n: 64, threads: 2 },
+  { rows: 200, k: 16, n: 100, threads: 3 },
 ];
 
 function runMatmul(

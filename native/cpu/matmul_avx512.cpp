@@ -250,7 +250,7 @@ void gemm(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, 
       packed_call = call;
       packed_strip = s;
     }
-    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out, N);
+    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out + r0 * N, N);
   });
 }
 
