@@ -83,6 +83,42 @@ export interface NativeDevice {
   multiprocessors: number;
 }
 
+/** out[rows, n] = epilogue(input[rows, k] · weight[k, n] + bias); weight as its storage bits. */
+export interface NativeMatmulArgs {
+  input: Float32Array;
+  rows: number;
+  weight: Float32Array | Uint16Array;
+  dtype: NativeDtype;
+  k: number;
+  n: number;
+  bias: Float32Array;
+  epilogue: NativeEpilogue;
+  out: Float32Array;
+}
+
+/** out[rows, vocab] = input[rows, c] · weight[vocab, c]ᵀ (the tied LM head). */
+export interface NativeLmHeadArgs {
+  input: Float32Array;
+  rows: number;
+  weight: Float32Array | Uint16Array;
+  dtype: NativeDtype;
+  vocab: number;
+  c: number;
+  out: Float32Array;
+}
+
+/** One layer's attention: appends this call's keys and values to `cache` (k[H][capacity][D], then v) and attends causally. */
+export interface NativeAttentionArgs {
+  qkv: Float32Array;
+  rows: number;
+  start: number;
+  heads: number;
+  headDim: number;
+  capacity: number;
+  cache: Float32Array;
+  out: Float32Array;
+}
+
 export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
 export type NativeAttentionPath = "auto" | "prefill" | "decode";
 
@@ -92,28 +128,8 @@ export type NativeAttentionPath = "auto" | "prefill" | "decode";
  * or no device is visible. Layouts as in NativeOps and native/cpu/attention.h.
  */
 export interface NativeCudaOps {
-  matmul(args: {
-    path: NativeMatmulPath;
-    input: Float32Array;
-    rows: number;
-    weight: Float32Array | Uint16Array;
-    dtype: NativeDtype;
-    k: number;
-    n: number;
-    bias: Float32Array;
-    epilogue: NativeEpilogue;
-    out: Float32Array;
-  }): void;
-  lmHead(args: {
-    path: NativeMatmulPath;
-    input: Float32Array;
-    rows: number;
-    weight: Float32Array | Uint16Array;
-    dtype: NativeDtype;
-    vocab: number;
-    c: number;
-    out: Float32Array;
-  }): void;
+  matmul(args: NativeMatmulArgs & { path: NativeMatmulPath }): void;
+  lmHead(args: NativeLmHeadArgs & { path: NativeMatmulPath }): void;
   /** With `add`, x += add is written back to `x` before the LayerNorm (the fused residual add). */
   layernorm(args: {
     x: Float32Array;
@@ -137,18 +153,7 @@ export interface NativeCudaOps {
     c: number;
     out: Float32Array;
   }): void;
-  /** Appends this call's keys and values to `cache` (one layer: k[H][capacity][D], then v) and attends. */
-  attention(args: {
-    path: NativeAttentionPath;
-    qkv: Float32Array;
-    rows: number;
-    start: number;
-    heads: number;
-    headDim: number;
-    capacity: number;
-    cache: Float32Array;
-    out: Float32Array;
-  }): void;
+  attention(args: NativeAttentionArgs & { path: NativeAttentionPath }): void;
   sample(args: { logits: Float32Array; temperature: number; topK: number; topP: number; u: number }): NativeSampled;
 }
 
@@ -157,43 +162,9 @@ export type NativeImpl = "fast" | "reference";
 
 /** Single kernels, for the tests that compare each fast path with its reference twin. */
 export interface NativeOps {
-  matmul(args: {
-    impl: NativeImpl;
-    input: Float32Array;
-    rows: number;
-    weight: Float32Array | Uint16Array;
-    dtype: NativeDtype;
-    k: number;
-    n: number;
-    bias: Float32Array;
-    epilogue: NativeEpilogue;
-    out: Float32Array;
-    threads: number;
-  }): void;
-  lmHead(args: {
-    impl: NativeImpl;
-    input: Float32Array;
-    rows: number;
-    weight: Float32Array | Uint16Array;
-    dtype: NativeDtype;
-    vocab: number;
-    c: number;
-    out: Float32Array;
-    threads: number;
-  }): void;
-  /** Appends this call's keys and values to `cache` (one layer), then attends causally over it. */
-  attention(args: {
-    impl: NativeImpl;
-    qkv: Float32Array;
-    rows: number;
-    start: number;
-    heads: number;
-    headDim: number;
-    capacity: number;
-    cache: Float32Array;
-    out: Float32Array;
-    threads: number;
-  }): void;
+  matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
+  lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
+  attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
   gelu(args: { impl: NativeImpl; input: Float32Array; out: Float32Array }): void;
 }
 
