@@ -1,4 +1,6 @@
 // The public model class: load a checkpoint, read logits, generate and stream text.
+import { fileURLToPath } from "node:url";
+
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
 import { expectedTensorShapes, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
@@ -44,6 +46,9 @@ const RANDOM_PRESETS = {
 } as const;
 export type RandomPreset = keyof typeof RANDOM_PRESETS;
 
+/** The demo model trained by scripts/train-default.py, shipped in the package. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../assets/default-model", import.meta.url));
+
 const DISPOSED_MESSAGE = "this Gpt was disposed; load the model again to use it";
 const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
@@ -72,8 +77,11 @@ export class Gpt {
     this.model = model;
   }
 
-  /** Loads a Hugging Face GPT-2 checkpoint: its directory, or its .safetensors file. */
-  static async load(path: string, options?: LoadOptions): Promise<Gpt> {
+  /**
+   * Loads a Hugging Face GPT-2 checkpoint: its directory, or its .safetensors file. Without a
+   * path, the small demo model that ships with the package (assets/default-model).
+   */
+  static async load(path: string = DEFAULT_MODEL_DIR, options?: LoadOptions): Promise<Gpt> {
     if (typeof path !== "string" || path.length === 0)
       throw new GptInputError(`Gpt.load needs a checkpoint path, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
@@ -95,7 +103,7 @@ export class Gpt {
    * tests at full scale without a download. Its text is noise. dtype defaults to float32.
    */
   static async random(preset: RandomPreset, options?: LoadOptions & { seed?: number }): Promise<Gpt> {
-    const shape = RANDOM_PRESETS[preset];
+    const shape = Object.hasOwn(RANDOM_PRESETS, preset) ? RANDOM_PRESETS[preset] : undefined;
     if (!shape)
       throw new GptInputError(`unknown preset ${JSON.stringify(preset)}: one of ${Object.keys(RANDOM_PRESETS).join(", ")}`);
     const { seed = 1, ...loadOptions } = options ?? {};

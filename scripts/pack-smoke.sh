@@ -7,7 +7,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 model="$repo/tests/fixtures/models/tiny-f32"
-max_packed_bytes=$((10 * 1024 * 1024))
+max_packed_bytes=$((30 * 1024 * 1024))  # the demo model (~14 MB of F16 weights) is most of it
 tuple="$(node -p 'process.platform + "-" + process.arch')"
 work="$(mktemp -d "${TMPDIR:-/tmp}/gpt-cuda-pack.XXXXXX")"
 step="start"
@@ -32,7 +32,8 @@ step="tarball contents"
 files="$(tar -tzf "$tarball" | sed 's|^package/||' | sort)"
 for required in package.json dist/index.js dist/index.d.ts bindings.d.ts \
   assets/gpt2/vocab.json assets/gpt2/merges.txt CMakeLists.txt native/addon.cpp \
-  scripts/install.mjs scripts/node-gyp-shim.mjs; do
+  scripts/install.mjs scripts/node-gyp-shim.mjs bin/gpt-cuda.mjs \
+  assets/default-model/config.json assets/default-model/model.safetensors; do
   grep -qxF "$required" <<<"$files" || fail "the tarball lacks $required"
 done
 grep -qE "^prebuilds/$tuple/[^/]+\.node$" <<<"$files" || fail "the tarball has no prebuild for $tuple"
@@ -66,3 +67,9 @@ output="$(node quickstart.mjs "$model")" || fail "quickstart.mjs exited with $?;
 printf '%s\n' "$output" | sed 's/^/  | /'
 head -1 <<<"$output" | grep -qE '^2 layers, 1024 tokens, on (cpu|cuda)$' || fail "the first line is not the model summary"
 grep -qE '^[0-9]+ tokens, finished by (length|eos)$' <<<"$output" || fail "no 'N tokens, finished by ...' line"
+
+step="npx gpt-cuda generate with the bundled model"
+cli_output="$(npx --no-install gpt-cuda generate --max-tokens 12 --temperature 0 "Once upon a time")" ||
+  fail "gpt-cuda generate exited with $?"
+printf '  | %s\n' "$cli_output"
+[ -n "$cli_output" ] || fail "gpt-cuda generate printed nothing"

@@ -99,10 +99,12 @@ describe("cli generate", () => {
     expect(out.stdout).toBe("");
   });
 
-  it("without --model it says a model is required and how to get one", async () => {
-    const out = await cli(["generate", "Hello"]);
-    expect(out.code).toBe(2);
-    expect(expectOneErrorLine(out.stderr)).toMatch(/model is required.*gpt-cuda pull openai-community\/gpt2/);
+  it("without --model it generates with the bundled demo model", async () => {
+    const out = await cli(["generate", "--max-tokens", "12", "--temperature", "0", "--json", "The old man said"]);
+    expect(out.code).toBe(0);
+    const result = JSON.parse(out.stdout) as { text: string; tokens: number[] };
+    expect(result.tokens.length).toBeGreaterThan(0);
+    expect(result.text.length).toBeGreaterThan(0);
   });
 
   it("a missing model directory is a runtime error naming the path", async () => {

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promi
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { CliError, UsageError } from "./args.js";
+import { CliError } from "./args.js";
 
 /** Short names of the GPT-2 checkpoints, as the Hub used to spell them. */
 export const HUB_ALIASES: Readonly<Record<string, string>> = {
@@ -124,12 +124,4 @@ export async function resolveModel(spec: string, root = cacheRoot()): Promise<Re
       ? `pulled revisions: ${others.join(", ")} (use --model ${repo.id}@<revision>)`
       : `run \`gpt-cuda pull ${repo.id}${revision === DEFAULT_REVISION ? "" : ` --revision ${revision}`}\``;
   throw new CliError(`${spec} is neither a path nor a pulled model in ${root}: ${hint}`);
-}
-
-/** Guards a usage mistake early: the model flag is required for now. */
-export function requireModel(model: string | undefined): string {
-  if (model) return model;
-  throw new UsageError(
-    "a model is required: pass --model <dir|name>, e.g. `gpt-cuda pull openai-community/gpt2` then `--model gpt2`",
-  );
 }

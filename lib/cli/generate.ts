@@ -1,8 +1,8 @@
 // `gpt-cuda generate [prompt]`: stream a continuation to stdout, or print the result as JSON.
-import { Gpt, type GenerateResult } from "../gpt.js";
+import { DEFAULT_MODEL_DIR, Gpt, type GenerateResult } from "../gpt.js";
 import type { Device, GenerateOptions, LoadOptions, WeightDtype } from "../options.js";
 import { UsageError } from "./args.js";
-import { requireModel, resolveModel } from "./cache.js";
+import { resolveModel, type ResolvedModel } from "./cache.js";
 
 export interface GenerateFlags {
   model?: string;
@@ -63,7 +63,6 @@ function timingLine(promptTokens: number, prefillMs: number, decodeSteps: number
 }
 
 export async function generateCommand(promptArg: string | undefined, flags: GenerateFlags, io: Io): Promise<number> {
-  const modelSpec = requireModel(flags.model);
   // Ctrl-C once: generation ends within one decode step and what was generated is kept.
   // Twice: exit at once.
   const controller = new AbortController();
@@ -84,7 +83,8 @@ export async function generateCommand(promptArg: string | undefined, flags: Gene
       prompt = text;
     }
 
-    const model = await resolveModel(modelSpec);
+    // Without --model: the demo model that ships with the package.
+    const model: ResolvedModel = flags.model ? await resolveModel(flags.model) : { path: DEFAULT_MODEL_DIR };
     const loadOptions: LoadOptions = defined({ device: flags.device, dtype: flags.dtype, threads: flags.threads });
     const t0 = performance.now();
     gpt = await Gpt.load(model.path, loadOptions);

@@ -20,7 +20,9 @@ export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
-const MODEL_HELP = "checkpoint directory or .safetensors file, or a pulled model: gpt2, openai-community/gpt2[@revision]";
+const MODEL_HELP =
+  "checkpoint directory or .safetensors file, or a pulled model: gpt2, openai-community/gpt2[@revision] " +
+  "(generate: default, the small demo model shipped with the package)";
 
 function modelOption(): Option {
   return new Option("-m, --model <dir|name>", MODEL_HELP);
