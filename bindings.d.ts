@@ -50,6 +50,19 @@ export interface NativeModel {
    * Rejects when another forward pass on this model is still running.
    */
   forward(tokens: Int32Array, start: number, logits: NativeLogitsMode): Promise<Float32Array>;
+  /**
+   * Runs `tokens` as forward() does and samples the next token from the last row where the
+   * logits lie (on the GPU for a CUDA model: only the token and its logprob come back). One
+   * token is a decode step, which the CUDA backend replays from a captured graph.
+   */
+  forwardSample(
+    tokens: Int32Array,
+    start: number,
+    temperature: number,
+    topK: number,
+    topP: number,
+    u: number,
+  ): Promise<NativeSampled>;
   /** Picks a token from row `row` of `logits`; `u` is a uniform random number in [0, 1). */
   sample(logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number): NativeSampled;
   /** Frees the weights and the KV cache (once any running forward pass ends). */
@@ -58,6 +71,8 @@ export interface NativeModel {
   readonly residentBytes: number;
   readonly kvCacheBytes: number;
   readonly threads: number;
+  /** Decode steps replayed from a captured CUDA graph so far; always 0 on the CPU. */
+  readonly graphReplays: number;
 }
 
 export interface NativeBuildInfo {
@@ -153,8 +168,18 @@ export interface NativeCudaOps {
     c: number;
     out: Float32Array;
   }): void;
-  attention(args: NativeAttentionArgs & { path: NativeAttentionPath }): void;
+  attention(
+    args: NativeAttentionArgs & {
+      path: NativeAttentionPath;
+      /** The cache's dtype on the device ("F32" by default): `cache` is rounded to it on upload and widened back. */
+      cacheDtype?: NativeDtype;
+      /** Read `start` from device memory, the launch sized for the largest start (a CUDA graph replay's); default false. */
+      startOnDevice?: boolean;
+    },
+  ): void;
   sample(args: { logits: Float32Array; temperature: number; topK: number; topP: number; u: number }): NativeSampled;
+  /** Free and total bytes of a GPU's memory (cudaMemGetInfo), for the tests that look for leaks. */
+  memInfo(args: { device: number }): { free: number; total: number };
 }
 
 export type NativeEpilogue = "store" | "gelu" | "residual";

@@ -1,13 +1,8 @@
 // Which backend a load runs on, from the `device` option and what this machine has.
+import { cudaSelfCheck } from "./cuda-self-check.js";
 import { GptError } from "./errors.js";
 import { native } from "./native.js";
 import type { Device } from "./options.js";
-
-/**
- * The CUDA kernels compile here but have not yet passed `npm run gpu:check` on a GPU, so "auto"
- * keeps to the CPU until they have; "cuda" runs them when asked.
- */
-const CUDA_VALIDATED = false;
 
 export interface BuildInfo {
   /** Whether this binary contains the CUDA backend. */
@@ -39,11 +34,24 @@ export function devices(): GpuDevice[] {
     .map(({ name, totalMemory, computeCapability }) => ({ name, totalMemory, computeCapability }));
 }
 
-/** The CUDA device index to load on, or null for the CPU. Throws E_DEVICE when "cuda" can't be had. */
-export function chooseDevice(device: Device): number | null {
+/**
+ * The CUDA device index to load on, or null for the CPU. "auto" takes GPU 0 when this binary has
+ * CUDA, a GPU is visible and it passes the once-per-process self-check (lib/cuda-self-check.ts);
+ * when the check fails it warns and stays on the CPU. Throws E_DEVICE when "cuda" can't be had.
+ */
+export async function chooseDevice(device: Device): Promise<number | null> {
   if (device === "cpu") return null;
   const usable = native().buildInfo().cuda && devices().length > 0;
-  if (device === "auto") return usable && CUDA_VALIDATED ? 0 : null;
+  if (device === "auto") {
+    if (!usable) return null;
+    const problem = await cudaSelfCheck(0);
+    if (problem === null) return 0;
+    warnOnce(
+      `gpt-cuda: device "auto" stays on the CPU: the CUDA self-check failed on ${devices()[0]!.name}: ${problem}. ` +
+        'device "cuda" runs on the GPU regardless; please report this with the output of `npx gpt-cuda info`.',
+    );
+    return null;
+  }
   if (!native().buildInfo().cuda)
     throw new GptError(
       "E_DEVICE",
@@ -56,4 +64,12 @@ export function chooseDevice(device: Device): number | null {
       'device "cuda": no CUDA device is visible (no NVIDIA driver or GPU on this machine); use device "cpu" or "auto"',
     );
   return 0;
+}
+
+let warned = false;
+
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(message, { code: "GPT_CUDA_SELF_CHECK" });
 }

@@ -1,6 +1,6 @@
 // The decode loop, gpt-fast style: prefill the prompt, then sample and decode one token at a
 // time, each step's text passed through the UTF-8 and stop-string hold-backs.
-import type { NativeModel } from "../bindings.js";
+import type { NativeModel, NativeSampled } from "../bindings.js";
 import type { ResolvedGenerateOptions } from "./options.js";
 import { Random } from "./random.js";
 import { StopMatcher } from "./stop-matcher.js";
@@ -40,26 +40,30 @@ function reusablePrefix(cached: readonly number[], prompt: readonly number[]): n
   return n;
 }
 
-async function prefill(ctx: DecodeContext, prompt: number[]): Promise<Float32Array> {
+/** Runs the prompt (after any reusable cached prefix) and samples the first token. */
+async function prefill(ctx: DecodeContext, prompt: number[], sampling: Sampling): Promise<NativeSampled> {
   const start = reusablePrefix(ctx.cachedTokens, prompt);
   ctx.cachedTokens.length = start;
-  const logits = await ctx.model.forward(Int32Array.from(prompt.slice(start)), start, "last");
+  const next = await ctx.model.forwardSample(Int32Array.from(prompt.slice(start)), start, ...sampling());
   ctx.cachedTokens.push(...prompt.slice(start));
-  return logits;
+  return next;
 }
 
-async function decodeOne(ctx: DecodeContext, token: number): Promise<Float32Array> {
-  const logits = await ctx.model.forward(Int32Array.of(token), ctx.cachedTokens.length, "last");
+async function decodeOne(ctx: DecodeContext, token: number, sampling: Sampling): Promise<NativeSampled> {
+  const next = await ctx.model.forwardSample(Int32Array.of(token), ctx.cachedTokens.length, ...sampling());
   ctx.cachedTokens.push(token);
-  return logits;
+  return next;
 }
+
+/** forwardSample's last four arguments for one step: the options and a fresh uniform number. */
+type Sampling = () => [temperature: number, topK: number, topP: number, u: number];
 
 export async function* decodeTokens(
   ctx: DecodeContext,
   prompt: number[],
   options: ResolvedGenerateOptions,
 ): AsyncGenerator<StreamChunk, GenerationSummary> {
-  const { tokenizer, model } = ctx;
+  const { tokenizer } = ctx;
   const random = new Random(options.seed);
   const text = new StreamDecoder(tokenizer);
   const stops = new StopMatcher(options.stop);
@@ -72,14 +76,15 @@ export async function* decodeTokens(
   });
   if (options.signal?.aborted) return summary("abort", 0, 0);
 
+  const sampling: Sampling = () => [options.temperature, options.topK, options.topP, random.next()];
   const t0 = performance.now();
-  let logits = await prefill(ctx, prompt);
+  let next = await prefill(ctx, prompt, sampling);
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   const elapsed = () => performance.now() - t1;
 
   for (;;) {
-    const { token, logprob } = model.sample(logits, 0, options.temperature, options.topK, options.topP, random.next());
+    const { token, logprob } = next;
     if (token === tokenizer.eosTokenId && !options.ignoreEos) {
       yield { token, text: stops.push(text.flush()).emit + stops.flush(), logprob };
       return summary("eos", prefillMs, elapsed(), true);
@@ -99,6 +104,6 @@ export async function* decodeTokens(
       return summary(reason, prefillMs, elapsed());
     }
     yield { token, text: step.emit, logprob };
-    logits = await decodeOne(ctx, token);
+    next = await decodeOne(ctx, token, sampling);
   }
 }

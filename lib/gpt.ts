@@ -2,12 +2,13 @@
 import { fileURLToPath } from "node:url";
 
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
-import { expectedTensorShapes, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
+import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { decodeTokens, type FinishReason, type GenerationSummary, type StreamChunk } from "./generation.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Mutex } from "./mutex.js";
 import { native } from "./native.js";
+import { randomModelSpec } from "./random-spec.js";
 import {
   resolveGenerateOptions,
   resolveLoadOptions,
@@ -85,7 +86,7 @@ export class Gpt {
     if (typeof path !== "string" || path.length === 0)
       throw new GptInputError(`Gpt.load needs a checkpoint path, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
-    const cudaDevice = chooseDevice(opts.device);
+    const cudaDevice = await chooseDevice(opts.device);
     const checkpoint = await loadCheckpoint(path);
     const tokenizer = await Tokenizer.load(checkpoint.tokenizer);
     if (tokenizer.vocabSize > checkpoint.config.vocabSize)
@@ -109,26 +110,10 @@ export class Gpt {
     const { seed = 1, ...loadOptions } = options ?? {};
     if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
     const opts = resolveLoadOptions(loadOptions);
-    const cudaDevice = chooseDevice(opts.device);
+    const cudaDevice = await chooseDevice(opts.device);
     const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
-    const tensors = [...expectedTensorShapes(config)].map(([name, dims]) => ({
-      name,
-      dtype,
-      shape: dims,
-      file: 0,
-      offset: 0,
-      byteLength: dims.reduce((a, b) => a * b, 1) * (dtype === "F32" ? 4 : 2),
-    }));
-    const model = await native().loadModel({
-      ...config,
-      files: [],
-      tensors,
-      convertTo: null,
-      randomSeed: seed,
-      threads: opts.threads,
-      cudaDevice,
-    });
+    const model = await native().loadModel(randomModelSpec(config, dtype, seed, opts.threads, cudaDevice));
     return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice);
   }
 

@@ -7,7 +7,10 @@ export type Device = "auto" | "cpu" | "cuda";
 export type WeightDtype = "float32" | "float16" | "bfloat16";
 
 export interface LoadOptions {
-  /** "auto" (default) picks the GPU when the CUDA backend can use one, else the CPU. */
+  /**
+   * "auto" (default): GPU 0 when the binary has CUDA, a GPU is visible and it passes the
+   * once-per-process self-check (lib/cuda-self-check.ts); else the CPU.
+   */
   device?: Device;
   /** Store weights in this dtype; by default each tensor keeps the dtype it has on disk. */
   dtype?: WeightDtype;

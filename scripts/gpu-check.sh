@@ -6,7 +6,7 @@
 #   toolchain, GPU        nvcc, cmake, compute-sanitizer, python/torch versions; nvidia-smi -L
 #   build sm_90           the addon, Release, GPT_CUDA_ARCHS=90, into build/Release/gpt_cuda.node
 #   addon                 Gpt.buildInfo() and the devices the addon sees
-#   tests                 vitest: tests/cuda-build, tests/cuda-kernels, tests/golden (CPU)
+#   tests                 vitest: tests/cuda-build, tests/cuda-kernels, tests/cuda-model, tests/golden (CPU)
 #   e2e                   Gpt.load(fixture, {device:"cuda"}) logits vs the CPU's and Hugging Face's,
 #                         greedy tokens vs Hugging Face's; random GPT-2 124M on cuda vs cpu
 #   memcheck              compute-sanitizer memcheck over the kernel tests
@@ -280,8 +280,14 @@ const row = (s, r, f) => console.log(`ROW\t${s}\t${r}\t${f}`);
 const clean = (s) => String(s ?? "").replace(/\x1b\[[0-9;]*m/g, "").split("\n").find((l) => l.trim()) ?? "";
 let report;
 try { report = JSON.parse(readFileSync(file, "utf8")); } catch { report = { testResults: [] }; }
-const groups = [["tests cuda-build", /cuda-build\.test/], [kernelsStep, /cuda-kernels\.test/], ["tests golden (cpu)", /golden\.test/]]
-  .filter(([s]) => !only || s === only);
+const groups = [
+  ["tests cuda-build", /cuda-build\.test/],
+  [kernelsStep, /cuda-kernels\.test/],
+  ["tests cuda-model", /cuda-model\.test/],
+  ["tests golden (cpu)", /golden\.test/],
+].filter(([s]) => !only || s === only);
+// Files that must not skip wholesale where a GPU is visible.
+const needsGpu = new Set([kernelsStep, "tests cuda-model"]);
 for (const [step, re] of groups) {
   const f = report.testResults.find((t) => re.test(t.name));
   if (!f) { row(step, "FAIL", "no results: vitest did not report this file (see log)"); continue; }
@@ -295,13 +301,14 @@ for (const [step, re] of groups) {
   if (failed.length)
     row(step, "FAIL", `${failed.length} of ${a.length} failed${seedNote}; first: ${failed[0].fullName ?? failed[0].title}: ${clean(failed[0].failureMessages?.[0]).slice(0, 160)}`);
   else if (f.status === "failed") row(step, "FAIL", `file failed: ${clean(f.message).slice(0, 180)}`);
-  else if (step === kernelsStep && passed === 0)
+  else if (needsGpu.has(step) && passed === 0)
     row(step, gpu === "1" ? "FAIL" : "skip", gpu === "1" ? `all ${a.length} skipped although a GPU is visible` : `no GPU visible: ${a.length} skipped`);
   else row(step, "ok", `${passed} passed${skipped ? `, ${skipped} skipped` : ""}, ${secs}${seedNote}`);
 }
 JS
 if ((NODE_OK && MODULES_OK)); then
-  run vitest 240 150 "${VITEST[@]}" tests/cuda-build.test.ts tests/cuda-kernels.test.ts tests/golden.test.ts \
+  run vitest 240 150 "${VITEST[@]}" tests/cuda-build.test.ts tests/cuda-kernels.test.ts tests/cuda-model.test.ts \
+    tests/golden.test.ts \
     --reporter=default --reporter=json --outputFile.json="$WORK/vitest.json"
   if timed_out || ((RC == 125)); then
     row "tests (vitest)" FAIL "$(why_not_run)"

@@ -48,6 +48,10 @@ expectTypeOf<NativeModel["forward"]>().toEqualTypeOf<
 expectTypeOf<NativeModel["sample"]>().toEqualTypeOf<
   (logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number) => NativeSampled
 >();
+expectTypeOf<NativeModel["forwardSample"]>().toEqualTypeOf<
+  (tokens: Int32Array, start: number, temperature: number, topK: number, topP: number, u: number) => Promise<NativeSampled>
+>();
+expectTypeOf<NativeModel["graphReplays"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeSampled>().toEqualTypeOf<{ token: number; logprob: number }>();
 expectTypeOf<NativeModel["cachedLength"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeLogitsMode>().toEqualTypeOf<"all" | "last" | "none">();
@@ -88,17 +92,28 @@ describe("addon exports", () => {
     const ctor = untyped.NativeModel;
     expect(typeof ctor).toBe("function");
     const proto = (ctor as { prototype: object }).prototype;
-    for (const method of ["forward", "sample", "dispose"]) {
+    for (const method of ["forward", "forwardSample", "sample", "dispose"]) {
       const d = Object.getOwnPropertyDescriptor(proto, method);
       expect(typeof d?.value, method).toBe("function");
     }
-    for (const accessor of ["cachedLength", "residentBytes", "kvCacheBytes", "threads"]) {
+    for (const accessor of ["cachedLength", "residentBytes", "kvCacheBytes", "threads", "graphReplays"]) {
       const d = Object.getOwnPropertyDescriptor(proto, accessor);
       expect(typeof d?.get, accessor).toBe("function");
       expect(d?.set, `${accessor} has no setter`).toBeUndefined();
     }
     expect(Object.getOwnPropertyNames(proto).sort()).toEqual(
-      ["cachedLength", "constructor", "dispose", "forward", "kvCacheBytes", "residentBytes", "sample", "threads"].sort(),
+      [
+        "cachedLength",
+        "constructor",
+        "dispose",
+        "forward",
+        "forwardSample",
+        "graphReplays",
+        "kvCacheBytes",
+        "residentBytes",
+        "sample",
+        "threads",
+      ].sort(),
     );
   });
 
@@ -200,6 +215,51 @@ describe("NativeModel", () => {
   it("a rejected forward pass frees the model for the next one", async () => {
     await expect(model.forward(new Int32Array([VOCAB]), 0, "last")).rejects.toThrow();
     expect((await model.forward(new Int32Array([3]), 0, "last")).length).toBe(VOCAB);
+  });
+
+  it("forwardSample picks what sample() picks from forward()'s last row, for prompts and single steps", async () => {
+    const prompt = new Int32Array([11, 500, 3, 977, 42]);
+    const settings: [number, number, number][] = [
+      [0, 0, 1],
+      [0.8, 0, 1],
+      [1.3, 40, 0.9],
+    ];
+    for (const [temperature, topK, topP] of settings)
+      for (const u of [0.03, 0.51, 0.97]) {
+        const logits = await model.forward(prompt, 0, "last");
+        const expected = model.sample(logits, 0, temperature, topK, topP, u);
+        const got = await model.forwardSample(prompt, 0, temperature, topK, topP, u);
+        expect(got).toEqual(expected);
+        expect(model.cachedLength).toBe(prompt.length);
+        // One more token: a decode step.
+        const stepLogits = await model.forward(Int32Array.of(got.token), prompt.length, "last");
+        const stepExpected = model.sample(stepLogits, 0, temperature, topK, topP, u);
+        expect(await model.forwardSample(Int32Array.of(got.token), prompt.length, temperature, topK, topP, u)).toEqual(
+          stepExpected,
+        );
+        expect(model.cachedLength).toBe(prompt.length + 1);
+      }
+    expect(model.graphReplays).toBe(0); // the CPU records nothing
+  });
+
+  it("forwardSample checks its arguments and its tokens as forward does", async () => {
+    const f = model.forwardSample as unknown as (...a: unknown[]) => unknown;
+    const call = (...a: unknown[]) => () => f.apply(model, a);
+    expect(call([1], 0, 0, 0, 1, 0.5)).toThrow(TypeError);
+    expect(call(new Int32Array([1]), 0, 0, 0, 1)).toThrow(TypeError);
+    expect(call(new Int32Array([1]), 0, "0", 0, 1, 0.5)).toThrow(/temperature, topK, topP and u must be numbers/);
+    expect(call(new Int32Array([1]), 0, 0, 0, NaN, 0.5)).toThrow(RangeError);
+    const cached = model.cachedLength;
+    await expect(model.forwardSample(new Int32Array([VOCAB]), 0, 0, 0, 1, 0.5)).rejects.toThrow(/token id 1024\b/);
+    await expect(model.forwardSample(new Int32Array([1]), cached + 2, 0, 0, 1, 0.5)).rejects.toThrow(
+      new RegExp(`\\b${cached + 2}\\b.*\\b${cached}\\b`),
+    );
+    expect(call(new Int32Array([1]), 0, -1, 0, 1, 0.5)).toThrow(/temperature -1/);
+    expect(call(new Int32Array([1]), 0, 1, 2.5, 1, 0.5)).toThrow(/topK 2.5/);
+    expect(call(new Int32Array([1]), 0, 1, 0, -0.5, 0.5)).toThrow(/topP -0.5/);
+    expect(call(new Int32Array([1]), 0, 1, 0, 1, 1)).toThrow(/u 1/);
+    expect(() => model.sample(new Float32Array(VOCAB), 0, 1, 0, 1.5, 0.5)).toThrow(/sample: topP 1.5/);
+    expect(model.cachedLength).toBe(cached);
   });
 });
 

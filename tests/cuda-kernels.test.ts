@@ -205,9 +205,10 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
     });
   });
 
-  describe("attention (kv append + causal attention over the cache)", () => {
-    // [heads, headDim, start, rows, path]
-    const CASES: [number, number, number, number, NativeAttentionPath][] = [];
+  describe("attention (causal attention over the cache, appending this call's keys and values)", () => {
+    // [heads, headDim, start, rows, path, cacheDtype, startOnDevice]
+    type Case = [number, number, number, number, NativeAttentionPath, NativeDtype, boolean];
+    const CASES: Case[] = [];
     for (const d of [64, 80, 128, 16, 48, 256])
       for (const [start, rows] of [
         [0, 1],
@@ -217,20 +218,34 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         [700, 1],
         [300, 4],
       ] as const)
-        for (const path of ["prefill", "decode"] as const) CASES.push([3, d, start, rows, path]);
-    it.each(CASES)("heads %i, D %i, start %i, rows %i, %s", (heads, d, start, rows, path) => {
+        for (const path of ["prefill", "decode"] as const) {
+          for (const dtype of DTYPES) CASES.push([3, d, start, rows, path, dtype, false]);
+          if (d === 64 || d === 128)
+            for (const dtype of ["F32", "F16"] as const) CASES.push([3, d, start, rows, path, dtype, true]);
+        }
+    const NAME = "heads %i, D %i, start %i, rows %i, %s, %s cache, start on device: %s";
+    it.each(CASES)(NAME, (heads, d, start, rows, path, dtype, startOnDevice) => {
       const prng = new Prng(deriveSeed(SEED, 4000 + d * 7 + start * 13 + rows));
-      const c = heads * d, capacity = start + rows + 7;
+      // With the start on device the launch is sized for start = capacity − rows: room to spare
+      // leaves decode splits that begin past the real position (they must contribute nothing).
+      const c = heads * d, capacity = start + rows + (startOnDevice ? 300 : 7);
       const qkv = random(prng, rows * 3 * c);
       const cache = random(prng, 2 * heads * capacity * d); // positions ≥ start are overwritten or unread
-      const refCache = Float64Array.from(cache);
+      // The kernels see the cache rounded to its dtype below start and this call's fp32 k, v from
+      // start on; they leave the cache rounded, with this call's k, v rounded at start … start + rows − 1.
+      const seen = decode(encode(cache, dtype), dtype);
+      const refCache = seen.slice();
+      const qkvRounded = decode(encode(qkv, dtype), dtype);
       const vOff = heads * capacity * d;
       for (let t = 0; t < rows; t++)
         for (let h = 0; h < heads; h++)
           for (let j = 0; j < d; j++) {
             const at = (h * capacity + start + t) * d + j;
-            refCache[at] = qkv[t * 3 * c + c + h * d + j]!;
-            refCache[vOff + at] = qkv[t * 3 * c + 2 * c + h * d + j]!;
+            const key = t * 3 * c + c + h * d + j; // and its value c further
+            seen[at] = qkv[key]!;
+            seen[vOff + at] = qkv[key + c]!;
+            refCache[at] = qkvRounded[key]!;
+            refCache[vOff + at] = qkvRounded[key + c]!;
           }
       const ref = new Float64Array(rows * c);
       const scale = 1 / Math.sqrt(d);
@@ -240,7 +255,7 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
           const s = new Float64Array(n);
           for (let p = 0; p < n; p++) {
             let dot = 0;
-            for (let j = 0; j < d; j++) dot += qkv[t * 3 * c + h * d + j]! * refCache[(h * capacity + p) * d + j]!;
+            for (let j = 0; j < d; j++) dot += qkv[t * 3 * c + h * d + j]! * seen[(h * capacity + p) * d + j]!;
             s[p] = dot * scale;
           }
           const max = Math.max(...s);
@@ -248,15 +263,16 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
           for (let p = 0; p < n; p++) sum += s[p] = Math.exp(s[p]! - max);
           for (let j = 0; j < d; j++) {
             let acc = 0;
-            for (let p = 0; p < n; p++) acc += s[p]! * refCache[vOff + (h * capacity + p) * d + j]!;
+            for (let p = 0; p < n; p++) acc += s[p]! * seen[vOff + (h * capacity + p) * d + j]!;
             ref[t * c + h * d + j] = acc / sum;
           }
         }
       const out = poisoned(rows * c);
       const gpuCache = cache.slice();
-      cuda.attention({ path, qkv, rows, start, heads, headDim: d, capacity, cache: gpuCache, out });
+      const args = { path, qkv, rows, start, heads, headDim: d, capacity, cache: gpuCache, out };
+      cuda.attention({ ...args, cacheDtype: dtype, startOnDevice });
       expectClose(gpuCache, refCache, 0, "cache after append");
-      expectClose(out, ref, FP32, `${path} output`);
+      expectClose(out, ref, dtype === "F32" ? FP32 : HALF, `${path} output`);
     });
 
     it("refuses head dims that are not a multiple of 16 up to 256", () => {
@@ -265,6 +281,16 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         expect(() =>
           cuda.attention({ ...args, headDim: d, qkv: new Float32Array(3 * d), cache: new Float32Array(8 * d), out: new Float32Array(d) }),
         ).toThrow(/multiple of 16/);
+    });
+
+    it("refuses an unknown cacheDtype, a non-boolean startOnDevice, and positions past the capacity", () => {
+      const d = 16;
+      const args = { path: "auto" as const, rows: 1, start: 0, heads: 1, headDim: d, capacity: 4 };
+      const arrays = () => ({ qkv: new Float32Array(3 * d), cache: new Float32Array(8 * d), out: new Float32Array(d) });
+      expect(() => cuda.attention({ ...args, ...arrays(), cacheDtype: "F8" as NativeDtype })).toThrow(/cacheDtype/);
+      expect(() => cuda.attention({ ...args, ...arrays(), startOnDevice: 1 as unknown as boolean })).toThrow(/startOnDevice/);
+      for (const startOnDevice of [false, true])
+        expect(() => cuda.attention({ ...args, ...arrays(), start: 4, startOnDevice })).toThrow(/capacity/);
     });
   });
 

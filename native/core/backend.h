@@ -3,7 +3,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
+#include "core/sampler.h"
 #include "core/weight_view.h"
 
 namespace gpt {
@@ -19,6 +22,9 @@ enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogits, kCount };
 
 struct AttentionDims {
   int64_t layers, heads, head_dim, capacity;
+  // The weights' storage dtype: a backend may keep the cache in it (the CUDA one does; the CPU
+  // keeps fp32).
+  DType weight_dtype;
 };
 
 class Backend {
@@ -26,11 +32,17 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
+  // Throws std::runtime_error, naming what is needed and what there is, when these weights and a
+  // KV cache of `dims` will not fit in this backend's memory; called before any adopt().
+  virtual void check_fits(const std::vector<const WeightView*>& weights, const AttentionDims& dims) {
+    (void)weights;
+    (void)dims;
+  }
   // Makes a weight usable by this backend's kernels (a no-op on the CPU, an upload on a GPU).
   virtual WeightView adopt(const WeightView& host) = 0;
   // An fp32 buffer of at least `floats` elements, valid until the next call for the same slot.
   virtual float* buffer(Slot slot, size_t floats) = 0;
-  // Allocates the KV cache for every layer.
+  // Allocates the KV cache for every layer; kv_cache_bytes() reports its size.
   virtual void allocate_kv_cache(const AttentionDims& dims) = 0;
   virtual size_t kv_cache_bytes() const = 0;
 
@@ -45,6 +57,21 @@ class Backend {
   virtual void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) = 0;
   // Copies `count` floats from backend memory to the host.
   virtual void read(const float* src, size_t count, float* host) = 0;
+  // Picks the next token from one row of logits in backend memory (sample_token's semantics
+  // and errors), so that only the token and its logprob reach the host.
+  virtual Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) = 0;
+
+  // Runs `step`: a forward pass of the one token `token` at position `start`, whose op calls are
+  // the same on every call except for those two values. A backend may record the ops once and
+  // replay them (the CUDA backend captures a graph); its embed and attention must then take the
+  // token and position from where run_decode_step put them, not from their arguments.
+  virtual void run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) {
+    (void)token;
+    (void)start;
+    step();
+  }
+  // How many decode steps were replayed from a recording so far (0 for a backend that never records).
+  virtual uint64_t decode_steps_replayed() const { return 0; }
 };
 
 }  // namespace gpt

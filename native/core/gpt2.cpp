@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace gpt {
 
@@ -15,37 +16,55 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-WeightView Gpt2Model::take(const std::string& name, std::vector<int64_t> shape) {
+const WeightView& Gpt2Model::checked(const std::string& name, const std::vector<int64_t>& shape) const {
   const WeightView& w = weights_->get(name);
   if (w.shape != shape)
     throw std::runtime_error("tensor " + name + " has shape " + shape_text(w.shape) + ", the config implies " +
                              shape_text(shape));
-  return backend_->adopt(w);
+  return w;
 }
 
 Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend)
     : config_(config), weights_(std::move(weights)), backend_(std::move(backend)) {
   const int64_t C = config.n_embd, F = config.n_inner;
   if (C % config.n_head != 0) throw std::runtime_error("n_embd is not a multiple of n_head");
-  wte_ = take("wte.weight", {config.vocab_size, C});
-  wpe_ = take("wpe.weight", {config.n_ctx, C});
-  lnf_g_ = take("ln_f.weight", {C});
-  lnf_b_ = take("ln_f.bias", {C});
+  // Every tensor is checked before any is adopted, so that a backend can refuse a model that
+  // will not fit before uploading any of it.
+  std::vector<std::pair<WeightView*, const WeightView*>> pending;
+  const auto want = [&](WeightView& field, const std::string& name, std::vector<int64_t> shape) {
+    pending.emplace_back(&field, &checked(name, shape));
+  };
+  want(wte_, "wte.weight", {config.vocab_size, C});
+  want(wpe_, "wpe.weight", {config.n_ctx, C});
+  want(lnf_g_, "ln_f.weight", {C});
+  want(lnf_b_, "ln_f.bias", {C});
+  layers_.resize(size_t(config.n_layer));
   for (int64_t i = 0; i < config.n_layer; ++i) {
     const std::string p = "h." + std::to_string(i) + ".";
-    layers_.push_back(Layer{
-        take(p + "ln_1.weight", {C}), take(p + "ln_1.bias", {C}),
-        take(p + "attn.c_attn.weight", {C, 3 * C}), take(p + "attn.c_attn.bias", {3 * C}),
-        take(p + "attn.c_proj.weight", {C, C}), take(p + "attn.c_proj.bias", {C}),
-        take(p + "ln_2.weight", {C}), take(p + "ln_2.bias", {C}),
-        take(p + "mlp.c_fc.weight", {C, F}), take(p + "mlp.c_fc.bias", {F}),
-        take(p + "mlp.c_proj.weight", {F, C}), take(p + "mlp.c_proj.bias", {C}),
-    });
+    Layer& L = layers_[size_t(i)];
+    want(L.ln1_g, p + "ln_1.weight", {C});
+    want(L.ln1_b, p + "ln_1.bias", {C});
+    want(L.attn_w, p + "attn.c_attn.weight", {C, 3 * C});
+    want(L.attn_b, p + "attn.c_attn.bias", {3 * C});
+    want(L.proj_w, p + "attn.c_proj.weight", {C, C});
+    want(L.proj_b, p + "attn.c_proj.bias", {C});
+    want(L.ln2_g, p + "ln_2.weight", {C});
+    want(L.ln2_b, p + "ln_2.bias", {C});
+    want(L.fc_w, p + "mlp.c_fc.weight", {C, F});
+    want(L.fc_b, p + "mlp.c_fc.bias", {F});
+    want(L.fc_proj_w, p + "mlp.c_proj.weight", {F, C});
+    want(L.fc_proj_b, p + "mlp.c_proj.bias", {C});
   }
-  backend_->allocate_kv_cache({config.n_layer, config.n_head, C / config.n_head, config.n_ctx});
+  const AttentionDims dims{config.n_layer, config.n_head, C / config.n_head, config.n_ctx,
+                           pending.front().second->dtype};
+  std::vector<const WeightView*> hosts;
+  for (const auto& [field, host] : pending) hosts.push_back(host);
+  backend_->check_fits(hosts, dims);
+  for (const auto& [field, host] : pending) *field = backend_->adopt(*host);
+  backend_->allocate_kv_cache(dims);
 }
 
-std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode) {
+void Gpt2Model::check_call(const int32_t* tokens, int64_t count, int64_t start) const {
   const Gpt2Config& c = config_;
   if (count <= 0) throw std::invalid_argument("forward needs at least one token");
   if (start < 0 || start > cached_)
@@ -58,7 +77,10 @@ std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int6
     if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
       throw std::invalid_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary of " +
                                   std::to_string(c.vocab_size));
+}
 
+void Gpt2Model::run(const int32_t* tokens, int64_t count, int64_t start, int64_t logits_rows) {
+  const Gpt2Config& c = config_;
   Backend& b = *backend_;
   const int64_t C = c.n_embd;
   float* x = b.buffer(Slot::kResidual, size_t(count * C));
@@ -67,9 +89,6 @@ std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int6
   float* att = b.buffer(Slot::kAttention, size_t(count * C));
   float* mlp = b.buffer(Slot::kMlp, size_t(count * c.n_inner));
 
-  // From here the cache is being overwritten: if anything below throws, only the positions
-  // before `start` are still valid.
-  cached_ = start;
   b.embed(tokens, count, start, wte_, wpe_, x);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[size_t(l)];
@@ -81,18 +100,37 @@ std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int6
     b.matmul(h, count, L.fc_w, L.fc_b, Epilogue::kGelu, mlp);
     b.matmul(mlp, count, L.fc_proj_w, L.fc_proj_b, Epilogue::kResidual, x);
   }
-  cached_ = start + count;
-
-  if (mode == LogitsMode::kNone) return {};
+  if (logits_rows == 0) return;
   // Only the rows whose logits were asked for go through the final LayerNorm and the LM head.
-  const int64_t rows = mode == LogitsMode::kAll ? count : 1;
-  const float* last = x + (count - rows) * C;
-  b.layernorm(last, rows, lnf_g_, lnf_b_, c.layer_norm_epsilon, h);
-  float* logits = b.buffer(Slot::kLogits, size_t(rows * c.vocab_size));
-  b.lm_head(h, rows, wte_, logits);
-  std::vector<float> out(size_t(rows * c.vocab_size));
-  b.read(logits, out.size(), out.data());
+  b.layernorm(x + (count - logits_rows) * C, logits_rows, lnf_g_, lnf_b_, c.layer_norm_epsilon, h);
+  b.lm_head(h, logits_rows, wte_, b.buffer(Slot::kLogits, size_t(logits_rows * c.vocab_size)));
+}
+
+std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode) {
+  check_call(tokens, count, start);
+  const int64_t rows = mode == LogitsMode::kAll ? count : mode == LogitsMode::kLast ? 1 : 0;
+  // From here the cache is being overwritten: if anything below throws, only the positions
+  // before `start` are still valid.
+  cached_ = start;
+  run(tokens, count, start, rows);
+  cached_ = start + count;
+  if (rows == 0) return {};
+  std::vector<float> out(size_t(rows * config_.vocab_size));
+  backend_->read(backend_->buffer(Slot::kLogits, out.size()), out.size(), out.data());
   return out;
+}
+
+Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params,
+                                  double u) {
+  check_call(tokens, count, start);
+  cached_ = start;
+  if (count == 1)
+    backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
+  else
+    run(tokens, count, start, 1);
+  cached_ = start + count;
+  const int64_t V = config_.vocab_size;
+  return backend_->sample(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
 }
 
 }  // namespace gpt

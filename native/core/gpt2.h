@@ -35,12 +35,22 @@ class Gpt2Model {
   // Throws std::invalid_argument for an out-of-range id or position.
   std::vector<float> forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode);
 
+  // Runs tokens as forward does and samples the next token from the last row's logits where
+  // they lie (on the GPU for the CUDA backend). A single token is a decode step, which the
+  // backend may replay from a recording (Backend::run_decode_step).
+  Sampled forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u);
+
  private:
   struct Layer {
     WeightView ln1_g, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
   };
 
-  WeightView take(const std::string& name, std::vector<int64_t> shape);
+  // The stored tensor `name`; std::runtime_error when its shape is not `shape`.
+  const WeightView& checked(const std::string& name, const std::vector<int64_t>& shape) const;
+  void check_call(const int32_t* tokens, int64_t count, int64_t start) const;
+  // The network on `count` rows; with `logits_rows` > 0, the LM head on the last that many rows,
+  // left in the backend's kLogits buffer.
+  void run(const int32_t* tokens, int64_t count, int64_t start, int64_t logits_rows);
 
   Gpt2Config config_;
   std::unique_ptr<WeightStore> weights_;

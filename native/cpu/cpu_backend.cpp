@@ -51,4 +51,8 @@ void CpuBackend::read(const float* src, size_t count, float* host) {
   if (src != host) std::memcpy(host, src, count * sizeof(float));
 }
 
+Sampled CpuBackend::sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
+  return sample_token(logits, vocab, params, u);
+}
+
 }  // namespace gpt::cpu

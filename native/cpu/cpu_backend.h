@@ -29,6 +29,7 @@ class CpuBackend final : public Backend {
   void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) override;
   void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
+  Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
 
  private:
   ThreadPool pool_;

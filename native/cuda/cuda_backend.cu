@@ -1,5 +1,7 @@
-// CudaBackend (see cuda_backend.h): memory management and dispatch to the kernel launchers.
-// No math here; each op is one or two launches on the backend's stream.
+// CudaBackend (see cuda_backend.h): memory management, dispatch to the kernel launchers, and the
+// decode step's CUDA graph. No math here; each op is one or two launches on the backend's stream.
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,38 @@
 
 namespace gpt::cuda {
 
+namespace {
+
+// The decode step's token and position, as the graph's kernels read them.
+struct StepInput {
+  int32_t token;
+  int32_t position;
+};
+
+// Page-locked host memory for StepInput, so its upload is a true async copy.
+class PinnedStep {
+ public:
+  PinnedStep() { CUDA_CHECK(cudaMallocHost(&p_, sizeof(StepInput))); }
+  ~PinnedStep() { cudaFreeHost(p_); }
+  PinnedStep(const PinnedStep&) = delete;
+  PinnedStep& operator=(const PinnedStep&) = delete;
+  StepInput* get() const { return p_; }
+
+ private:
+  StepInput* p_ = nullptr;
+};
+
+size_t kv_cache_bytes_for(const AttentionDims& d) {
+  return size_t(d.layers * 2 * d.heads * d.capacity * d.head_dim) * dtype_size(d.weight_dtype);
+}
+
+bool graphs_disabled_by_env() {
+  const char* v = std::getenv("GPT_CUDA_GRAPH");
+  return v && std::strcmp(v, "0") == 0;
+}
+
+}  // namespace
+
 struct CudaBackend::State {
   int device = 0;
   cudaStream_t stream = nullptr;
@@ -21,6 +55,20 @@ struct CudaBackend::State {
   DeviceBuffer slots[size_t(Slot::kCount)];
   DeviceBuffer kv_cache, workspace, tokens, sampled;
   AttentionDims dims{};
+  DType kv_dtype = DType::F32;
+
+  // The decode step (run_decode_step). While `in_step`, embed and attention read the token and
+  // position from `step` (device memory) instead of their arguments.
+  bool graphs = !graphs_disabled_by_env();
+  bool in_step = false, capturing = false;
+  std::unique_ptr<PinnedStep> step_host;
+  DeviceBuffer step;
+  cudaGraphExec_t graph = nullptr;
+  // Bumped whenever a buffer the graph may point into is reallocated: a graph recorded under an
+  // older generation is stale. `warm` is the generation of the last eager step: a step is only
+  // captured after one eager step has sized every buffer, so capture never allocates.
+  uint64_t generation = 0, graph_generation = 0, warm = ~uint64_t(0);
+  uint64_t replays = 0;
 
   // Makes this backend's device current on the calling thread (forward passes run on worker
   // threads, and the current device is per thread).
@@ -29,14 +77,48 @@ struct CudaBackend::State {
   // Grows `buf` to at least `bytes`; the stream is drained first, as kernels may still use it.
   void ensure(DeviceBuffer& buf, size_t bytes, const char* what) {
     if (buf.bytes() >= bytes) return;
+    if (capturing) throw std::logic_error(std::string("gpt-cuda: ") + what + " grew while a decode step was being captured");
     CUDA_CHECK(cudaStreamSynchronize(stream));
     buf = DeviceBuffer();
     buf = DeviceBuffer(bytes + bytes / 4, what);  // headroom: rows grow by one per decode step
+    ++generation;
   }
 
   float* workspace_floats(size_t floats) {
     ensure(workspace, floats * sizeof(float), "the split-K workspace");
     return workspace.get<float>();
+  }
+
+  const int32_t* step_token() const { return in_step ? &step.get<StepInput>()->token : nullptr; }
+  const int32_t* step_position() const { return in_step ? &step.get<StepInput>()->position : nullptr; }
+
+  void drop_graph() {
+    if (graph) cudaGraphExecDestroy(graph);
+    graph = nullptr;
+  }
+
+  // Records `body` on the stream into a graph and launches it once (capturing runs nothing).
+  void capture(const std::function<void()>& body) {
+    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t recorded = nullptr;
+    capturing = true;
+    try {
+      body();
+    } catch (...) {
+      capturing = false;
+      cudaStreamEndCapture(stream, &recorded);  // ends the capture; what was recorded is dropped
+      if (recorded) cudaGraphDestroy(recorded);
+      cudaGetLastError();
+      throw;
+    }
+    capturing = false;
+    CUDA_CHECK(cudaStreamEndCapture(stream, &recorded));
+    const cudaError_t made = cudaGraphInstantiate(&graph, recorded, 0);
+    cudaGraphDestroy(recorded);
+    if (made != cudaSuccess) graph = nullptr;
+    CUDA_CHECK(made);
+    graph_generation = generation;
+    CUDA_CHECK(cudaGraphLaunch(graph, stream));
   }
 };
 
@@ -52,12 +134,15 @@ CudaBackend::CudaBackend(int device) : s_(std::make_unique<State>()) {
   s_->device = device;
   s_->use();
   CUDA_CHECK(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking));
+  s_->step_host = std::make_unique<PinnedStep>();
+  s_->step = DeviceBuffer(sizeof(StepInput), "the decode step's input");
 }
 
 CudaBackend::~CudaBackend() {
   if (!s_) return;
   cudaSetDevice(s_->device);
   if (s_->stream) cudaStreamSynchronize(s_->stream);  // kernels may still read what is freed below
+  s_->drop_graph();
   // DeviceBuffers free themselves as State is destroyed; the stream goes last.
   cudaStream_t stream = s_->stream;
   s_.reset();
@@ -67,6 +152,17 @@ CudaBackend::~CudaBackend() {
 int CudaBackend::device() const { return s_->device; }
 size_t CudaBackend::weight_bytes() const { return s_->weight_bytes; }
 size_t CudaBackend::kv_cache_bytes() const { return s_->kv_cache.bytes(); }
+
+void CudaBackend::check_fits(const std::vector<const WeightView*>& weights, const AttentionDims& dims) {
+  s_->use();
+  size_t weight_bytes = 0;
+  for (const WeightView* w : weights)  // as adopt() will hold them: 1-D parameters widened to fp32
+    weight_bytes += size_t(w->numel()) * (w->shape.size() == 1 ? sizeof(float) : dtype_size(w->dtype));
+  const size_t kv_bytes = kv_cache_bytes_for(dims);
+  require_free_memory(weight_bytes + kv_bytes, "the model",
+                      "weights " + mib_text(weight_bytes) + " + KV cache " + mib_text(kv_bytes) + " for " +
+                          std::to_string(dims.capacity) + " positions in " + dtype_name(dims.weight_dtype));
+}
 
 WeightView CudaBackend::adopt(const WeightView& host) {
   s_->use();
@@ -102,19 +198,27 @@ float* CudaBackend::buffer(Slot slot, size_t floats) {
 void CudaBackend::allocate_kv_cache(const AttentionDims& dims) {
   s_->use();
   s_->dims = dims;
-  const size_t bytes = size_t(dims.layers * 2 * dims.heads * dims.capacity * dims.head_dim) * sizeof(float);
+  s_->kv_dtype = dims.weight_dtype;
+  const size_t bytes = kv_cache_bytes_for(dims);
+  s_->drop_graph();
   s_->kv_cache = DeviceBuffer();
-  s_->kv_cache = DeviceBuffer(bytes, "the KV cache (" + std::to_string(dims.capacity) + " positions)");
+  s_->kv_cache = DeviceBuffer(bytes, "the KV cache (" + std::to_string(dims.capacity) + " positions in " +
+                                         dtype_name(s_->kv_dtype) + ")");
+  ++s_->generation;
   CUDA_CHECK(cudaMemsetAsync(s_->kv_cache.get(), 0, bytes, s_->stream));
 }
 
 void CudaBackend::embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte,
                         const WeightView& wpe, float* out) {
   s_->use();
-  s_->ensure(s_->tokens, size_t(rows) * sizeof(int32_t), "the token ids");
-  CUDA_CHECK(cudaMemcpyAsync(s_->tokens.get(), tokens, size_t(rows) * sizeof(int32_t), cudaMemcpyHostToDevice,
-                             s_->stream));
-  cuda::embed(s_->tokens.get<int32_t>(), rows, start, wte.shape[1], wte.data, wte.dtype, wpe.data, wpe.dtype, out,
+  const int32_t* ids = s_->step_token();
+  if (!ids) {
+    s_->ensure(s_->tokens, size_t(rows) * sizeof(int32_t), "the token ids");
+    CUDA_CHECK(cudaMemcpyAsync(s_->tokens.get(), tokens, size_t(rows) * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               s_->stream));
+    ids = s_->tokens.get<int32_t>();
+  }
+  cuda::embed(ids, rows, start, s_->step_position(), wte.shape[1], wte.data, wte.dtype, wpe.data, wpe.dtype, out,
               s_->stream);
 }
 
@@ -138,11 +242,18 @@ void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, int64
   s_->use();
   const AttentionDims& d = s_->dims;
   const AttentionShape shape{d.heads, d.head_dim, d.capacity};
-  float* cache = s_->kv_cache.get<float>() + layer * 2 * d.heads * d.capacity * d.head_dim;
-  kv_append(shape, qkv, rows, start, cache, s_->stream);
+  const size_t layer_bytes = size_t(2 * d.heads * d.capacity * d.head_dim) * dtype_size(s_->kv_dtype);
+  AttentionCall call{};
+  call.qkv = qkv;
+  call.rows = rows;
+  // In a decode step the position comes from device memory; the launch is sized for the last one.
+  call.start = s_->in_step ? d.capacity - rows : start;
+  call.device_start = s_->step_position();
+  call.cache = s_->kv_cache.get<char>() + size_t(layer) * layer_bytes;
+  call.cache_dtype = s_->kv_dtype;
+  call.out = out;
   const size_t ws = attention_workspace_floats(shape, rows);
-  cuda::attention(shape, qkv, rows, start, cache, out, AttentionPath::kAuto, s_->workspace_floats(ws), ws,
-                  s_->stream);
+  cuda::attention(shape, call, AttentionPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
 }
 
 void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
@@ -165,6 +276,43 @@ Sampled CudaBackend::sample(const float* logits, int64_t vocab, const SamplingPa
   CUDA_CHECK(cudaStreamSynchronize(s_->stream));
   return sampled_or_throw(r);
 }
+
+void CudaBackend::run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) {
+  State& s = *s_;
+  s.use();
+  // The previous step ended in a stream synchronisation (sample or read), so the pinned input is
+  // no longer being copied and may be rewritten.
+  *s.step_host->get() = StepInput{token, int32_t(start)};
+  CUDA_CHECK(cudaMemcpyAsync(s.step.get(), s.step_host->get(), sizeof(StepInput), cudaMemcpyHostToDevice, s.stream));
+  s.in_step = true;
+  struct EndStep {
+    State& s;
+    ~EndStep() { s.in_step = false; }
+  } end_step{s};
+
+  if (s.graph && s.graph_generation == s.generation) {
+    CUDA_CHECK(cudaGraphLaunch(s.graph, s.stream));
+    ++s.replays;
+    return;
+  }
+  s.drop_graph();
+  if (!s.graphs || s.warm != s.generation) {
+    step();
+    s.warm = s.generation;
+    return;
+  }
+  try {
+    s.capture(step);
+    ++s.replays;
+  } catch (const std::exception&) {
+    // A step that cannot be captured still runs, eagerly, from now on; decode_steps_replayed()
+    // (NativeModel.graphReplays, checked by the GPU tests) shows that graphs are off.
+    s.graphs = false;
+    step();
+  }
+}
+
+uint64_t CudaBackend::decode_steps_replayed() const { return s_->replays; }
 
 std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
 

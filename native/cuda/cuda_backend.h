@@ -1,16 +1,19 @@
 // The CUDA backend: the Backend op set (core/backend.h) on one GPU. Weights are uploaded once by
 // adopt() (2-D tensors in their storage dtype, 1-D parameters widened to fp32), the KV cache is
-// one preallocated fp32 allocation, activations and split-K workspaces grow on demand and are
-// reused; every launch goes to one stream, and read() is the only point that waits for it.
-// Each allocation first checks cudaMemGetInfo and fails with both figures in the message.
-// Everything is freed in the destructor.
+// one preallocated allocation in the weights' dtype, activations and split-K workspaces grow on
+// demand and are reused; every launch goes to one stream, and read() and sample() are the only
+// points that wait for it. Each allocation first checks cudaMemGetInfo and fails with both
+// figures in the message. Everything is freed in the destructor.
+//
+// A decode step (run_decode_step) runs eagerly once, is then captured as a CUDA graph and
+// replayed for every later token: its kernels read the token and position from device memory,
+// and the graph is recorded again whenever a buffer it points into has been reallocated.
+// GPT_CUDA_GRAPH=0 in the environment keeps every step eager (for comparison and debugging).
 //
 // Plain C++ header (no CUDA includes), so model loading can create one:
 //   #if GPT_CUDA_ENABLED
 //     backend = gpt::cuda::make_cuda_backend(device);
 //   #endif
-// Later: capture the decode step (rows = 1) in a CUDA graph; that needs the workspaces sized
-// before capture (no growth inside a captured step) and the token ids in device memory.
 #pragma once
 #include <memory>
 
@@ -28,6 +31,7 @@ class CudaBackend final : public Backend {
   const char* name() const override { return "cuda"; }
   int device() const;
 
+  void check_fits(const std::vector<const WeightView*>& weights, const AttentionDims& dims) override;
   WeightView adopt(const WeightView& host) override;
   float* buffer(Slot slot, size_t floats) override;
   void allocate_kv_cache(const AttentionDims& dims) override;
@@ -42,10 +46,10 @@ class CudaBackend final : public Backend {
   void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) override;
   void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
-
-  // Samples from one row of logits in device memory (e.g. from buffer(Slot::kLogits)) on the GPU:
-  // only the token and its logprob come back. Same semantics and errors as gpt::sample_token.
-  Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u);
+  // On the GPU: only the token and its logprob come back.
+  Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
+  void run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) override;
+  uint64_t decode_steps_replayed() const override;
 
   // Bytes of device memory held for weights.
   size_t weight_bytes() const;

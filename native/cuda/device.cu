@@ -20,6 +20,13 @@ std::vector<DeviceInfo> list_devices() {
   return out;
 }
 
+MemoryInfo memory_info(int device) {
+  CUDA_CHECK(cudaSetDevice(device));
+  MemoryInfo m{};
+  CUDA_CHECK(cudaMemGetInfo(&m.free, &m.total));
+  return m;
+}
+
 int runtime_version() {
   int v = 0;
   CUDA_CHECK(cudaRuntimeGetVersion(&v));

@@ -17,6 +17,13 @@ struct DeviceInfo {
 // Empty when cudaGetDeviceCount fails (no driver, no device, driver too old for this runtime).
 std::vector<DeviceInfo> list_devices();
 
+struct MemoryInfo {
+  size_t free, total;  // bytes
+};
+
+// cudaMemGetInfo on `device` (creating its context if this process has none yet).
+MemoryInfo memory_info(int device);
+
 // The runtime version this binary was linked with, e.g. 13000 for 13.0.
 int runtime_version();
 

@@ -9,17 +9,21 @@
 
 namespace gpt::cuda {
 
-// Throws std::runtime_error when `bytes` exceeds the device's free memory.
-inline void require_free_memory(size_t bytes, const std::string& what) {
+// "12 MiB": sizes in error messages, rounded up.
+inline std::string mib_text(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+
+// Throws std::runtime_error, saying `what` needs `bytes` (and of what, when `detail` is given),
+// when that exceeds the current device's free memory.
+inline void require_free_memory(size_t bytes, const std::string& what, const std::string& detail = "") {
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   if (bytes <= free_bytes) return;
-  const auto mib = [](size_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + " MiB"; };
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  throw std::runtime_error("gpt-cuda: " + what + " needs " + mib(bytes) + " of GPU memory, but CUDA device " +
-                           std::to_string(device) + " has only " + mib(free_bytes) + " free (of " +
-                           mib(total_bytes) + ")");
+  throw std::runtime_error("gpt-cuda: " + what + " needs " + mib_text(bytes) + " of GPU memory" +
+                           (detail.empty() ? "" : " (" + detail + ")") + ", but CUDA device " +
+                           std::to_string(device) + " has only " + mib_text(free_bytes) + " free (of " +
+                           mib_text(total_bytes) + ")");
 }
 
 class DeviceBuffer {

@@ -1,4 +1,7 @@
 // The cudaOps test surface (see host_ops.h): upload, launch on the default stream, download.
+#include <string>
+#include <vector>
+
 #include "cuda/attention.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/embedding.cuh"
@@ -66,23 +69,49 @@ void host_embed(const int32_t* tokens, int64_t rows, int64_t start, const Weight
   const int64_t C = wte.shape[1];
   DeviceBuffer d_t = upload(tokens, size_t(rows) * 4), d_wte = upload(wte), d_wpe = upload(wpe);
   DeviceBuffer d_out = upload(out, size_t(rows * C) * 4);
-  embed(d_t.get<int32_t>(), rows, start, C, d_wte.get(), wte.dtype, d_wpe.get(), wpe.dtype, d_out.get<float>(),
+  embed(d_t.get<int32_t>(), rows, start, nullptr, C, d_wte.get(), wte.dtype, d_wpe.get(), wpe.dtype, d_out.get<float>(),
         nullptr);
   download(d_out, out);
 }
 
 void host_attention(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache,
-                    AttentionPath path, float* out) {
+                    DType cache_dtype, bool start_on_device, AttentionPath path, float* out) {
   const int64_t C = s.heads * s.head_dim;
+  const size_t cache_n = size_t(2 * s.heads * s.capacity * s.head_dim);
   DeviceBuffer d_qkv = upload(qkv, size_t(rows * 3 * C) * 4);
-  DeviceBuffer d_cache = upload(cache, size_t(2 * s.heads * s.capacity * s.head_dim) * 4);
+  DeviceBuffer d_cache;
+  if (cache_dtype == DType::F32) {
+    d_cache = upload(cache, cache_n * 4);
+  } else {
+    std::vector<uint16_t> bits(cache_n);
+    for (size_t i = 0; i < cache_n; ++i)
+      bits[i] = cache_dtype == DType::F16 ? f32_to_f16(cache[i]) : f32_to_bf16(cache[i]);
+    d_cache = upload(bits.data(), cache_n * 2);
+  }
   DeviceBuffer d_out = upload(out, size_t(rows * C) * 4);
   const size_t ws_floats = attention_workspace_floats(s, rows);
   DeviceBuffer ws(ws_floats * 4, "the attention workspace");
-  kv_append(s, d_qkv.get<float>(), rows, start, d_cache.get<float>(), nullptr);
-  attention(s, d_qkv.get<float>(), rows, start, d_cache.get<float>(), d_out.get<float>(), path, ws.get<float>(),
-            ws_floats, nullptr);
-  download(d_cache, cache);
+  AttentionCall call{d_qkv.get<float>(), rows, start, nullptr, d_cache.get(), cache_dtype, d_out.get<float>()};
+  DeviceBuffer d_start;
+  if (start_on_device) {
+    // The kernels trust the device value to be at most the bound: check it here.
+    GPT_REQUIRE(start >= 0 && start + rows <= s.capacity && start <= INT32_MAX,
+                "host_attention: start " + std::to_string(start) + " + rows " + std::to_string(rows) +
+                    " must lie within the cache capacity " + std::to_string(s.capacity));
+    const int32_t start32 = int32_t(start);
+    d_start = upload(&start32, 4);
+    call.device_start = d_start.get<int32_t>();
+    call.start = s.capacity - rows;
+  }
+  attention(s, call, path, ws.get<float>(), ws_floats, nullptr);
+  if (cache_dtype == DType::F32) {
+    download(d_cache, cache);
+  } else {
+    std::vector<uint16_t> bits(cache_n);
+    download(d_cache, bits.data());
+    for (size_t i = 0; i < cache_n; ++i)
+      cache[i] = cache_dtype == DType::F16 ? f16_to_f32(bits[i]) : bf16_to_f32(bits[i]);
+  }
   download(d_out, out);
 }
 

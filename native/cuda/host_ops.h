@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/backend.h"
+#include "core/dtype.h"
 #include "core/sampler.h"
 #include "core/weight_view.h"
 #include "cuda/options.h"
@@ -26,10 +27,13 @@ void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const f
 void host_embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
                 float* out);
 
-// `cache` is one layer, k[H][capacity][D] then v[H][capacity][D], read and written back after
-// this call's keys and values are appended.
+// `cache` is one layer, k[H][capacity][D] then v[H][capacity][D], in fp32 here and in
+// `cache_dtype` on the device (rounded to nearest on upload, widened on download), read and
+// written back after this call's keys and values are appended. With `start_on_device` the kernels
+// read `start` from device memory and are sized for the largest start, capacity − rows, as a
+// CUDA graph replay would be.
 void host_attention(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache,
-                    AttentionPath path, float* out);
+                    DType cache_dtype, bool start_on_device, AttentionPath path, float* out);
 
 Sampled host_sample(const float* logits, int64_t vocab, const SamplingParams& params, double u);
 

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "cpu/attention.h"
 #include "cpu/matmul.h"
+#include "napi/fields.h"
 #include "napi/spec.h"
 
 namespace gpt::napi {
@@ -27,26 +28,6 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
-
-std::string show(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.10g", v);
-  return text;
-}
-
-int64_t positive_field(Napi::Env env, const Napi::Object& obj, const char* key) {
-  double v = number_field(obj, key);
-  if (!(v >= 1) || v != std::floor(v) || v > 9.0e15)
-    throw Napi::RangeError::New(env, std::string(key) + " must be a positive integer, got " + show(v));
-  return int64_t(v);
-}
-
-int64_t non_negative_field(Napi::Env env, const Napi::Object& obj, const char* key) {
-  double v = number_field(obj, key);
-  if (!(v >= 0) || v != std::floor(v) || v > 9.0e15)
-    throw Napi::RangeError::New(env, std::string(key) + " must be a non-negative integer, got " + show(v));
-  return int64_t(v);
-}
 
 // How a kernel is timed: `warmup` untimed calls, then up to `iterations` timed ones, stopping
 // early once `maxSeconds` have gone by (after at least one).
@@ -144,13 +125,6 @@ WeightCopies random_weight(Napi::Env env, int64_t numel, DType dtype, int64_t co
   return w;
 }
 
-DType dtype_arg(Napi::Env env, const Napi::Object& a) {
-  std::string name = string_field(a, "dtype");
-  DType t;
-  if (!parse_dtype(name, &t)) throw Napi::TypeError::New(env, "dtype must be F32, F16 or BF16, got " + name);
-  return t;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The timing loop
 
@@ -183,7 +157,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
   const int64_t rows = positive_field(env, a, "rows"), K = positive_field(env, a, "k"), N = positive_field(env, a, "n");
-  const DType dtype = dtype_arg(env, a);
+  const DType dtype = dtype_name_field(env, a, "dtype");
   const Timing timing = timing_args(env, a);
   WeightCopies w = random_weight(env, K * N, dtype, non_negative_field(env, a, "coldBytes"), 1);
   std::vector<float> in = random_floats(size_t(rows * K), 2);
@@ -206,7 +180,7 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   Napi::Object a = info[0].As<Napi::Object>();
   const int64_t rows = positive_field(env, a, "rows"), V = positive_field(env, a, "vocab"),
                 C = positive_field(env, a, "c");
-  const DType dtype = dtype_arg(env, a);
+  const DType dtype = dtype_name_field(env, a, "dtype");
   const Timing timing = timing_args(env, a);
   WeightCopies w = random_weight(env, V * C, dtype, non_negative_field(env, a, "coldBytes"), 4);
   std::vector<float> in = random_floats(size_t(rows * C), 5);

@@ -8,6 +8,7 @@
 #if GPT_CUDA_ENABLED
 #include "cuda/device.h"
 #include "cuda/host_ops.h"
+#include "napi/cuda_call.h"
 #endif
 
 namespace gpt::napi {
@@ -70,22 +71,10 @@ Epilogue epilogue_field(Napi::Env env, const Napi::Object& obj) {
   throw Napi::TypeError::New(env, "unknown epilogue " + name);
 }
 
-// Runs `body` when this process has a CUDA device; C++ errors become JS errors.
+// Runs `body` with the options object, on a machine with a CUDA device.
 template <typename Body>
 Napi::Value with_device(const Napi::CallbackInfo& info, Body body) {
-  Napi::Env env = info.Env();
-  if (cuda::list_devices().empty())
-    throw Napi::Error::New(env, "gpt-cuda: cudaOps needs a CUDA device, and none is visible here (devices() is [])");
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "cudaOps functions take one options object");
-  try {
-    return body(env, info[0].As<Napi::Object>());
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, e.what());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  return with_cuda_device(info, "cudaOps", body);
 }
 
 // matmul({path, input, rows, weight, dtype, k, n, bias, epilogue, out}): writes `out`.
@@ -143,8 +132,9 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention({path, qkv, rows, start, heads, headDim, capacity, cache, out}): appends to `cache`
-// (one layer: k[H][capacity][D] then v) and writes `out`.
+// attention({path, qkv, rows, start, heads, headDim, capacity, cache, out, cacheDtype?, startOnDevice?}):
+// appends to `cache` (one layer: k[H][capacity][D] then v, fp32 here, `cacheDtype` on the device)
+// and writes `out`.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
     const cuda::AttentionShape s{int_field(env, a, "heads"), int_field(env, a, "headDim"),
@@ -156,9 +146,16 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     else if (path == "prefill") p = cuda::AttentionPath::kPrefill;
     else if (path == "decode") p = cuda::AttentionPath::kDecode;
     else throw Napi::TypeError::New(env, "unknown attention path " + path);
+    DType cache_dtype = DType::F32;
+    const Napi::Value dv = a.Get("cacheDtype");
+    if (!dv.IsUndefined() && (!dv.IsString() || !parse_dtype(dv.As<Napi::String>().Utf8Value(), &cache_dtype)))
+      throw Napi::TypeError::New(env, "cacheDtype must be \"F32\", \"F16\" or \"BF16\"");
+    const Napi::Value sv = a.Get("startOnDevice");
+    if (!sv.IsUndefined() && !sv.IsBoolean()) throw Napi::TypeError::New(env, "startOnDevice must be a boolean");
+    const bool start_on_device = !sv.IsUndefined() && sv.As<Napi::Boolean>().Value();
     cuda::host_attention(s, f32(env, a, "qkv", size_t(rows * 3 * C)), rows, start,
-                         f32(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)), p,
-                         f32(env, a, "out", size_t(rows * C)));
+                         f32(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)), cache_dtype,
+                         start_on_device, p, f32(env, a, "out", size_t(rows * C)));
     return env.Undefined();
   });
 }
@@ -182,6 +179,20 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   });
 }
 
+// memInfo({device}) → {free, total}: bytes of GPU memory (for the tests that look for leaks).
+Napi::Value MemInfo(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
+    const int64_t device = int_field(env, a, "device");
+    if (device >= int64_t(cuda::list_devices().size()))
+      throw Napi::RangeError::New(env, "memInfo: CUDA device " + std::to_string(device) + " does not exist");
+    const cuda::MemoryInfo m = cuda::memory_info(int(device));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("free", Napi::Number::New(env, double(m.free)));
+    out.Set("total", Napi::Number::New(env, double(m.total)));
+    return out;
+  });
+}
+
 #else
 
 Napi::Value Unavailable(const Napi::CallbackInfo& info) {
@@ -195,6 +206,7 @@ Napi::Value Unavailable(const Napi::CallbackInfo& info) {
 #define Embed Unavailable
 #define Attention Unavailable
 #define Sample Unavailable
+#define MemInfo Unavailable
 
 #endif
 
@@ -208,6 +220,7 @@ Napi::Object CreateCudaOps(Napi::Env env) {
   ops.Set("embed", Napi::Function::New<Embed>(env, "embed"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
+  ops.Set("memInfo", Napi::Function::New<MemInfo>(env, "memInfo"));
   return ops;
 }
 

@@ -3,7 +3,8 @@ import type { NativeModel } from "../../bindings.js";
 import { loadCheckpoint } from "../../lib/checkpoint/index.js";
 import { native } from "../../lib/native.js";
 
-export async function loadNativeModel(dir: string, threads = 2): Promise<NativeModel> {
+/** `cudaDevice` null (the default) loads on the CPU. */
+export async function loadNativeModel(dir: string, threads = 2, cudaDevice: number | null = null): Promise<NativeModel> {
   const ck = await loadCheckpoint(dir);
   return native().loadModel({
     ...ck.config,
@@ -11,5 +12,6 @@ export async function loadNativeModel(dir: string, threads = 2): Promise<NativeM
     tensors: [...ck.tensors.values()].map((t) => ({ ...t, file: ck.files.indexOf(t.file) })),
     convertTo: null,
     threads,
+    cudaDevice,
   });
 }
