@@ -238,6 +238,31 @@ export interface NativeBench {
   memoryRead(args: { bytes: number; passes: number; threads: number }): NativeMemoryRead;
 }
 
+/**
+ * GPU timing for `npm run bench -- --device cuda` (native/cuda/kernel_timing.cu): single CUDA
+ * kernels on random non-zero device buffers, path "auto" as the model runs them, on the current
+ * device. Each timed launch sits between its own pair of CUDA events; the launches are queued
+ * behind a short spin kernel so that the GPU runs them back to back (the host's launch overhead
+ * is not timed). Synchronous. With `coldWeights` the weight of matmul and lmHead is cycled through
+ * copies spanning twice the GPU's L2 cache, so each launch reads it from device memory, as a decode
+ * step does; without, one copy is reused (L2-warm, as a prefill's repeated reads are). Each
+ * function throws when the binary has no CUDA backend or no CUDA device is visible.
+ */
+export interface NativeCudaBench {
+  /** in[rows, k] · W[k, n] + bias, epilogue store. */
+  matmul(
+    args: NativeBenchTiming & { rows: number; k: number; n: number; dtype: NativeDtype; coldWeights: boolean },
+  ): NativeKernelTime & { weightCopies: number };
+  /** in[rows, c] · wte[vocab, c]ᵀ. */
+  lmHead(
+    args: NativeBenchTiming & { rows: number; vocab: number; c: number; dtype: NativeDtype; coldWeights: boolean },
+  ): NativeKernelTime & { weightCopies: number };
+  /** One layer's attention, its KV append fused in, for `rows` new positions after `start` cached ones; the cache in `cacheDtype`. */
+  attention(
+    args: NativeBenchTiming & { heads: number; headDim: number; capacity: number; rows: number; start: number; cacheDtype: NativeDtype },
+  ): NativeKernelTime;
+}
+
 export interface NativeBinding {
   /** The class of loadModel's results; constructed directly it is an empty, disposed handle. */
   NativeModel: abstract new () => NativeModel;
@@ -248,4 +273,5 @@ export interface NativeBinding {
   ops: NativeOps;
   cudaOps: NativeCudaOps;
   bench: NativeBench;
+  cudaBench: NativeCudaBench;
 }

@@ -8,7 +8,8 @@
  *
  * For each dtype: load time, prefill tokens/s (128 and 512 tokens), decode tokens/s and p50/p99
  * ms per token at several context lengths, weight and KV bytes read per token and the bandwidth
- * that makes, peak RSS; then the block's matmuls, the LM head and attention timed natively.
+ * that makes, peak RSS; then the block's matmuls, the LM head and attention timed natively, on the
+ * device the model ran on (with --device cuda, the CUDA kernels, timed with CUDA events).
  * Progress goes to stderr; the table (or --json) to stdout; the JSON and a decode-speed chart
  * (SVG) are saved under bench/results/. `npm run bench -- --help` lists the flags.
  */
@@ -30,7 +31,7 @@ import {
   warmUp,
   weightBytesReadPerToken,
 } from "./lib/end-to-end.js";
-import { kernelPlan, measureAttention, measureMatmuls, memoryReadPlan } from "./lib/kernels.js";
+import { cpuTimer, cudaTimer, kernelPlan, measureAttention, measureMatmuls, memoryReadPlan } from "./lib/kernels.js";
 import { cpuSnapshot, machineInfo, otherCpuShare, resetPeakMemory, residentMemory, type MachineInfo } from "./lib/machine.js";
 import { Progress } from "./lib/progress.js";
 import { saveResults, SCHEMA, type BenchResult, type KernelResult, type MemoryReadResult, type ModelResult } from "./lib/results.js";
@@ -140,8 +141,18 @@ async function measureModel(
     const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
     const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
     const nInner = facts.nInner || 4 * model.config.nEmbd;
-    model.kernels = measureMatmuls(native().bench, model.config, nInner, nativeDtype, args.threads, plan, progress, label);
-    if (withAttention) attention = measureAttention(native().bench, model.config, args.threads, plan, progress);
+    if (model.device === "cuda") {
+      const timer = cudaTimer(native().cudaBench);
+      // The CUDA backend keeps the KV cache in the weights' dtype: attention is timed per model.
+      model.kernels = [
+        ...measureMatmuls(timer, model.config, nInner, nativeDtype, plan, progress, label),
+        ...measureAttention(timer, model.config, nativeDtype, plan, progress),
+      ];
+    } else {
+      const timer = cpuTimer(native().bench, args.threads, plan.coldBytes);
+      model.kernels = measureMatmuls(timer, model.config, nInner, nativeDtype, plan, progress, label);
+      if (withAttention) attention = measureAttention(timer, model.config, "F32", plan, progress);
+    }
   }
   return { model, attention };
 }

@@ -3,6 +3,7 @@
 
 #include "napi/bench_wrap.h"
 #include "napi/build_info.h"
+#include "napi/cuda_bench_wrap.h"
 #include "napi/cuda_info.h"
 #include "napi/cuda_ops_wrap.h"
 #include "napi/model_wrap.h"
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("devices", Napi::Function::New<gpt::napi::Devices>(env, "devices"));
   exports.Set("cudaOps", gpt::napi::CreateCudaOps(env));
   exports.Set("bench", gpt::napi::CreateBench(env));
+  exports.Set("cudaBench", gpt::napi::CreateCudaBench(env));
   return exports;
 }
 

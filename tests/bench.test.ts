@@ -242,6 +242,52 @@ describe("native bench entry points", () => {
   });
 });
 
+describe("native CUDA bench entry points", () => {
+  const cudaBench = native().cudaBench;
+  const hasGpu = Gpt.devices().length > 0;
+  const timing = { warmup: 1, iterations: 3, maxSeconds: 1 };
+
+  it("exist as matmul, lmHead and attention", () => {
+    expect(Object.keys(cudaBench).sort()).toEqual(["attention", "lmHead", "matmul"]);
+  });
+
+  it.skipIf(hasGpu)("without a GPU, throw an error that says why", () => {
+    expect(() => cudaBench.matmul({ rows: 1, k: 64, n: 64, dtype: "F16", coldWeights: true, ...timing })).toThrow(
+      /cudaBench needs (a CUDA device, and none is visible|the CUDA backend, and this binary was built without it)/,
+    );
+  });
+
+  it.skipIf(!hasGpu)("time a small matmul, LM head and attention: positive, finite, cold weights in several copies", () => {
+    const positive = (t: { medianSeconds: number; minSeconds: number; iterations: number }) => {
+      expect(t.iterations).toBe(3);
+      expect(Number.isFinite(t.medianSeconds) && t.medianSeconds > 0).toBe(true);
+      expect(t.minSeconds).toBeGreaterThan(0);
+      expect(t.minSeconds).toBeLessThanOrEqual(t.medianSeconds);
+    };
+    for (const dtype of ["F32", "F16", "BF16"] as const) {
+      const decode = cudaBench.matmul({ rows: 1, k: 64, n: 128, dtype, coldWeights: true, ...timing });
+      positive(decode);
+      expect(decode.weightCopies).toBeGreaterThan(1);
+      const prefill = cudaBench.matmul({ rows: 128, k: 64, n: 128, dtype, coldWeights: false, ...timing });
+      positive(prefill);
+      expect(prefill.weightCopies).toBe(1);
+    }
+    positive(cudaBench.lmHead({ rows: 1, vocab: 256, c: 64, dtype: "F16", coldWeights: true, ...timing }));
+    const shape = { heads: 2, headDim: 64, capacity: 64 };
+    positive(cudaBench.attention({ ...shape, rows: 1, start: 63, cacheDtype: "F16", ...timing }));
+    positive(cudaBench.attention({ ...shape, rows: 32, start: 0, cacheDtype: "F32", ...timing }));
+  });
+
+  it.skipIf(!hasGpu)("reject bad arguments naming the field", () => {
+    const base = { rows: 1, k: 64, n: 64, dtype: "F16" as const, coldWeights: false, ...timing };
+    expect(() => cudaBench.matmul({ ...base, rows: 0 })).toThrow(/rows must be a positive integer/);
+    expect(() => cudaBench.matmul({ ...base, coldWeights: 1 as never })).toThrow(/coldWeights must be a boolean/);
+    expect(() =>
+      cudaBench.attention({ heads: 1, headDim: 64, capacity: 8, rows: 2, start: 7, cacheDtype: "F16", ...timing }),
+    ).toThrow(/start \+ rows \(9\) exceeds capacity 8/);
+  });
+});
+
 const exec = promisify(execFile);
 const runBench = (...args: string[]) =>
   exec(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], { cwd: ROOT, maxBuffer: 1 << 24 });
@@ -266,6 +312,7 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(model!.decode[0]!.msPerToken.samples).toBe(3);
     expect(model!.decode[0]!.achievedGBs).toBeGreaterThan(0);
     expect(model!.kernels.map((k) => k.name)).toEqual(["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head (wteᵀ)"]);
+    expect([...model!.kernels, ...result.attention].every((k) => k.device === "cpu")).toBe(true);
     expect(model!.memory!.peakRssBytes).toBeGreaterThan(0);
     expect(model!.otherCpuShare).toBeGreaterThanOrEqual(0);
     expect(stderr).toMatch(/decode at context 16/);
@@ -276,6 +323,7 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(table).toMatch(/prefill 32 tokens/);
     expect(table).toMatch(/decode at context ~16/);
     expect(table).toMatch(/decode attn.c_attn +1×48×144/);
+    expect(table).toMatch(/decode attn.c_attn +1×48×144 +cpu /);
   });
 
   it.skipIf(Gpt.devices().length > 0)("device cuda without a GPU fails with the library's one-line E_DEVICE message", async () => {
@@ -288,6 +336,17 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(err.stderr).toMatch(/^bench: device "cuda": (no CUDA device is visible|this binary was built without)/m);
     expect(err.stderr.trim().split("\n").filter((l) => l.startsWith("bench:"))).toHaveLength(1);
     expect(err.stdout).toBe("");
+  });
+
+  it.skipIf(Gpt.devices().length === 0)("device cuda times the CUDA kernels, marked device cuda", async () => {
+    const { stdout } = await runBench(TINY, "--device", "cuda", "--quick", "--json", "--no-save");
+    const [model] = (JSON.parse(stdout) as BenchResult).models;
+    expect(model!.device).toBe("cuda");
+    // --quick on 64 positions: no prefill or attention shape fits, the decode shapes remain.
+    expect(model!.kernels.map((k) => [k.name, k.device])).toEqual(
+      ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head (wteᵀ)"].map((name) => [name, "cuda"]),
+    );
+    expect(model!.kernels.every((k) => k.medianMs > 0 && k.coldWeights)).toBe(true);
   });
 
   it("a bad flag exits 2 with the usage", async () => {

@@ -1,7 +1,8 @@
-// Per-kernel timings at the shapes a model's forward pass runs, timed natively (native/napi/bench_wrap.cpp):
-// the four matmuls of a block and the LM head at decode (one row) and prefill (many rows), and
-// attention at several context lengths. FLOPs count a multiply-add as two.
-import type { NativeBench, NativeBenchTiming, NativeDtype, NativeKernelTime } from "../../bindings.js";
+// Per-kernel timings at the shapes a model's forward pass runs, timed natively on the device the
+// model ran on (CPU: native/napi/bench_wrap.cpp; CUDA: native/napi/cuda_bench_wrap.cpp): the four
+// matmuls of a block and the LM head at decode (one row) and prefill (many rows), and attention at
+// several context lengths. FLOPs count a multiply-add as two.
+import type { NativeBench, NativeBenchTiming, NativeCudaBench, NativeDtype, NativeKernelTime } from "../../bindings.js";
 import type { GptConfig } from "../../lib/index.js";
 import type { Progress } from "./progress.js";
 import type { KernelResult } from "./results.js";
@@ -10,7 +11,7 @@ export interface KernelPlan {
   decode: NativeBenchTiming;
   prefill: NativeBenchTiming;
   prefillRows: number[];
-  /** Decode-shape weights cycle through copies spanning this many bytes (more than the last-level cache). */
+  /** CPU decode-shape weights cycle through copies spanning this many bytes (more than the last-level cache); the GPU bench sizes its own from its L2. */
   coldBytes: number;
   attentionContexts: number[];
   attentionPrefillRows: number[];
@@ -30,6 +31,47 @@ export function kernelPlan(config: GptConfig, l3CacheBytes: number | null, quick
   };
 }
 
+type WeightKernelTime = NativeKernelTime & { weightCopies: number };
+
+/**
+ * Times one kernel shape on one device. `cold`: cycle the weight through copies larger than the
+ * device's last-level cache, so each call reads it from memory, as a decode step does.
+ */
+export interface KernelTimer {
+  device: "cpu" | "cuda";
+  matmul(shape: { rows: number; k: number; n: number }, dtype: NativeDtype, cold: boolean, timing: NativeBenchTiming): WeightKernelTime;
+  lmHead(shape: { rows: number; vocab: number; c: number }, dtype: NativeDtype, cold: boolean, timing: NativeBenchTiming): WeightKernelTime;
+  /** One layer's KV append + attention for `rows` new positions after `start` cached ones. */
+  attention(
+    shape: { heads: number; headDim: number; capacity: number; rows: number; start: number },
+    cacheDtype: NativeDtype,
+    timing: NativeBenchTiming,
+  ): NativeKernelTime;
+}
+
+/** The CPU kernels on a pool of `threads`; cold weights span `coldBytes`. */
+export function cpuTimer(bench: NativeBench, threads: number, coldBytes: number): KernelTimer {
+  return {
+    device: "cpu",
+    matmul: (shape, dtype, cold, timing) => bench.matmul({ ...shape, dtype, threads, coldBytes: cold ? coldBytes : 0, ...timing }),
+    lmHead: (shape, dtype, cold, timing) => bench.lmHead({ ...shape, dtype, threads, coldBytes: cold ? coldBytes : 0, ...timing }),
+    attention: (shape, cacheDtype, timing) => {
+      if (cacheDtype !== "F32") throw new Error(`the CPU backend keeps its KV cache in F32, not ${cacheDtype}`);
+      return bench.attention({ ...shape, threads, ...timing });
+    },
+  };
+}
+
+/** The CUDA kernels on the current GPU, CUDA-event timed; cold weights span twice its L2 cache. */
+export function cudaTimer(bench: NativeCudaBench): KernelTimer {
+  return {
+    device: "cuda",
+    matmul: (shape, dtype, cold, timing) => bench.matmul({ ...shape, dtype, coldWeights: cold, ...timing }),
+    lmHead: (shape, dtype, cold, timing) => bench.lmHead({ ...shape, dtype, coldWeights: cold, ...timing }),
+    attention: (shape, cacheDtype, timing) => bench.attention({ ...shape, cacheDtype, ...timing }),
+  };
+}
+
 /** The matmuls of one transformer block, as in[rows, k] · W[k, n]. */
 export function blockMatmuls(config: GptConfig, nInner: number): { name: string; k: number; n: number }[] {
   const c = config.nEmbd;
@@ -46,13 +88,15 @@ function dtypeBytes(dtype: NativeDtype): number {
 }
 
 function result(
-  base: Omit<KernelResult, "medianMs" | "minMs" | "iterations" | "gflops" | "gbs">,
+  base: Omit<KernelResult, "device" | "medianMs" | "minMs" | "iterations" | "gflops" | "gbs">,
+  device: KernelResult["device"],
   time: NativeKernelTime,
   flops: number,
   bytes: number,
 ): KernelResult {
   return {
     ...base,
+    device,
     medianMs: time.medianSeconds * 1000,
     minMs: time.minSeconds * 1000,
     iterations: time.iterations,
@@ -63,11 +107,10 @@ function result(
 
 /** The matmuls and the LM head at decode and prefill shapes, with weights in `dtype`. */
 export function measureMatmuls(
-  bench: NativeBench,
+  timer: KernelTimer,
   config: GptConfig,
   nInner: number,
   dtype: NativeDtype,
-  threads: number,
   plan: KernelPlan,
   progress: Progress,
   label: string,
@@ -75,22 +118,23 @@ export function measureMatmuls(
   const out: KernelResult[] = [];
   const w = dtypeBytes(dtype);
   const matmul = (phase: "decode" | "prefill", name: string, rows: number, k: number, n: number) => {
-    progress.step(`${label}: matmul ${name} ${rows}×${k}×${n}`);
+    progress.step(`${label}: matmul ${name} ${rows}×${k}×${n} on ${timer.device}`);
     const cold = phase === "decode";
-    const timing = cold ? plan.decode : plan.prefill;
-    const time = bench.matmul({ rows, k, n, dtype, threads, coldBytes: cold ? plan.coldBytes : 0, ...timing });
+    const time = timer.matmul({ rows, k, n }, dtype, cold, cold ? plan.decode : plan.prefill);
     const bytes = k * n * w + (rows * k + rows * n + n) * 4;
-    out.push(result({ kernel: "matmul", phase, name, shape: { rows, k, n }, coldWeights: time.weightCopies > 1 }, time, 2 * rows * k * n, bytes));
+    const base = { kernel: "matmul", phase, name, shape: { rows, k, n }, coldWeights: time.weightCopies > 1 } as const;
+    out.push(result(base, timer.device, time, 2 * rows * k * n, bytes));
   };
   for (const m of blockMatmuls(config, nInner)) matmul("decode", m.name, 1, m.k, m.n);
 
   const V = config.vocabSize;
   const C = config.nEmbd;
-  progress.step(`${label}: lm_head 1×${C}×${V}`);
-  const head = bench.lmHead({ rows: 1, vocab: V, c: C, dtype, threads, coldBytes: plan.coldBytes, ...plan.decode });
+  progress.step(`${label}: lm_head 1×${C}×${V} on ${timer.device}`);
+  const head = timer.lmHead({ rows: 1, vocab: V, c: C }, dtype, true, plan.decode);
   out.push(
     result(
       { kernel: "lm_head", phase: "decode", name: "lm_head (wteᵀ)", shape: { rows: 1, k: C, n: V }, coldWeights: head.weightCopies > 1 },
+      timer.device,
       head,
       2 * V * C,
       V * C * w + (C + V) * 4,
@@ -101,38 +145,41 @@ export function measureMatmuls(
   return out;
 }
 
-/** One layer's kv_append + attention: decode at each context, prefill of each length from an empty cache. */
+/**
+ * One layer's kv_append + attention, the KV cache in `cacheDtype`: decode at each context, prefill
+ * of each length from an empty cache.
+ */
 export function measureAttention(
-  bench: NativeBench,
+  timer: KernelTimer,
   config: GptConfig,
-  threads: number,
+  cacheDtype: NativeDtype,
   plan: KernelPlan,
   progress: Progress,
 ): KernelResult[] {
   const heads = config.nHead;
   const headDim = config.nEmbd / config.nHead;
   const C = config.nEmbd;
-  const common = { heads, headDim, capacity: config.nCtx, threads };
+  const kv = dtypeBytes(cacheDtype);
+  const shape = { heads, headDim, capacity: config.nCtx };
+  const where = `on ${timer.device}, ${cacheDtype} cache`;
   const out: KernelResult[] = [];
   for (const context of plan.attentionContexts) {
-    progress.step(`attention: decode at context ${context}`);
-    const time = bench.attention({ ...common, rows: 1, start: context - 1, ...plan.decode });
+    progress.step(`attention: decode at context ${context} (${where})`);
+    const time = timer.attention({ ...shape, rows: 1, start: context - 1 }, cacheDtype, plan.decode);
     // q·k and p·v over `context` positions per head; K and V read once.
     const flops = 4 * heads * headDim * context;
-    const bytes = 2 * heads * context * headDim * 4 + 4 * C * 4;
-    out.push(
-      result({ kernel: "attention", phase: "decode", name: `context ${context}`, shape: { rows: 1, context }, coldWeights: false }, time, flops, bytes),
-    );
+    const bytes = 2 * heads * context * headDim * kv + 4 * C * 4;
+    const base = { kernel: "attention", phase: "decode", name: `context ${context}`, shape: { rows: 1, context }, coldWeights: false } as const;
+    out.push(result(base, timer.device, time, flops, bytes));
   }
   for (const rows of plan.attentionPrefillRows) {
-    progress.step(`attention: prefill ${rows} positions`);
-    const time = bench.attention({ ...common, rows, start: 0, ...plan.prefill });
+    progress.step(`attention: prefill ${rows} positions (${where})`);
+    const time = timer.attention({ ...shape, rows, start: 0 }, cacheDtype, plan.prefill);
     // Causal: row t attends to t + 1 positions.
     const flops = 4 * heads * headDim * ((rows * (rows + 1)) / 2);
-    const bytes = 2 * heads * rows * headDim * 4 + 4 * rows * C * 4;
-    out.push(
-      result({ kernel: "attention", phase: "prefill", name: `prefill ${rows}`, shape: { rows, context: rows }, coldWeights: false }, time, flops, bytes),
-    );
+    const bytes = 2 * heads * rows * headDim * kv + 4 * rows * C * 4;
+    const base = { kernel: "attention", phase: "prefill", name: `prefill ${rows}`, shape: { rows, context: rows }, coldWeights: false } as const;
+    out.push(result(base, timer.device, time, flops, bytes));
   }
   return out;
 }

@@ -44,6 +44,8 @@ export interface DecodeResult {
 
 export interface KernelResult {
   kernel: "matmul" | "lm_head" | "attention";
+  /** Where it ran: the CPU kernels, or the CUDA kernels timed with CUDA events (a run whose model loaded on cuda). */
+  device: "cpu" | "cuda";
   phase: "decode" | "prefill";
   /** Where the shape occurs, e.g. "attn.c_attn" or "context 512". */
   name: string;
@@ -55,7 +57,7 @@ export interface KernelResult {
   gflops: number;
   /** Bytes the kernel must move (weights, inputs and outputs once) per second, in 10⁹. */
   gbs: number;
-  /** Weights cycled through copies larger than the last-level cache: each call reads them from DRAM. */
+  /** Weights cycled through copies larger than the last-level cache (the GPU's: twice its L2): each call reads them from memory. */
   coldWeights: boolean;
 }
 
@@ -86,6 +88,7 @@ export interface ModelResult {
    * on a shared machine, a large share means these numbers are slowed by others.
    */
   otherCpuShare: number | null;
+  /** The block's matmuls and the LM head; on cuda also attention, whose KV cache there is in the weights' dtype. */
   kernels: KernelResult[];
 }
 
@@ -98,7 +101,7 @@ export interface BenchResult {
   settings: { model: string; dtypes: string[]; device: string; threads: number; quick: boolean };
   memoryRead: MemoryReadResult | null;
   models: ModelResult[];
-  /** Attention keeps its cache in fp32 whatever the weights: timed once per run. */
+  /** CPU attention keeps its cache in fp32 whatever the weights: timed once per run, here (on cuda: per model, in its kernels). */
   attention: KernelResult[];
 }
 

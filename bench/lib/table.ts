@@ -91,21 +91,21 @@ function kernelTable(result: BenchResult): string | null {
   if (!first) return null;
   const key = (k: KernelResult) => `${k.phase} ${k.kernel} ${k.name} ${kernelShape(k)}`;
   const rows = first.kernels.map((k) => {
-    const cells = [`${k.phase} ${k.kernel === "matmul" ? k.name : k.kernel}`, kernelShape(k)];
+    const cells = [`${k.phase} ${k.kernel === "matmul" ? k.name : k.kernel}`, kernelShape(k), k.device];
     for (const m of models) {
       const same = m.kernels.find((x) => key(x) === key(k));
       cells.push(same ? sig(same.medianMs) : "-", same ? sig(same.gflops) : "-", same ? sig(same.gbs) : "-");
     }
     return cells;
   });
-  const header = ["kernel (median)", "rows×k×n", ...models.flatMap((m) => [`${m.dtype} ms`, "GFLOP/s", "GB/s"])];
+  const header = ["kernel (median)", "rows×k×n", "device", ...models.flatMap((m) => [`${m.dtype} ms`, "GFLOP/s", "GB/s"])];
   return formatTable(header, rows);
 }
 
 function attentionTable(result: BenchResult): string | null {
   if (result.attention.length === 0) return null;
-  const rows = result.attention.map((k) => [`${k.phase} attention`, kernelShape(k), sig(k.medianMs), sig(k.gflops), sig(k.gbs)]);
-  return formatTable(["attention, 1 layer (median)", "shape", "ms", "GFLOP/s", "GB/s"], rows);
+  const rows = result.attention.map((k) => [`${k.phase} attention`, kernelShape(k), k.device, sig(k.medianMs), sig(k.gflops), sig(k.gbs)]);
+  return formatTable(["attention, 1 layer (median)", "shape", "device", "ms", "GFLOP/s", "GB/s"], rows);
 }
 
 export function renderReport(result: BenchResult): string {
@@ -139,7 +139,7 @@ export function renderReport(result: BenchResult): string {
         "Prefill: median of runs.",
       "Bandwidth = (weights + KV cache read per token) × tok/s, against the measured read bandwidth; " +
         "over 100% means part of the weights came from the CPU's cache.",
-      "Decode-shape kernels cycle their weights through copies larger than the last-level cache (read from DRAM, as in a real decode step); prefill shapes reuse one copy.",
+      "Decode-shape kernels cycle their weights through copies larger than the last-level cache (a GPU's: twice its L2), read from memory as in a real decode step; prefill shapes reuse one copy.",
     ].join("\n"),
   );
   return `${sections.join("\n\n")}\n`;

@@ -1,0 +1,197 @@
+// Timing of single CUDA kernels on random device buffers (see kernel_timing.h).
+//
+// Launch overhead: a decode-shaped kernel runs for a few microseconds, about as long as the host
+// takes to enqueue it, so launches issued one after another would leave the GPU idle between them
+// and the events would time the host. Each batch of timed launches is therefore queued behind
+// hold_kernel, which spins on the GPU long enough for the host to enqueue the whole batch; the
+// GPU then runs the launches back to back, each between its own pair of events. The median
+// discards the odd launch the host did not queue in time.
+//
+// Test: tests/bench.test.ts (cudaBench, on a GPU). Used by bench/lib/kernels.ts.
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "cuda/attention.cuh"
+#include "cuda/common.cuh"
+#include "cuda/device_buffer.cuh"
+#include "cuda/kernel_timing.h"
+#include "cuda/matmul.cuh"
+
+namespace gpt::cuda {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+__device__ __forceinline__ void store(float* p, float x) { *p = x; }
+__device__ __forceinline__ void store(__half* p, float x) { *p = __float2half_rn(x); }
+__device__ __forceinline__ void store(__nv_bfloat16* p, float x) { *p = __float2bfloat16_rn(x); }
+
+// p[i] = ±scale · (0.25 … 1), from a splitmix64 hash of (seed, i): non-zero, normal in every
+// dtype for the scales used here, the same on every run.
+template <typename T>
+__global__ void fill_random_kernel(T* p, int64_t n, uint64_t seed, float scale) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    uint64_t z = (seed << 40) + uint64_t(i) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const float magnitude = scale * (0.25f + 0.75f * float(z >> 40) * (1.0f / 16777216.0f));
+    store(p + i, (z & 1) ? -magnitude : magnitude);
+  }
+}
+
+__device__ __forceinline__ uint64_t global_nanos() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// One thread spinning for `nanos` of the GPU's global timer: the launches queued behind it wait.
+__global__ void hold_kernel(uint64_t nanos) {
+  const uint64_t start = global_nanos();
+  while (global_nanos() - start < nanos) {
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffers
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+DeviceBuffer random_buffer(size_t bytes, DType dtype, uint64_t seed, float scale, const std::string& what) {
+  DeviceBuffer buf(bytes, what);
+  const int64_t n = int64_t(bytes / dtype_size(dtype));
+  if (n == 0) return buf;
+  constexpr int kThreads = 256;
+  const int blocks = int(std::min<int64_t>(ceil_div(n, kThreads), int64_t(sm_count()) * 8));
+  switch (dtype) {
+    case DType::F32: fill_random_kernel<<<blocks, kThreads>>>(buf.get<float>(), n, seed, scale); break;
+    case DType::F16: fill_random_kernel<<<blocks, kThreads>>>(buf.get<__half>(), n, seed, scale); break;
+    case DType::BF16: fill_random_kernel<<<blocks, kThreads>>>(buf.get<__nv_bfloat16>(), n, seed, scale); break;
+  }
+  CUDA_CHECK_LAUNCH("fill_random_kernel");
+  return buf;
+}
+
+// Copies of one weight (random, of order GPT-2's 0.02), each on a 256-byte boundary (the decode
+// paths need 16). With `cold`, enough copies to span twice the L2 cache: cycling through them,
+// no launch finds its weight in L2.
+struct WeightCopies {
+  DeviceBuffer memory;
+  size_t stride;
+  int64_t copies;
+
+  const void* copy(int64_t i) const { return memory.get<char>() + size_t(i % copies) * stride; }
+};
+
+WeightCopies random_weight(int64_t numel, DType dtype, bool cold, uint64_t seed) {
+  const size_t bytes = size_t(numel) * dtype_size(dtype);
+  int64_t copies = 1;
+  if (cold) {
+    int device = 0, l2_bytes = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+    copies = std::max<int64_t>(1, ceil_div(2 * int64_t(l2_bytes), int64_t(bytes)));
+  }
+  const size_t stride = round_up(bytes, 256);
+  return WeightCopies{random_buffer(stride * size_t(copies), dtype, seed, 0.05f, "the weight copies"), stride, copies};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The timing loop
+
+class Event {
+ public:
+  Event() { CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~Event() {
+    if (event_) cudaEventDestroy(event_);  // no throw from a destructor
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+constexpr int64_t kBatch = 32;  // timed launches queued behind one hold
+// Host time allowed for enqueueing one launch and its two events: about ten times what it takes.
+constexpr uint64_t kHoldNanosPerLaunch = 50000;
+
+// `launch(i)` enqueues call i on the default stream.
+template <typename Launch>
+KernelTime time_launches(const TimingPlan& plan, int64_t weight_copies, Launch launch) {
+  int64_t call = 0;
+  for (int64_t i = 0; i < plan.warmup; ++i) launch(call++);
+  CUDA_CHECK(cudaDeviceSynchronize());  // a fault in the kernel surfaces here, named
+  std::vector<Event> starts(kBatch), stops(kBatch);
+  std::vector<double> samples;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (int64_t(samples.size()) < plan.iterations) {
+    const int64_t batch = std::min<int64_t>(kBatch, plan.iterations - int64_t(samples.size()));
+    hold_kernel<<<1, 1>>>(uint64_t(batch) * kHoldNanosPerLaunch);
+    CUDA_CHECK_LAUNCH("hold_kernel");
+    for (int64_t i = 0; i < batch; ++i) {
+      CUDA_CHECK(cudaEventRecord(starts[size_t(i)].get()));
+      launch(call++);
+      CUDA_CHECK(cudaEventRecord(stops[size_t(i)].get()));
+    }
+    CUDA_CHECK(cudaEventSynchronize(stops[size_t(batch - 1)].get()));
+    for (int64_t i = 0; i < batch; ++i) {
+      float ms = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, starts[size_t(i)].get(), stops[size_t(i)].get()));
+      samples.push_back(double(ms) * 1e-3);
+    }
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > plan.max_seconds) break;
+  }
+  std::sort(samples.begin(), samples.end());
+  const size_t n = samples.size();
+  const double median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+  return KernelTime{median, samples.front(), int64_t(n), weight_copies};
+}
+
+}  // namespace
+
+KernelTime time_matmul(int64_t rows, int64_t k, int64_t n, DType dtype, bool cold_weights, const TimingPlan& plan) {
+  const WeightCopies w = random_weight(k * n, dtype, cold_weights, 1);
+  const DeviceBuffer in = random_buffer(size_t(rows * k) * 4, DType::F32, 2, 1.0f, "the matmul input");
+  const DeviceBuffer bias = random_buffer(size_t(n) * 4, DType::F32, 3, 0.1f, "the matmul bias");
+  const DeviceBuffer out(size_t(rows * n) * 4, "the matmul output");
+  const size_t ws_floats = matmul_workspace_floats(rows, n);
+  const DeviceBuffer ws(ws_floats * 4, "the split-K workspace");
+  return time_launches(plan, w.copies, [&](int64_t i) {
+    matmul(in.get<float>(), rows, k, n, w.copy(i), dtype, bias.get<float>(), Epilogue::kStore, out.get<float>(),
+           MatmulPath::kAuto, ws.get<float>(), ws_floats, nullptr);
+  });
+}
+
+KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, bool cold_weights,
+                        const TimingPlan& plan) {
+  const WeightCopies wte = random_weight(vocab * c, dtype, cold_weights, 4);
+  const DeviceBuffer in = random_buffer(size_t(rows * c) * 4, DType::F32, 5, 1.0f, "the LM head input");
+  const DeviceBuffer logits(size_t(rows * vocab) * 4, "the logits");
+  return time_launches(plan, wte.copies, [&](int64_t i) {
+    lm_head(in.get<float>(), rows, c, vocab, wte.copy(i), dtype, logits.get<float>(), MatmulPath::kAuto, nullptr);
+  });
+}
+
+KernelTime time_attention(const AttentionShape& s, int64_t rows, int64_t start, DType cache_dtype,
+                          const TimingPlan& plan) {
+  const int64_t C = s.heads * s.head_dim;
+  const DeviceBuffer qkv = random_buffer(size_t(rows * 3 * C) * 4, DType::F32, 6, 1.0f, "the attention input");
+  const DeviceBuffer cache = random_buffer(size_t(2 * s.heads * s.capacity * s.head_dim) * dtype_size(cache_dtype),
+                                           cache_dtype, 7, 1.0f, "the KV cache");
+  const DeviceBuffer out(size_t(rows * C) * 4, "the attention output");
+  const size_t ws_floats = attention_workspace_floats(s, rows);
+  const DeviceBuffer ws(ws_floats * 4, "the attention workspace");
+  const AttentionCall call{qkv.get<float>(), rows, start, nullptr, cache.get(), cache_dtype, out.get<float>()};
+  return time_launches(plan, 1, [&](int64_t) {
+    attention(s, call, AttentionPath::kAuto, ws.get<float>(), ws_floats, nullptr);
+  });
+}
+
+}  // namespace gpt::cuda
