@@ -8,7 +8,8 @@
 #   addon                 Gpt.buildInfo() and the devices the addon sees
 #   tests                 vitest: tests/cuda-build, tests/cuda-kernels, tests/cuda-model, tests/golden (CPU)
 #   e2e                   Gpt.load(fixture, {device:"cuda"}) logits vs the CPU's and Hugging Face's,
-#                         greedy tokens vs Hugging Face's; random GPT-2 124M on cuda vs cpu
+#                         greedy tokens vs Hugging Face's; random GPT-2 124M on cuda vs cpu; decode
+#                         with the CUDA graph vs eager steps (tokens equal, tok/s each)
 #   memcheck              compute-sanitizer memcheck over the kernel tests
 #   bench                 bench/run.ts --random gpt2 / gpt2-xl --dtype float16 --device cuda
 #   torch                 PyTorch fp16 matmul and causal SDPA at GPT-2 prefill shapes, and
@@ -387,6 +388,40 @@ for (const dtype of ["float32", "float16"] as const) {
   } finally {
     cpu?.dispose();
     gpu?.dispose();
+  }
+}
+
+// The decode step as a CUDA graph against eager launches (GPT_CUDA_GRAPH=0 is read when a model
+// loads): same tokens, and the speed-up the graph buys (bench/NOTES.md section 6 predicts ≥ 3×).
+{
+  const step = "e2e decode graph vs eager gpt2 float16";
+  const models: any[] = [];
+  try {
+    const load = async (graph: boolean) => {
+      if (graph) delete process.env.GPT_CUDA_GRAPH;
+      else process.env.GPT_CUDA_GRAPH = "0";
+      const m = await Gpt.random("gpt2", { device, dtype: "float16", seed: 7 });
+      delete process.env.GPT_CUDA_GRAPH;
+      models.push(m);
+      return m;
+    };
+    const graphed = await load(true), eager = await load(false);
+    const opts = { maxTokens: 200, temperature: 0, ignoreEos: true };
+    const prompt = ids.slice(0, 16);
+    const rate = async (m: any) => {
+      await m.generate(prompt, { ...opts, maxTokens: 8 }); // warm: the graph is captured here
+      const r = await m.generate(prompt, opts);
+      return { tokens: r.tokens as number[], perSecond: r.tokens.length / (r.timings.decodeMs / 1000) };
+    };
+    const g = await rate(graphed), e = await rate(eager);
+    const replays = (graphed as any).model?.graphReplays ?? NaN;
+    const same = agree(g.tokens, e.tokens);
+    const ok = same === g.tokens.length && (device !== "cuda" || replays > 0);
+    row(step, ok ? "ok" : "FAIL", `graph ${Math.round(g.perSecond)} tok/s vs eager ${Math.round(e.perSecond)} (×${(g.perSecond / e.perSecond).toFixed(2)}); ${same}/${g.tokens.length} tokens equal; ${replays} graph replays`);
+  } catch (err) {
+    row(step, "FAIL", why(err));
+  } finally {
+    for (const m of models) m.dispose();
   }
 }
 TS

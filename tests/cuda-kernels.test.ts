@@ -2,7 +2,8 @@
  * Every CUDA kernel (native/cuda/) against its CPU twin, on fresh seeded random inputs (never
  * zeros) at awkward shapes, with every output poisoned with NaN first so that an element the
  * kernel forgot to write fails. Gates: ‖out − ref‖ / ‖ref‖ ≤ 1e-5 for fp32 paths, ≤ 1e-2 where
- * the tensor cores round the input to F16 / BF16. The matmul and LM-head references are the CPU
+ * the tensor cores round the input to F16 / BF16; attention over an F16 / BF16 cache is held to
+ * 1e-4 against a reference that rounds the cache as the kernels store it. The matmul and LM-head references are the CPU
  * reference kernels (ops.* with impl "reference"); LayerNorm, embedding, attention and sampling
  * are checked against double-precision JS written from the CPU twins' definitions.
  *
@@ -272,7 +273,9 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       const args = { path, qkv, rows, start, heads, headDim: d, capacity, cache: gpuCache, out };
       cuda.attention({ ...args, cacheDtype: dtype, startOnDevice });
       expectClose(gpuCache, refCache, 0, "cache after append");
-      expectClose(out, ref, dtype === "F32" ? FP32 : HALF, `${path} output`);
+      // The reference sees exactly the values the kernels see, so a half cache needs no half
+      // tolerance; 1e-4 still fails a kernel that read this call's keys back rounded (≈ 1e-3).
+      expectClose(out, ref, dtype === "F32" ? FP32 : 1e-4, `${path} output`);
     });
 
     it("refuses head dims that are not a multiple of 16 up to 256", () => {
