@@ -21,6 +21,8 @@ import type {
 } from "../bindings.js";
 import { native } from "../lib/native.js";
 import { bf16BitsToF32, f16BitsToF32, toBf16, toF16 } from "./helpers/half.js";
+import { fixtureDir } from "./helpers/fixtures.js";
+import { loadNativeModel } from "./helpers/native-model.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
 const SEED = testSeed();
@@ -139,6 +141,7 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         cases.push({ path: "fp32", dtype, shape });
         if (dtype !== "F32") cases.push({ path: "tensorcore", dtype, shape });
         if (shape[0] <= 16 && shape[1] % 8 === 0) cases.push({ path: "decode", dtype, shape });
+        cases.push({ path: "auto", dtype, shape }); // what the model runs
       }
     cases.forEach(({ path, dtype, shape: [rows, c, vocab] }, index) =>
       it(`${path} ${dtype} ${rows}×${c} · (${vocab}×${c})ᵀ`, () => {
@@ -149,7 +152,8 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       ops.lmHead({ impl: "reference", input, rows, weight, dtype, vocab, c, out: ref, threads: 1 });
       const out = poisoned(rows * vocab);
       cuda.lmHead({ path, input, rows, weight, dtype, vocab, c, out });
-      expectClose(out, ref, path === "tensorcore" ? HALF : FP32, `${path} ${dtype}`);
+      const rounded = path === "tensorcore" || (path === "auto" && dtype !== "F32");
+      expectClose(out, ref, rounded ? HALF : FP32, `${path} ${dtype}`);
       }),
     );
   });
@@ -161,6 +165,7 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       [5, 1600],
       [2, 333],
       [7, 4097],
+      [2, 12256], // the largest C the kernel holds in shared memory
     ])("%i rows × C = %i", (rows, c) => {
       const prng = new Prng(deriveSeed(SEED, 2000 + c));
       const x = random(prng, rows * c, -3, 5);
@@ -185,6 +190,13 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         if (withAdd) expectClose(xs, summed, FP32, "residual written back");
         else expect(xs).toEqual(x);
       }
+    });
+
+    it("refuses a C past what it holds in shared memory, naming the limit", () => {
+      const c = 12257;
+      const row = () => new Float32Array(c).fill(0.5);
+      const args = { x: row(), add: null, rows: 1, c, gamma: row(), beta: row(), eps: 1e-5, out: row() };
+      expect(() => cuda.layernorm(args)).toThrow(/C = 12257 exceeds the 12256/);
     });
   });
 
@@ -314,6 +326,8 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
           if (cum >= need) break;
         }
         kept = kept.slice(0, keep);
+      } else {
+        kept = [...kept].sort((a, b) => a - b); // without a top-p sort the CPU walks ids upward
       }
       const mass = kept.reduce((s, i) => s + w(i), 0);
       // Token i is picked for u in [lo, hi).
@@ -358,6 +372,47 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         expect(u).toBeLessThan(interval![1] + 1e-6);
         expect(r.logprob).toBeCloseTo(logits[r.token]! - ref.logZ, 4);
       }
+    });
+
+    it("picks what the CPU sampler picks for the same u (the twin itself, 1024 ids)", async () => {
+      const model = await loadNativeModel(fixtureDir("tiny-f32"), 1); // its sample() is core/sampler.cpp
+      try {
+        const prng = new Prng(deriveSeed(SEED, 5200));
+        const settings: [number, number, number][] = [
+          [1, 0, 1],
+          [0.6, 0, 1],
+          [1, 30, 1],
+          [1.5, 0, 0.8],
+          [0.9, 100, 0.95],
+        ];
+        let compared = 0;
+        for (const [temperature, topK, topP] of settings) {
+          const logits = random(prng, 1024, -3, 3);
+          const ref = reference(logits, temperature, topK, topP);
+          for (let trial = 0; trial < 40; trial++) {
+            const u = prng.next();
+            const cpu = model.sample(logits, 0, temperature, topK, topP, u);
+            const [lo, hi] = ref.intervals.get(cpu.token)!; // the reference mirrors the CPU sampler
+            expect(u).toBeGreaterThanOrEqual(lo - 1e-6);
+            expect(u).toBeLessThan(hi + 1e-6);
+            if (u - lo < 1e-6 || hi - u < 1e-6) continue; // a boundary the fixed-point sums may round across
+            const gpu = cuda.sample({ logits, temperature, topK, topP, u });
+            expect(gpu.token, `T ${temperature}, top-k ${topK}, top-p ${topP}, u ${u}`).toBe(cpu.token);
+            expect(gpu.logprob).toBeCloseTo(cpu.logprob, 4);
+            compared++;
+          }
+        }
+        expect(compared).toBeGreaterThan(150);
+      } finally {
+        model.dispose();
+      }
+    });
+
+    it("counts −0 and +0 as equal logits (the lower id wins), as the CPU sampler does", () => {
+      const logits = new Float32Array(64).fill(-5);
+      logits[3] = -0;
+      logits[7] = 0;
+      expect(cuda.sample({ logits, temperature: 0, topK: 0, topP: 1, u: 0.5 }).token).toBe(3);
     });
 
     it("rejects NaN and rows without a finite maximum, as the CPU sampler does", () => {

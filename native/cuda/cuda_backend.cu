@@ -75,13 +75,15 @@ struct CudaBackend::State {
   void use() const { CUDA_CHECK(cudaSetDevice(device)); }
 
   // Grows `buf` to at least `bytes`; the stream is drained first, as kernels may still use it.
-  void ensure(DeviceBuffer& buf, size_t bytes, const char* what) {
+  // `in_graph`: the decode-step graph may point into it, so growing it makes the graph stale —
+  // marked before the old memory is freed, in case the new allocation throws.
+  void ensure(DeviceBuffer& buf, size_t bytes, const char* what, bool in_graph = true) {
     if (buf.bytes() >= bytes) return;
     if (capturing) throw std::logic_error(std::string("gpt-cuda: ") + what + " grew while a decode step was being captured");
     CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (in_graph) ++generation;
     buf = DeviceBuffer();
     buf = DeviceBuffer(bytes + bytes / 4, what);  // headroom: rows grow by one per decode step
-    ++generation;
   }
 
   float* workspace_floats(size_t floats) {
@@ -133,9 +135,10 @@ CudaBackend::CudaBackend(int device) : s_(std::make_unique<State>()) {
                              std::to_string(count) + " device" + (count == 1 ? "" : "s") + " found)");
   s_->device = device;
   s_->use();
-  CUDA_CHECK(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking));
+  // The stream last: State frees its buffers itself if this throws, but not the stream.
   s_->step_host = std::make_unique<PinnedStep>();
   s_->step = DeviceBuffer(sizeof(StepInput), "the decode step's input");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking));
 }
 
 CudaBackend::~CudaBackend() {
@@ -213,7 +216,7 @@ void CudaBackend::embed(const int32_t* tokens, int64_t rows, int64_t start, cons
   s_->use();
   const int32_t* ids = s_->step_token();
   if (!ids) {
-    s_->ensure(s_->tokens, size_t(rows) * sizeof(int32_t), "the token ids");
+    s_->ensure(s_->tokens, size_t(rows) * sizeof(int32_t), "the token ids", false);  // a step reads `step`
     CUDA_CHECK(cudaMemcpyAsync(s_->tokens.get(), tokens, size_t(rows) * sizeof(int32_t), cudaMemcpyHostToDevice,
                                s_->stream));
     ids = s_->tokens.get<int32_t>();
@@ -252,8 +255,9 @@ void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, int64
   call.cache = s_->kv_cache.get<char>() + size_t(layer) * layer_bytes;
   call.cache_dtype = s_->kv_dtype;
   call.out = out;
-  const size_t ws = attention_workspace_floats(shape, rows);
-  cuda::attention(shape, call, AttentionPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
+  // Only the decode path (rows ≤ kDecodeMaxQueries under kAuto) uses the workspace.
+  const size_t ws = rows <= kDecodeMaxQueries ? attention_workspace_floats(shape, rows) : 0;
+  cuda::attention(shape, call, AttentionPath::kAuto, ws ? s_->workspace_floats(ws) : nullptr, ws, s_->stream);
 }
 
 void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
@@ -269,7 +273,7 @@ void CudaBackend::read(const float* src, size_t count, float* host) {
 
 Sampled CudaBackend::sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
   s_->use();
-  s_->ensure(s_->sampled, sizeof(DeviceSampled), "the sampling result");
+  s_->ensure(s_->sampled, sizeof(DeviceSampled), "the sampling result", false);  // sampled outside the graph
   cuda::sample(logits, vocab, params, u, s_->sampled.get<DeviceSampled>(), s_->stream);
   DeviceSampled r;
   CUDA_CHECK(cudaMemcpyAsync(&r, s_->sampled.get(), sizeof r, cudaMemcpyDeviceToHost, s_->stream));
@@ -290,7 +294,7 @@ void CudaBackend::run_decode_step(int32_t token, int64_t start, const std::funct
     ~EndStep() { s.in_step = false; }
   } end_step{s};
 
-  if (s.graph && s.graph_generation == s.generation) {
+  if (s.graphs && s.graph && s.graph_generation == s.generation) {
     CUDA_CHECK(cudaGraphLaunch(s.graph, s.stream));
     ++s.replays;
     return;
@@ -307,6 +311,7 @@ void CudaBackend::run_decode_step(int32_t token, int64_t start, const std::funct
   } catch (const std::exception&) {
     // A step that cannot be captured still runs, eagerly, from now on; decode_steps_replayed()
     // (NativeModel.graphReplays, checked by the GPU tests) shows that graphs are off.
+    s.drop_graph();
     s.graphs = false;
     step();
   }

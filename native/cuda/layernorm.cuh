@@ -7,8 +7,9 @@
 
 namespace gpt::cuda {
 
-// Largest C the kernel keeps in shared memory.
-constexpr int64_t kLayerNormMaxC = 12288;
+// Largest C the kernel keeps in shared memory: 4·C bytes of row plus its 128-byte reduction
+// scratch within the 48 KiB a block gets without opting in.
+constexpr int64_t kLayerNormMaxC = (48 * 1024 - 128) / 4;
 
 // out[t] = (x[t] - mean) / sqrt(var + eps) · gamma + beta.
 void layernorm(const float* x, int64_t rows, int64_t C, const float* gamma, const float* beta, float eps, float* out,

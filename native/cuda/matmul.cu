@@ -372,13 +372,15 @@ std::string shape_text(int64_t M, int64_t K, int64_t N, DType dtype) {
          dtype_name(dtype);
 }
 
-void check_path(MatmulPath path, bool decode_ok, DType dtype, const std::string& what) {
+// `what` names the call in the error; it is a callable so that the text is only built to throw.
+template <typename What>
+void check_path(MatmulPath path, bool decode_ok, DType dtype, const What& what) {
   if (path == MatmulPath::kDecode && !decode_ok)
-    throw std::invalid_argument("gpt-cuda: " + what + ": the decode path needs at most " +
+    throw std::invalid_argument("gpt-cuda: " + what() + ": the decode path needs at most " +
                                 std::to_string(kDecodeMaxRows) + " rows, a row length that is a multiple of " +
                                 std::to_string(16 / dtype_size(dtype)) + " and 16-byte aligned pointers");
   if (path == MatmulPath::kTensorCore && dtype == DType::F32)
-    throw std::invalid_argument("gpt-cuda: " + what + ": the tensor-core path needs F16 or BF16 weights");
+    throw std::invalid_argument("gpt-cuda: " + what() + ": the tensor-core path needs F16 or BF16 weights");
 }
 
 }  // namespace
@@ -392,7 +394,7 @@ void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DTy
             cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && K > 0 && N > 0, "matmul: empty shape " + shape_text(M, K, N, dtype));
   const bool decode_ok = decode_fits(M, N, dtype, w, in, false);
-  check_path(path, decode_ok, dtype, "matmul " + shape_text(M, K, N, dtype));
+  check_path(path, decode_ok, dtype, [&] { return "matmul " + shape_text(M, K, N, dtype); });
   if (path == MatmulPath::kAuto)
     path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
   const Operands op{in, w, N, 1, bias, out, M, K, N, epilogue};
@@ -406,7 +408,8 @@ void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, 
              MatmulPath path, cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && C > 0 && V > 0, "lm_head: empty shape " + shape_text(M, C, V, dtype));
   const bool decode_ok = decode_fits(M, C, dtype, wte, in, true);
-  check_path(path, decode_ok, dtype, std::string("lm_head ") + path_name(path) + " " + shape_text(M, C, V, dtype));
+  check_path(path, decode_ok, dtype,
+             [&] { return std::string("lm_head ") + path_name(path) + " " + shape_text(M, C, V, dtype); });
   if (path == MatmulPath::kAuto)
     path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
   if (path == MatmulPath::kDecode) {

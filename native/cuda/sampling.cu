@@ -1,7 +1,8 @@
 // Next-token sampling on the device, with the semantics of the CPU twin core/sampler.cpp: the
 // argmax (lowest id among equal maxima) and its log-softmax for greedy decoding; otherwise
 // temperature, then top-k, then top-p over the candidates ordered best first (ties: lower id
-// first), and the token where the cumulative mass in that order first exceeds u · mass.
+// first), and the token where the cumulative mass first exceeds u · mass, walking the candidates
+// best first when top-p cut them and in id order otherwise (as the CPU does).
 //
 // One block of 1024 threads per row of logits (fp32, device memory). Every selection is a radix
 // select, most significant byte first, over a 64-bit key that orders candidates exactly as the
@@ -25,9 +26,10 @@ namespace {
 constexpr int kThreads = 1024;
 constexpr double kFixedOne = 1099511627776.0;  // 2^40: the fixed-point weight of probability ratio 1
 
-// Larger key = earlier in the CPU's order: higher value, then lower id.
+// Larger key = earlier in the CPU's order: higher value, then lower id. −0 counts as +0 (the CPU
+// compares values, and they are equal), hence the + 0.0f.
 __device__ __forceinline__ uint64_t sort_key(float v, int64_t id) {
-  const uint32_t b = __float_as_uint(v);
+  const uint32_t b = __float_as_uint(v + 0.0f);
   const uint32_t ordered = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
   return (uint64_t(ordered) << 32) | uint64_t(0xffffffffu - uint32_t(id));
 }
@@ -36,6 +38,11 @@ __device__ __forceinline__ int32_t key_id(uint64_t key) { return int32_t(0xfffff
 
 struct Shared {
   unsigned long long hist[256];
+  // pick_in_id_order: the candidates' weight per thread, the thread whose range holds the
+  // target, the weight before that range, the target it walks to, and the id it picks.
+  unsigned long long range_mass[kThreads];
+  unsigned long long owner_before, walk_target;
+  int owner, picked;
   unsigned long long best, total, prefix;
   int nan_at;
   float scratch[32];
@@ -99,6 +106,56 @@ __device__ uint64_t radix_select(const float* l, int64_t V, uint64_t cand_min, f
   return prefix;
 }
 
+// The candidate (key ≥ cand_min) at which the cumulative weight, walking ids upward, first
+// exceeds `target` — the CPU's walk when no top-p sort has ordered the candidates. Thread t sums
+// the weights of its own contiguous range of ids, thread 0 finds the range holding the target,
+// and that range's thread walks it. Called by every thread; returns to all.
+__device__ int32_t pick_in_id_order(const float* l, int64_t V, uint64_t cand_min, float max_logit, float inv_t,
+                                    unsigned long long target, Shared& sh) {
+  const int64_t per = (V + blockDim.x - 1) / blockDim.x;
+  const int64_t begin = min(V, int64_t(threadIdx.x) * per), end = min(V, begin + per);
+  unsigned long long mine = 0;
+  for (int64_t i = begin; i < end; ++i)
+    if (sort_key(l[i], i) >= cand_min) mine += weight(l[i], max_logit, inv_t);
+  sh.range_mass[threadIdx.x] = mine;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned long long before = 0;
+    int owner = -1, last = -1;
+    for (int t = 0; t < int(blockDim.x); ++t) {
+      if (sh.range_mass[t] == 0) continue;
+      last = t;
+      if (target < before + sh.range_mass[t]) {
+        owner = t;
+        break;
+      }
+      before += sh.range_mass[t];
+    }
+    if (owner < 0) {  // target at or past the total (rounding): the last candidate with weight
+      owner = last;
+      before -= sh.range_mass[last];
+      target = before + sh.range_mass[last] - 1;
+    }
+    sh.owner = owner;
+    sh.owner_before = before;
+    sh.walk_target = target;
+  }
+  __syncthreads();
+  if (int(threadIdx.x) == sh.owner) {
+    unsigned long long cum = sh.owner_before;
+    for (int64_t i = begin; i < end; ++i) {
+      if (sort_key(l[i], i) < cand_min) continue;
+      cum += weight(l[i], max_logit, inv_t);
+      if (cum > sh.walk_target) {
+        sh.picked = int(i);
+        break;
+      }
+    }
+  }
+  __syncthreads();
+  return sh.picked;
+}
+
 __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V, float temperature, int64_t top_k,
                                                       float top_p, double u, DeviceSampled* result) {
   __shared__ Shared sh;
@@ -144,7 +201,10 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
                                      need >= 1.0 ? (unsigned long long)(need) - 1 : 0ull, sh);
     }
     const double mass = double(candidate_mass(l, V, cand_min, max_logit, inv_t, sh));
-    token = key_id(radix_select<false>(l, V, cand_min, max_logit, inv_t, (unsigned long long)floor(u * mass), sh));
+    const auto target = (unsigned long long)floor(u * mass);
+    // The CPU walks its candidates best first after a top-p sort, and in id order otherwise.
+    token = top_p < 1.0f ? key_id(radix_select<false>(l, V, cand_min, max_logit, inv_t, target, sh))
+                         : pick_in_id_order(l, V, cand_min, max_logit, inv_t, target, sh);
   }
   if (threadIdx.x == 0) *result = {token, l[token] - log_z, -1, max_logit};
 }
