@@ -27,7 +27,10 @@ export interface GenerateOptions {
   topK?: number;
   /** Sample from the smallest set of tokens whose probability reaches p; 1 (default) means no limit. */
   topP?: number;
-  /** Seed of the sampler: the same seed and options give the same tokens. Default: random. */
+  /**
+   * Seed of the sampler: the same seed and options give the same tokens on the same device (CPU
+   * and GPU logits differ by rounding, so their picks can too). Default: random.
+   */
   seed?: number;
   /** Generation ends before the first occurrence of any of these strings. */
   stop?: string | string[];
