@@ -18,8 +18,8 @@
 // multiple of 16 / sizeof(dtype) and 16-byte aligned pointers, checked on the host.
 //
 // Test: tests/cuda-kernels.test.ts (cudaOps.matmul / lmHead with path "fp32" | "tensorcore" |
-// "decode" against the CPU reference twin, awkward shapes). Time: bench harness (to come); build
-// with GPT_CUDA_VERBOSE=1 to see registers and spills per kernel.
+// "decode" against the CPU reference twin, awkward shapes). Time: cudaBench.matmul / lmHead
+// (npm run bench -- --device cuda); build with GPT_CUDA_VERBOSE=1 to see registers and spills.
 #include <mma.h>
 
 #include <algorithm>
