@@ -261,6 +261,8 @@ export interface NativeCudaBench {
   attention(
     args: NativeBenchTiming & { heads: number; headDim: number; capacity: number; rows: number; start: number; cacheDtype: NativeDtype },
   ): NativeKernelTime;
+  /** A STREAM-style read of `bytes` of GPU memory, `passes` times: the bandwidth a decode step can at best reach. */
+  memoryRead(args: { bytes: number; passes: number }): Omit<NativeMemoryRead, "threads">;
 }
 
 export interface NativeBinding {

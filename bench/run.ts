@@ -157,6 +157,19 @@ async function measureModel(
   return { model, attention };
 }
 
+/** The read bandwidth the decode figures are held against: the GPU's for a model on cuda, else the host's. */
+function measureMemoryRead(onGpu: boolean, l3CacheBytes: number | null, args: BenchArgs): MemoryReadResult {
+  if (onGpu) {
+    // Far beyond any L2 (an H200's is 60 MB), as a decode step's weights are.
+    const plan = { bytes: (args.quick ? 512 : 2048) * 1024 ** 2, passes: args.quick ? 3 : 10 };
+    const { checksum: _, ...read } = native().cudaBench.memoryRead(plan);
+    return { device: "cuda", threads: null, ...read };
+  }
+  const plan = memoryReadPlan(l3CacheBytes, args.quick);
+  const { checksum: _, ...read } = native().bench.memoryRead({ ...plan, threads: args.threads });
+  return { device: "cpu", ...read };
+}
+
 function withBandwidth(model: ModelResult, read: MemoryReadResult | null): ModelResult {
   return {
     ...model,
@@ -211,8 +224,7 @@ async function run(argv: string[]): Promise<number> {
   }
 
   progress.step("memory read bandwidth");
-  const readPlan = memoryReadPlan(machine.l3CacheBytes, args.quick);
-  const { checksum: _, ...memoryRead } = native().bench.memoryRead({ ...readPlan, threads: args.threads });
+  const memoryRead = measureMemoryRead(models[0]?.device === "cuda", machine.l3CacheBytes, args);
 
   const result: BenchResult = {
     schema: SCHEMA,

@@ -247,14 +247,23 @@ describe("native CUDA bench entry points", () => {
   const hasGpu = Gpt.devices().length > 0;
   const timing = { warmup: 1, iterations: 3, maxSeconds: 1 };
 
-  it("exist as matmul, lmHead and attention", () => {
-    expect(Object.keys(cudaBench).sort()).toEqual(["attention", "lmHead", "matmul"]);
+  it("exist as matmul, lmHead, attention and memoryRead", () => {
+    expect(Object.keys(cudaBench).sort()).toEqual(["attention", "lmHead", "matmul", "memoryRead"]);
   });
 
   it.skipIf(hasGpu)("without a GPU, throw an error that says why", () => {
-    expect(() => cudaBench.matmul({ rows: 1, k: 64, n: 64, dtype: "F16", coldWeights: true, ...timing })).toThrow(
-      /cudaBench needs (a CUDA device, and none is visible|the CUDA backend, and this binary was built without it)/,
-    );
+    const why = /cudaBench needs (a CUDA device, and none is visible|the CUDA backend, and this binary was built without it)/;
+    expect(() => cudaBench.matmul({ rows: 1, k: 64, n: 64, dtype: "F16", coldWeights: true, ...timing })).toThrow(why);
+    expect(() => cudaBench.memoryRead({ bytes: 1 << 20, passes: 1 })).toThrow(why);
+  });
+
+  it.skipIf(!hasGpu)("read GPU memory at a positive, finite rate", () => {
+    const r = cudaBench.memoryRead({ bytes: 256 << 20, passes: 3 });
+    expect(r.bytes).toBe(256 << 20);
+    expect(r.passes).toBe(3);
+    expect(r.bestGBs).toBeGreaterThanOrEqual(r.medianGBs);
+    expect(r.medianGBs).toBeGreaterThan(0);
+    expect(Number.isFinite(r.bestGBs)).toBe(true);
   });
 
   it.skipIf(!hasGpu)("time a small matmul, LM head and attention: positive, finite, cold weights in several copies", () => {
@@ -304,6 +313,8 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(result.machine.node).toBe(process.version);
     expect(result.machine.buildInfo.cpuIsa.length).toBeGreaterThan(0);
     expect(result.memoryRead!.bestGBs).toBeGreaterThan(0);
+    expect(result.memoryRead!.device).toBe("cpu");
+    expect(result.memoryRead!.threads).toBe(2);
     const [model] = result.models;
     expect(model!.dtype).toBe("float32 (stored)");
     expect(model!.weightBytes).toBeGreaterThan(0);

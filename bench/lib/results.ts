@@ -9,9 +9,12 @@ import type { MachineInfo } from "./machine.js";
 export const SCHEMA = "gpt-cuda-bench/1";
 
 export interface MemoryReadResult {
+  /** Whose memory was read: the host's by CPU threads, or the GPU's (for a model on cuda). */
+  device: "cpu" | "cuda";
   bytes: number;
   passes: number;
-  threads: number;
+  /** CPU threads reading; null for the GPU. */
+  threads: number | null;
   bestGBs: number;
   medianGBs: number;
 }

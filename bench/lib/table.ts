@@ -121,8 +121,9 @@ export function renderReport(result: BenchResult): string {
   ];
   if (result.memoryRead) {
     const r = result.memoryRead;
+    const who = r.device === "cuda" ? "GPU memory" : `${r.threads} threads`;
     lines.push(
-      `memory read bandwidth (STREAM-style sum, ${r.threads} threads, ${sig(r.bytes / 1024 ** 2)} MiB × ${r.passes}): ` +
+      `memory read bandwidth (STREAM-style sum, ${who}, ${sig(r.bytes / 1024 ** 2)} MiB × ${r.passes}): ` +
         `${sig(r.bestGBs)} GB/s best, ${sig(r.medianGBs)} GB/s median`,
     );
   }

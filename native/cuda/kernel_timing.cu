@@ -57,6 +57,19 @@ __global__ void hold_kernel(uint64_t nanos) {
   }
 }
 
+// Every thread sums its grid-strided 16-byte words as integers (any bit pattern is a valid one),
+// and each warp adds its total to *sum: nothing read can be optimised away.
+__global__ void read_kernel(const uint4* p, int64_t n, unsigned long long* sum) {
+  unsigned long long acc = 0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const uint4 v = __ldcs(p + i);  // streaming: no point keeping it in L2
+    acc += uint64_t(v.x) + v.y + v.z + v.w;
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (threadIdx.x % 32 == 0) atomicAdd(sum, acc);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Buffers
 
@@ -192,6 +205,35 @@ KernelTime time_attention(const AttentionShape& s, int64_t rows, int64_t start, 
   return time_launches(plan, 1, [&](int64_t) {
     attention(s, call, AttentionPath::kAuto, ws.get<float>(), ws_floats, nullptr);
   });
+}
+
+MemoryReadTime time_memory_read(size_t bytes, int64_t passes) {
+  GPT_REQUIRE(bytes >= 16 && passes >= 1, "memory read: at least 16 bytes and one pass");
+  const int64_t words = int64_t(bytes / 16);
+  const DeviceBuffer data = random_buffer(size_t(words) * 16, DType::F32, 8, 1.0f, "the memory-read buffer");
+  const DeviceBuffer sum(sizeof(unsigned long long), "the memory-read checksum");
+  CUDA_CHECK(cudaMemset(sum.get(), 0, sizeof(unsigned long long)));
+  const unsigned blocks = unsigned(int64_t(sm_count()) * 8);
+  const auto launch = [&] {
+    read_kernel<<<blocks, 256>>>(data.get<uint4>(), words, sum.get<unsigned long long>());
+    CUDA_CHECK_LAUNCH("read_kernel");
+  };
+  launch();  // warm-up: clocks up, pages touched
+  Event start, stop;
+  std::vector<double> gbs;
+  for (int64_t i = 0; i < passes; ++i) {
+    CUDA_CHECK(cudaEventRecord(start.get()));
+    launch();
+    CUDA_CHECK(cudaEventRecord(stop.get()));
+    CUDA_CHECK(cudaEventSynchronize(stop.get()));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+    gbs.push_back(double(words) * 16 / (double(ms) * 1e-3) / 1e9);
+  }
+  std::sort(gbs.begin(), gbs.end());
+  unsigned long long checksum = 0;
+  CUDA_CHECK(cudaMemcpy(&checksum, sum.get(), sizeof checksum, cudaMemcpyDeviceToHost));
+  return MemoryReadTime{gbs.back(), gbs[gbs.size() / 2], double(checksum)};
 }
 
 }  // namespace gpt::cuda

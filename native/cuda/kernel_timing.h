@@ -41,4 +41,13 @@ KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, boo
 KernelTime time_attention(const AttentionShape& s, int64_t rows, int64_t start, DType cache_dtype,
                           const TimingPlan& plan);
 
+// A STREAM-style read of `bytes` of device memory (16-byte loads, summed so they are not
+// optimised away), `passes` times, each pass between CUDA events: the bandwidth a decode step,
+// which reads every weight once, can at best reach on this GPU.
+struct MemoryReadTime {
+  double best_gbs, median_gbs;  // 10⁹ bytes per second
+  double checksum;              // the sum of the words read; meaningless otherwise
+};
+MemoryReadTime time_memory_read(size_t bytes, int64_t passes);
+
 }  // namespace gpt::cuda

@@ -77,7 +77,23 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     if (start + rows > s.capacity)
       throw Napi::RangeError::New(env, "start + rows (" + std::to_string(start + rows) + ") exceeds capacity " +
                                            std::to_string(s.capacity));
-    return kernel_time(env, cuda::time_attention(s, rows, start, dtype_name_field(env, a, "cacheDtype"), timing_args(env, a)));
+    return kernel_time(env, cuda::time_attention(s, rows, start, dtype_name_field(env, a, "cacheDtype"),
+                                                 timing_args(env, a)));
+  });
+}
+
+// memoryRead({bytes, passes}) → {bytes, passes, bestGBs, medianGBs, checksum}
+Napi::Value MemoryRead(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
+    const int64_t bytes = positive_field(env, a, "bytes"), passes = positive_field(env, a, "passes");
+    const cuda::MemoryReadTime t = cuda::time_memory_read(size_t(bytes), passes);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("bytes", double(bytes / 16 * 16));
+    out.Set("passes", double(passes));
+    out.Set("bestGBs", t.best_gbs);
+    out.Set("medianGBs", t.median_gbs);
+    out.Set("checksum", t.checksum);
+    return out;
   });
 }
 
@@ -91,6 +107,7 @@ Napi::Value Unavailable(const Napi::CallbackInfo& info) {
 #define Matmul Unavailable
 #define LmHead Unavailable
 #define Attention Unavailable
+#define MemoryRead Unavailable
 
 #endif
 
@@ -101,6 +118,7 @@ Napi::Object CreateCudaBench(Napi::Env env) {
   bench.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
   bench.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   bench.Set("attention", Napi::Function::New<Attention>(env, "attention"));
+  bench.Set("memoryRead", Napi::Function::New<MemoryRead>(env, "memoryRead"));
   return bench;
 }
 
