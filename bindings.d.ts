@@ -32,6 +32,8 @@ export interface NativeModelSpec {
   threads: number;
   /** The CUDA device to run on; absent or null: the CPU backend. */
   cudaDevice?: number | null;
+  /** Let forwardSample start the next decode step early (see there); absent or null: on for CUDA, off for the CPU. */
+  prefetchNextStep?: boolean | null;
 }
 
 /** Which rows' next-token logits a forward pass returns. */
@@ -53,7 +55,10 @@ export interface NativeModel {
   /**
    * Runs `tokens` as forward() does and samples the next token from the last row where the
    * logits lie (on the GPU for a CUDA model: only the token and its logprob come back). One
-   * token is a decode step, which the CUDA backend replays from a captured graph.
+   * token is a decode step, which the CUDA backend replays from a captured graph. With `uNext`
+   * (and prefetchNextStep on) it then starts the following step — the sampled token, at the next
+   * position, sampled with uNext — without waiting for it; a call for exactly that step collects
+   * it, any other call discards it.
    */
   forwardSample(
     tokens: Int32Array,
@@ -62,6 +67,7 @@ export interface NativeModel {
     topK: number,
     topP: number,
     u: number,
+    uNext?: number,
   ): Promise<NativeSampled>;
   /** Picks a token from row `row` of `logits`; `u` is a uniform random number in [0, 1). */
   sample(logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number): NativeSampled;

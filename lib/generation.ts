@@ -55,8 +55,12 @@ async function decodeOne(ctx: DecodeContext, token: number, sampling: Sampling):
   return next;
 }
 
-/** forwardSample's last four arguments for one step: the options and a fresh uniform number. */
-type Sampling = () => [temperature: number, topK: number, topP: number, u: number];
+/**
+ * forwardSample's last five arguments for one step: the options, this step's uniform number and
+ * the next one's (drawn one step ahead, so the sequence of numbers is the same either way, and the
+ * engine may start the next step while this token is handled here).
+ */
+type Sampling = () => [temperature: number, topK: number, topP: number, u: number, uNext: number];
 
 export async function* decodeTokens(
   ctx: DecodeContext,
@@ -76,7 +80,12 @@ export async function* decodeTokens(
   });
   if (options.signal?.aborted) return summary("abort", 0, 0);
 
-  const sampling: Sampling = () => [options.temperature, options.topK, options.topP, random.next()];
+  let upcoming = random.next();
+  const sampling: Sampling = () => {
+    const u = upcoming;
+    upcoming = random.next();
+    return [options.temperature, options.topK, options.topP, u, upcoming];
+  };
   const t0 = performance.now();
   let next = await prefill(ctx, prompt, sampling);
   const prefillMs = performance.now() - t0;

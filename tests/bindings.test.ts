@@ -49,7 +49,15 @@ expectTypeOf<NativeModel["sample"]>().toEqualTypeOf<
   (logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number) => NativeSampled
 >();
 expectTypeOf<NativeModel["forwardSample"]>().toEqualTypeOf<
-  (tokens: Int32Array, start: number, temperature: number, topK: number, topP: number, u: number) => Promise<NativeSampled>
+  (
+    tokens: Int32Array,
+    start: number,
+    temperature: number,
+    topK: number,
+    topP: number,
+    u: number,
+    uNext?: number,
+  ) => Promise<NativeSampled>
 >();
 expectTypeOf<NativeModel["graphReplays"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeSampled>().toEqualTypeOf<{ token: number; logprob: number }>();

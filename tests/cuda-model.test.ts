@@ -10,10 +10,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { NativeModel } from "../bindings.js";
+import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { cudaSelfCheck } from "../lib/cuda-self-check.js";
+import { decodeTokens, type StreamChunk } from "../lib/generation.js";
 import { Gpt } from "../lib/index.js";
 import { native } from "../lib/native.js";
+import { resolveGenerateOptions } from "../lib/options.js";
 import { randomModelSpec } from "../lib/random-spec.js";
+import { Tokenizer } from "../lib/tokenizer/index.js";
 import { FIXTURE_NAMES, fixtureDir, reference } from "./helpers/fixtures.js";
 import { loadNativeModel } from "./helpers/native-model.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
@@ -152,6 +156,26 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
     } finally {
       graphed.dispose();
       eager.dispose();
+    }
+  });
+
+  it("starting the next step early (on by default here) changes no token or logprob", async () => {
+    const dir = fixtureDir("tiny-f16-sharded");
+    const early = await loadNativeModel(dir, 2, 0);
+    const late = await loadNativeModel(dir, 2, 0, false);
+    try {
+      const tokenizer = await Tokenizer.load((await loadCheckpoint(dir)).tokenizer);
+      const options = resolveGenerateOptions({ maxTokens: 40, temperature: 0.9, topK: 50, seed: 5, ignoreEos: true });
+      const run = async (model: NativeModel) => {
+        const chunks: StreamChunk[] = [];
+        for await (const c of decodeTokens({ model, tokenizer, cachedTokens: [] }, [5, 80, 400, 7], options)) chunks.push(c);
+        return chunks;
+      };
+      expect(await run(early)).toEqual(await run(late));
+      expect(early.cachedLength).toBe(late.cachedLength);
+    } finally {
+      early.dispose();
+      late.dispose();
     }
   });
 

@@ -85,7 +85,7 @@ describe("errors: options", () => {
     );
   });
 
-  it("falls back to the CPU for device auto when no GPU can be used", async () => {
+  it.skipIf(Gpt.buildInfo().cuda && Gpt.devices().length > 0)("falls back to the CPU for device auto when no GPU is visible", async () => {
     const g = await Gpt.load(fixtureDir("tiny-f32"), { device: "auto" });
     expect(g.device).toBe("cpu");
     g.dispose();

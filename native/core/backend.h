@@ -58,8 +58,16 @@ class Backend {
   // Copies `count` floats from backend memory to the host.
   virtual void read(const float* src, size_t count, float* host) = 0;
   // Picks the next token from one row of logits in backend memory (sample_token's semantics
-  // and errors), so that only the token and its logprob reach the host.
-  virtual Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) = 0;
+  // and errors), so that only the token and its logprob reach the host. In two halves, so that
+  // an asynchronous backend can leave the pick in flight: sample_begin starts it, sample_end
+  // waits for it and returns it (or throws sample_token's error).
+  virtual void sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) = 0;
+  virtual Sampled sample_end() = 0;
+  // Whether calls return before their work is done (a GPU stream): then starting the next decode
+  // step before the caller asks for it costs the caller nothing (Gpt2Model::forward_sample).
+  virtual bool asynchronous() const { return false; }
+  // Waits until all work started so far is done.
+  virtual void wait() {}
 
   // Runs `step`: a forward pass of the one token `token` at position `start`, whose op calls are
   // the same on every call except for those two values. A backend may record the ops once and

@@ -108,6 +108,7 @@ void Gpt2Model::run(const int32_t* tokens, int64_t count, int64_t start, int64_t
 
 std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode) {
   check_call(tokens, count, start);
+  discard_prefetched();
   const int64_t rows = mode == LogitsMode::kAll ? count : mode == LogitsMode::kLast ? 1 : 0;
   // From here the cache is being overwritten: if anything below throws, only the positions
   // before `start` are still valid.
@@ -120,17 +121,57 @@ std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int6
   return out;
 }
 
+namespace {
+
+bool same_params(const SamplingParams& a, const SamplingParams& b) {
+  return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p;
+}
+
+}  // namespace
+
+void Gpt2Model::discard_prefetched() {
+  if (!prefetched_) return;
+  prefetched_.reset();
+  backend_->wait();
+}
+
 Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params,
-                                  double u) {
+                                  double u, std::optional<double> u_next) {
   check_call(tokens, count, start);
-  cached_ = start;
-  if (count == 1)
-    backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
-  else
-    run(tokens, count, start, 1);
-  cached_ = start + count;
   const int64_t V = config_.vocab_size;
-  return backend_->sample(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
+  const bool collect = prefetched_ && count == 1 && prefetched_->token == tokens[0] && prefetched_->start == start &&
+                       same_params(prefetched_->params, params) && prefetched_->u == u;
+  if (collect) {
+    prefetched_.reset();
+  } else {
+    discard_prefetched();
+    cached_ = start;
+    if (count == 1)
+      backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
+    else
+      run(tokens, count, start, 1);
+    backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
+  }
+  cached_ = start + count;
+  const Sampled picked = backend_->sample_end();
+
+  const int64_t next = cached_;
+  if (prefetch_ && u_next && next < config_.n_ctx) {
+    try {
+      backend_->run_decode_step(picked.token, next, [&] { run(&picked.token, 1, next, 1); });
+      backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, *u_next);
+      prefetched_ = Prefetched{picked.token, next, params, *u_next};
+    } catch (const std::exception&) {
+      // This token's result stands; the step is run again if it is asked for, and a fault that
+      // outlives it surfaces there.
+      prefetched_.reset();
+      try {
+        backend_->wait();
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return picked;
 }
 
 }  // namespace gpt

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/backend.h"
@@ -38,7 +39,19 @@ class Gpt2Model {
   // Runs tokens as forward does and samples the next token from the last row's logits where
   // they lie (on the GPU for the CUDA backend). A single token is a decode step, which the
   // backend may replay from a recording (Backend::run_decode_step).
-  Sampled forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u);
+  //
+  // With `u_next` and prefetching on, it then starts the decode step that would follow — the
+  // sampled token at the next position, sampled with u_next — and returns without waiting for
+  // it; a following call for exactly that step (same token, position, parameters and u) only
+  // collects it. So on a GPU the caller's handling of one token overlaps the next step. Any other
+  // call discards it: it wrote nothing that call reads (the cache at positions ≥ its start is
+  // rewritten, and cached_length() never counted it).
+  Sampled forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u,
+                         std::optional<double> u_next = std::nullopt);
+
+  // Whether forward_sample starts the next step early. On by default where the backend is
+  // asynchronous (CUDA), where it is free; forcing it on the CPU (tests) only wastes a step.
+  void set_prefetch(bool on) { prefetch_ = on; }
 
  private:
   struct Layer {
@@ -58,6 +71,18 @@ class Gpt2Model {
   WeightView wte_, wpe_, lnf_g_, lnf_b_;
   std::vector<Layer> layers_;
   int64_t cached_ = 0;
+
+  // The decode step forward_sample started early, and what it was started for.
+  struct Prefetched {
+    int32_t token;
+    int64_t start;
+    SamplingParams params;
+    double u;
+  };
+  std::optional<Prefetched> prefetched_;
+  bool prefetch_ = false;
+  // Waits out a prefetched step nobody asked for, so that nothing runs behind the caller's back.
+  void discard_prefetched();
 };
 
 }  // namespace gpt

@@ -1,6 +1,7 @@
 #include "cpu/cpu_backend.h"
 
 #include <cstring>
+#include <utility>
 
 #include "cpu/attention.h"
 #include "cpu/matmul.h"
@@ -51,8 +52,18 @@ void CpuBackend::read(const float* src, size_t count, float* host) {
   if (src != host) std::memcpy(host, src, count * sizeof(float));
 }
 
-Sampled CpuBackend::sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
-  return sample_token(logits, vocab, params, u);
+void CpuBackend::sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
+  sample_error_ = nullptr;
+  try {
+    sampled_ = sample_token(logits, vocab, params, u);
+  } catch (...) {
+    sample_error_ = std::current_exception();
+  }
+}
+
+Sampled CpuBackend::sample_end() {
+  if (sample_error_) std::rethrow_exception(std::exchange(sample_error_, nullptr));
+  return sampled_;
 }
 
 }  // namespace gpt::cpu

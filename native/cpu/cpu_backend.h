@@ -1,5 +1,6 @@
 // The CPU backend: the Backend op set over host memory, with a thread pool and an fp32 KV cache.
 #pragma once
+#include <exception>
 #include <memory>
 #include <vector>
 
@@ -29,13 +30,17 @@ class CpuBackend final : public Backend {
   void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) override;
   void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
-  Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
+  // The CPU samples at once; the result (or the error) waits for sample_end.
+  void sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
+  Sampled sample_end() override;
 
  private:
   ThreadPool pool_;
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionDims dims_{};
   std::vector<float> kv_cache_;
+  Sampled sampled_{};
+  std::exception_ptr sample_error_;
 };
 
 }  // namespace gpt::cpu

@@ -23,17 +23,23 @@ struct StepInput {
   int32_t position;
 };
 
-// Page-locked host memory for StepInput, so its upload is a true async copy.
-class PinnedStep {
+// What crosses between host and device each step, in page-locked host memory so that both
+// copies are truly asynchronous: the step's input, and the sampled token.
+struct HostExchange {
+  StepInput step;
+  DeviceSampled sampled;
+};
+
+class PinnedExchange {
  public:
-  PinnedStep() { CUDA_CHECK(cudaMallocHost(&p_, sizeof(StepInput))); }
-  ~PinnedStep() { cudaFreeHost(p_); }
-  PinnedStep(const PinnedStep&) = delete;
-  PinnedStep& operator=(const PinnedStep&) = delete;
-  StepInput* get() const { return p_; }
+  PinnedExchange() { CUDA_CHECK(cudaMallocHost(&p_, sizeof(HostExchange))); }
+  ~PinnedExchange() { cudaFreeHost(p_); }
+  PinnedExchange(const PinnedExchange&) = delete;
+  PinnedExchange& operator=(const PinnedExchange&) = delete;
+  HostExchange* get() const { return p_; }
 
  private:
-  StepInput* p_ = nullptr;
+  HostExchange* p_ = nullptr;
 };
 
 size_t kv_cache_bytes_for(const AttentionDims& d) {
@@ -61,7 +67,7 @@ struct CudaBackend::State {
   // position from `step` (device memory) instead of their arguments.
   bool graphs = !graphs_disabled_by_env();
   bool in_step = false, capturing = false;
-  std::unique_ptr<PinnedStep> step_host;
+  std::unique_ptr<PinnedExchange> host;
   DeviceBuffer step;
   cudaGraphExec_t graph = nullptr;
   // Bumped whenever a buffer the graph may point into is reallocated: a graph recorded under an
@@ -136,7 +142,7 @@ CudaBackend::CudaBackend(int device) : s_(std::make_unique<State>()) {
   s_->device = device;
   s_->use();
   // The stream last: State frees its buffers itself if this throws, but not the stream.
-  s_->step_host = std::make_unique<PinnedStep>();
+  s_->host = std::make_unique<PinnedExchange>();
   s_->step = DeviceBuffer(sizeof(StepInput), "the decode step's input");
   CUDA_CHECK(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking));
 }
@@ -271,23 +277,32 @@ void CudaBackend::read(const float* src, size_t count, float* host) {
   CUDA_CHECK(cudaStreamSynchronize(s_->stream));  // also where a fault in any kernel of the pass surfaces
 }
 
-Sampled CudaBackend::sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
+void CudaBackend::sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
   s_->use();
   s_->ensure(s_->sampled, sizeof(DeviceSampled), "the sampling result", false);  // sampled outside the graph
   cuda::sample(logits, vocab, params, u, s_->sampled.get<DeviceSampled>(), s_->stream);
-  DeviceSampled r;
-  CUDA_CHECK(cudaMemcpyAsync(&r, s_->sampled.get(), sizeof r, cudaMemcpyDeviceToHost, s_->stream));
+  CUDA_CHECK(cudaMemcpyAsync(&s_->host->get()->sampled, s_->sampled.get(), sizeof(DeviceSampled),
+                             cudaMemcpyDeviceToHost, s_->stream));
+}
+
+Sampled CudaBackend::sample_end() {
+  s_->use();
+  CUDA_CHECK(cudaStreamSynchronize(s_->stream));  // also where a fault in any kernel of the step surfaces
+  return sampled_or_throw(s_->host->get()->sampled);
+}
+
+void CudaBackend::wait() {
+  s_->use();
   CUDA_CHECK(cudaStreamSynchronize(s_->stream));
-  return sampled_or_throw(r);
 }
 
 void CudaBackend::run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) {
   State& s = *s_;
   s.use();
-  // The previous step ended in a stream synchronisation (sample or read), so the pinned input is
-  // no longer being copied and may be rewritten.
-  *s.step_host->get() = StepInput{token, int32_t(start)};
-  CUDA_CHECK(cudaMemcpyAsync(s.step.get(), s.step_host->get(), sizeof(StepInput), cudaMemcpyHostToDevice, s.stream));
+  // Every step before this one was waited for (sample_end, read, or wait when a prefetched step
+  // is dropped), so the pinned input is no longer being copied and may be rewritten.
+  s.host->get()->step = StepInput{token, int32_t(start)};
+  CUDA_CHECK(cudaMemcpyAsync(s.step.get(), &s.host->get()->step, sizeof(StepInput), cudaMemcpyHostToDevice, s.stream));
   s.in_step = true;
   struct EndStep {
     State& s;

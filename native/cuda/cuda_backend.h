@@ -1,8 +1,8 @@
 // The CUDA backend: the Backend op set (core/backend.h) on one GPU. Weights are uploaded once by
 // adopt() (2-D tensors in their storage dtype, 1-D parameters widened to fp32), the KV cache is
 // one preallocated allocation in the weights' dtype, activations and split-K workspaces grow on
-// demand and are reused; every launch goes to one stream, and read() and sample() are the only
-// points that wait for it. Each allocation first checks cudaMemGetInfo and fails with both
+// demand and are reused; every launch goes to one stream, and read(), sample_end() and wait()
+// are the only points that wait for it. Each allocation first checks cudaMemGetInfo and fails with both
 // figures in the message. Everything is freed in the destructor.
 //
 // A decode step (run_decode_step) runs eagerly once, is then captured as a CUDA graph and
@@ -46,8 +46,12 @@ class CudaBackend final : public Backend {
   void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) override;
   void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
-  // On the GPU: only the token and its logprob come back.
-  Sampled sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
+  // On the GPU: only the token and its logprob come back, through pinned memory; sample_begin
+  // returns at once, sample_end waits for the stream.
+  void sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
+  Sampled sample_end() override;
+  bool asynchronous() const override { return true; }
+  void wait() override;
   void run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) override;
   uint64_t decode_steps_replayed() const override;
 

@@ -41,7 +41,9 @@ class LoadWorker final : public Napi::AsyncWorker {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
                                        : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
       std::unique_ptr<Backend> backend = make_backend(spec_);
+      const bool asynchronous = backend->asynchronous();
       model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), std::move(backend));
+      model_->set_prefetch(spec_.prefetch_next_step.value_or(asynchronous));
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -75,7 +77,8 @@ class ForwardWorker final : public Napi::AsyncWorker {
     try {
       const int64_t count = int64_t(tokens_.size());
       if (sampling_)
-        sampled_ = model_->forward_sample(tokens_.data(), count, start_, sampling_->params, sampling_->u);
+        sampled_ = model_->forward_sample(tokens_.data(), count, start_, sampling_->params, sampling_->u,
+                                          sampling_->u_next);
       else
         logits_ = model_->forward(tokens_.data(), count, start_, mode_);
     } catch (const std::exception& e) {
@@ -205,9 +208,16 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::ForwardSample(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   model(env);
-  const std::string usage = "forwardSample(tokens: Int32Array, start, temperature, topK, topP, u)";
+  const std::string usage = "forwardSample(tokens: Int32Array, start, temperature, topK, topP, u, uNext?)";
   if (info.Length() < 6 || !is_int32_array(info[0]) || !info[1].IsNumber()) throw Napi::TypeError::New(env, usage);
-  return queue_forward(info, LogitsMode::kLast, parse_sampling(info, 2, "forwardSample"));
+  ForwardSampling sampling = parse_sampling(info, 2, "forwardSample");
+  if (info.Length() > 6 && !info[6].IsUndefined()) {
+    const double u_next = info[6].IsNumber() ? info[6].As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(u_next >= 0 && u_next < 1))
+      throw Napi::RangeError::New(env, "forwardSample: uNext must be a number in [0, 1)");
+    sampling.u_next = u_next;
+  }
+  return queue_forward(info, LogitsMode::kLast, sampling);
 }
 
 Napi::Value ModelWrap::queue_forward(const Napi::CallbackInfo& info, LogitsMode mode,

@@ -13,10 +13,12 @@
 
 namespace gpt::napi {
 
-// Sampling parameters and the uniform number for one forwardSample call.
+// Sampling parameters and the uniform number for one forwardSample call, and the one for the
+// step after it, when the caller lets it start early (Gpt2Model::forward_sample).
 struct ForwardSampling {
   SamplingParams params;
   double u;
+  std::optional<double> u_next;
 };
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {

@@ -21,6 +21,8 @@ struct ModelSpec {
   int threads;
   // -1: the CPU backend; otherwise the CUDA device to run on.
   int cuda_device = -1;
+  // Gpt2Model::set_prefetch; unset: on where the backend is asynchronous.
+  std::optional<bool> prefetch_next_step;
 };
 
 // Throws Napi::TypeError naming the field that is missing or of the wrong type.

@@ -3,8 +3,13 @@ import type { NativeModel } from "../../bindings.js";
 import { loadCheckpoint } from "../../lib/checkpoint/index.js";
 import { native } from "../../lib/native.js";
 
-/** `cudaDevice` null (the default) loads on the CPU. */
-export async function loadNativeModel(dir: string, threads = 2, cudaDevice: number | null = null): Promise<NativeModel> {
+/** `cudaDevice` null (the default) loads on the CPU; `prefetchNextStep` as in NativeModelSpec. */
+export async function loadNativeModel(
+  dir: string,
+  threads = 2,
+  cudaDevice: number | null = null,
+  prefetchNextStep: boolean | null = null,
+): Promise<NativeModel> {
   const ck = await loadCheckpoint(dir);
   return native().loadModel({
     ...ck.config,
@@ -13,5 +18,6 @@ export async function loadNativeModel(dir: string, threads = 2, cudaDevice: numb
     convertTo: null,
     threads,
     cudaDevice,
+    prefetchNextStep,
   });
 }
