@@ -35,7 +35,8 @@ export async function compareBackends(reference: NativeModel, candidate: NativeM
   if (!(error <= LOGITS_TOLERANCE)) return `prompt logits differ from the CPU's by ${error.toPrecision(3)} (relative norm)`;
 
   const sequence = [...PROMPT];
-  let next = await candidate.forwardSample(Int32Array.from(PROMPT), 0, 0, 0, 1, 0.5);
+  // Greedy, with uNext: the steps run as generate() runs them, each started before it is asked for.
+  let next = await candidate.forwardSample(Int32Array.from(PROMPT), 0, 0, 0, 1, 0.5, 0.5);
   for (let step = 0; step < STEPS; step++) {
     const row = await reference.forward(Int32Array.from(sequence), 0, "last");
     let best = 0;
@@ -52,7 +53,7 @@ export async function compareBackends(reference: NativeModel, candidate: NativeM
     if (!(Math.abs(next.logprob - logprob) <= LOGPROB_TOLERANCE))
       return `decode step ${step}: logprob ${next.logprob} where the CPU has ${logprob}`;
     sequence.push(next.token);
-    next = await candidate.forwardSample(Int32Array.of(next.token), sequence.length - 1, 0, 0, 1, 0.5);
+    next = await candidate.forwardSample(Int32Array.of(next.token), sequence.length - 1, 0, 0, 1, 0.5, 0.5);
   }
   return null;
 }

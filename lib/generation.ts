@@ -41,26 +41,26 @@ function reusablePrefix(cached: readonly number[], prompt: readonly number[]): n
 }
 
 /** Runs the prompt (after any reusable cached prefix) and samples the first token. */
-async function prefill(ctx: DecodeContext, prompt: number[], sampling: Sampling): Promise<NativeSampled> {
+async function prefill(ctx: DecodeContext, prompt: number[], sampling: SamplingArgs): Promise<NativeSampled> {
   const start = reusablePrefix(ctx.cachedTokens, prompt);
   ctx.cachedTokens.length = start;
-  const next = await ctx.model.forwardSample(Int32Array.from(prompt.slice(start)), start, ...sampling());
+  const next = await ctx.model.forwardSample(Int32Array.from(prompt.slice(start)), start, ...sampling);
   ctx.cachedTokens.push(...prompt.slice(start));
   return next;
 }
 
-async function decodeOne(ctx: DecodeContext, token: number, sampling: Sampling): Promise<NativeSampled> {
-  const next = await ctx.model.forwardSample(Int32Array.of(token), ctx.cachedTokens.length, ...sampling());
+async function decodeOne(ctx: DecodeContext, token: number, sampling: SamplingArgs): Promise<NativeSampled> {
+  const next = await ctx.model.forwardSample(Int32Array.of(token), ctx.cachedTokens.length, ...sampling);
   ctx.cachedTokens.push(token);
   return next;
 }
 
 /**
  * forwardSample's last five arguments for one step: the options, this step's uniform number and
- * the next one's (drawn one step ahead, so the sequence of numbers is the same either way, and the
- * engine may start the next step while this token is handled here).
+ * the next one's, so that the engine may start the next step while this token is handled here
+ * (undefined when no next step can follow: the token limit, or an abort).
  */
-type Sampling = () => [temperature: number, topK: number, topP: number, u: number, uNext: number];
+type SamplingArgs = [temperature: number, topK: number, topP: number, u: number, uNext: number | undefined];
 
 export async function* decodeTokens(
   ctx: DecodeContext,
@@ -80,14 +80,17 @@ export async function* decodeTokens(
   });
   if (options.signal?.aborted) return summary("abort", 0, 0);
 
+  // Each u is drawn one step ahead, so the sequence of numbers is the same whether or not the
+  // next step starts early. `produced`: the tokens there will be once this step's is sampled.
   let upcoming = random.next();
-  const sampling: Sampling = () => {
+  const sampling = (produced: number): SamplingArgs => {
     const u = upcoming;
     upcoming = random.next();
-    return [options.temperature, options.topK, options.topP, u, upcoming];
+    const more = produced < options.maxTokens && options.signal?.aborted !== true;
+    return [options.temperature, options.topK, options.topP, u, more ? upcoming : undefined];
   };
   const t0 = performance.now();
-  let next = await prefill(ctx, prompt, sampling);
+  let next = await prefill(ctx, prompt, sampling(1));
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   const elapsed = () => performance.now() - t1;
@@ -113,6 +116,6 @@ export async function* decodeTokens(
       return summary(reason, prefillMs, elapsed());
     }
     yield { token, text: step.emit, logprob };
-    next = await decodeOne(ctx, token, sampling);
+    next = await decodeOne(ctx, token, sampling(tokens.length + 1));
   }
 }

@@ -408,6 +408,18 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       }
     });
 
+    it("is greedy for a temperature so small that 1 / T overflows, as the CPU sampler is", () => {
+      const prng = new Prng(deriveSeed(SEED, 5300));
+      const logits = random(prng, 5003, -4, 4);
+      const best = reference(logits, 1, 0, 1).best;
+      for (const [topK, topP] of [
+        [0, 1],
+        [0, 0.9],
+        [20, 1],
+      ] as const)
+        expect(cuda.sample({ logits, temperature: 1e-40, topK, topP, u: 0.7 }).token).toBe(best);
+    });
+
     it("counts −0 and +0 as equal logits (the lower id wins), as the CPU sampler does", () => {
       const logits = new Float32Array(64).fill(-5);
       logits[3] = -0;

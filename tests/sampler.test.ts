@@ -123,6 +123,22 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
     }
   });
 
+  it("a temperature so small that 1 / T overflows is greedy (it crashed with top-p before)", () => {
+    const rng = new Prng(deriveSeed(SEED, 9));
+    const logits = rng.normals(VOCAB, 3);
+    for (const temperature of [1e-40, 1e-45, 2.9e-39])
+      for (const [topK, topP] of [
+        [0, 1],
+        [0, 0.9],
+        [20, 1],
+        [20, 0.5],
+      ] as const)
+        for (const u of [0, 0.5, 0.999])
+          expect(model.sample(logits, 0, temperature, topK, topP, u).token, `T ${temperature}`).toBe(argmax(logits));
+    // Small but representable: still sampling, and the argmax is all but certain.
+    expect(model.sample(logits, 0, 1e-30, 0, 0.9, 0.5).token).toBe(argmax(logits));
+  });
+
   it("returns the log-softmax of the raw logits at the chosen token", () => {
     const rng = new Prng(deriveSeed(SEED, 2));
     for (let trial = 0; trial < 20; trial++) {

@@ -156,7 +156,7 @@ Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t 
   const Sampled picked = backend_->sample_end();
 
   const int64_t next = cached_;
-  if (prefetch_ && u_next && next < config_.n_ctx) {
+  if (prefetch_ && u_next && next < config_.n_ctx && picked.token >= 0 && picked.token < V) {
     try {
       backend_->run_decode_step(picked.token, next, [&] { run(&picked.token, 1, next, 1); });
       backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, *u_next);

@@ -81,7 +81,9 @@ Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& p
   const double log_z = double(max_logit) + std::log(exp_weights(logits, vocab, max_logit, 1.0f, weights.data()));
   const auto logprob = [&](int64_t id) { return float(double(logits[id]) - log_z); };
 
-  if (params.temperature <= 0.0f) return {int32_t(best), logprob(best)};
+  // Greedy, also for a temperature so small that 1 / T overflows (every weight would be 0 or NaN).
+  if (!(params.temperature > 0.0f) || !std::isfinite(1.0f / params.temperature))
+    return {int32_t(best), logprob(best)};
 
   // Weights at this temperature (the T = 1 ones are already there).
   if (params.temperature != 1.0f) exp_weights(logits, vocab, max_logit, 1.0f / params.temperature, weights.data());
@@ -119,6 +121,7 @@ Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& p
     mass = cum;
   }
 
+  if (ids.empty()) return {int32_t(best), logprob(best)};  // unreachable: the best token weighs 1
   const double target = u * mass;
   double cum = 0.0;
   for (int32_t id : ids) {

@@ -107,38 +107,54 @@ __device__ uint64_t radix_select(const float* l, int64_t V, uint64_t cand_min, f
 }
 
 // The candidate (key ≥ cand_min) at which the cumulative weight, walking ids upward, first
-// exceeds `target` — the CPU's walk when no top-p sort has ordered the candidates. Thread t sums
-// the weights of its own contiguous range of ids, thread 0 finds the range holding the target,
-// and that range's thread walks it. Called by every thread; returns to all.
-__device__ int32_t pick_in_id_order(const float* l, int64_t V, uint64_t cand_min, float max_logit, float inv_t,
-                                    unsigned long long target, Shared& sh) {
-  const int64_t per = (V + blockDim.x - 1) / blockDim.x;
+// exceeds `target` — the CPU's walk when no top-p sort has ordered the candidates — or
+// `fallback` if there is none. Thread t sums the weights of its own contiguous range of ids; warp
+// 0 finds the range holding the target (lane j sums ranges 32j … 32j + 31, a shuffle scan over
+// the lanes, a ballot for the first lane past the target, whose 32 ranges that lane walks); the
+// range's thread walks its ids. Called by every thread of the kThreads-thread block.
+__device__ __forceinline__ int32_t pick_in_id_order(const float* l, int64_t V, uint64_t cand_min, float max_logit, float inv_t,
+                                    unsigned long long target, int32_t fallback, Shared& sh) {
+  static_assert(kThreads == 32 * 32, "warp 0 scans 32 groups of 32 ranges");
+  const int64_t per = (V + kThreads - 1) / kThreads;
   const int64_t begin = min(V, int64_t(threadIdx.x) * per), end = min(V, begin + per);
   unsigned long long mine = 0;
   for (int64_t i = begin; i < end; ++i)
     if (sort_key(l[i], i) >= cand_min) mine += weight(l[i], max_logit, inv_t);
   sh.range_mass[threadIdx.x] = mine;
-  __syncthreads();
   if (threadIdx.x == 0) {
-    unsigned long long before = 0;
-    int owner = -1, last = -1;
-    for (int t = 0; t < int(blockDim.x); ++t) {
-      if (sh.range_mass[t] == 0) continue;
-      last = t;
-      if (target < before + sh.range_mass[t]) {
-        owner = t;
-        break;
+    sh.owner = -1;
+    sh.picked = fallback;
+  }
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    const int lane = int(threadIdx.x);
+    unsigned long long group = 0;
+#pragma unroll 1  // unrolled, the 32 loads would all be live at once, and spill
+    for (int r = 0; r < 32; ++r) group += sh.range_mass[lane * 32 + r];
+    unsigned long long through = group;  // inclusive prefix sum over the lanes
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const unsigned long long below = __shfl_up_sync(0xffffffffu, through, o);
+      if (lane >= o) through += below;
+    }
+    const unsigned long long total = __shfl_sync(0xffffffffu, through, 31);
+    // Target at or past the total (rounding): the last candidate with weight.
+    const unsigned long long t = target < total ? target : total - 1;
+    const unsigned hit = __ballot_sync(0xffffffffu, total > 0 && t < through);
+    if (hit != 0 && lane == __ffs(hit) - 1) {
+      unsigned long long before = through - group;
+#pragma unroll 1
+      for (int r = 0; r < 32; ++r) {
+        const unsigned long long m = sh.range_mass[lane * 32 + r];
+        if (t < before + m) {
+          sh.owner = lane * 32 + r;
+          sh.owner_before = before;
+          sh.walk_target = t;
+          break;
+        }
+        before += m;
       }
-      before += sh.range_mass[t];
     }
-    if (owner < 0) {  // target at or past the total (rounding): the last candidate with weight
-      owner = last;
-      before -= sh.range_mass[last];
-      target = before + sh.range_mass[last] - 1;
-    }
-    sh.owner = owner;
-    sh.owner_before = before;
-    sh.walk_target = target;
   }
   __syncthreads();
   if (int(threadIdx.x) == sh.owner) {
@@ -190,7 +206,8 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
   const float log_z = max_logit + logf(block_sum(z, sh.scratch));
 
   int32_t token = best_id;
-  if (temperature > 0.0f) {
+  // A temperature so small that 1 / T overflows is greedy, as on the CPU.
+  if (temperature > 0.0f && isfinite(1.0f / temperature)) {
     const float inv_t = 1.0f / temperature;
     uint64_t cand_min = 0;
     if (top_k > 0 && top_k < V) cand_min = radix_select<true>(l, V, 0, max_logit, inv_t, top_k - 1, sh);
@@ -204,7 +221,8 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
     const auto target = (unsigned long long)floor(u * mass);
     // The CPU walks its candidates best first after a top-p sort, and in id order otherwise.
     token = top_p < 1.0f ? key_id(radix_select<false>(l, V, cand_min, max_logit, inv_t, target, sh))
-                         : pick_in_id_order(l, V, cand_min, max_logit, inv_t, target, sh);
+                         : pick_in_id_order(l, V, cand_min, max_logit, inv_t, target, best_id, sh);
+    if (token < 0 || token >= V) token = best_id;  // unreachable with the best token's weight 2^40 in the mass
   }
   if (threadIdx.x == 0) *result = {token, l[token] - log_z, -1, max_logit};
 }
