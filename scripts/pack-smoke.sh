@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs gpt-cuda the way it is published and proves another project can use the tarball:
-# npm pack (prepack compiles dist/ and the prebuild), check the file list and size, install the
-# tarball into a fresh project with --ignore-scripts (no build: only the prebuild can load), and
-# run examples/quickstart.mjs there against a fixture model. Ends with one PASS or FAIL line.
+# npm pack (prepack compiles dist/ and the prebuild), check the file list and size, configure the
+# packed sources with CMake (what a consumer without a prebuild compiles), install the tarball
+# into a fresh project with --ignore-scripts (no build: only the prebuild can load), and run
+# examples/quickstart.mjs there against a fixture model. Ends with one PASS or FAIL line.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,7 +32,7 @@ tarball="$(ls "$work"/gpt-cuda-*.tgz)"
 step="tarball contents"
 files="$(tar -tzf "$tarball" | sed 's|^package/||' | sort)"
 for required in package.json dist/index.js dist/index.d.ts bindings.d.ts \
-  assets/gpt2/vocab.json assets/gpt2/merges.txt CMakeLists.txt native/addon.cpp \
+  assets/gpt2/vocab.json assets/gpt2/merges.txt CMakeLists.txt cmake/cuda.cmake native/addon.cpp \
   scripts/install.mjs scripts/node-gyp-shim.mjs bin/gpt-cuda.mjs \
   assets/default-model/config.json assets/default-model/model.safetensors; do
   grep -qxF "$required" <<<"$files" || fail "the tarball lacks $required"
@@ -44,6 +45,13 @@ unpacked_bytes="$(tar -xzOf "$tarball" | wc -c)"
 echo "pack-smoke: $(basename "$tarball"): $(wc -l <<<"$files") files, $((packed_bytes / 1024)) KiB packed, $((unpacked_bytes / 1024)) KiB unpacked"
 echo "pack-smoke: prebuilds: $(grep '^prebuilds/' <<<"$files" | tr '\n' ' ')"
 [ "$packed_bytes" -le "$max_packed_bytes" ] || fail "the tarball is $packed_bytes bytes, over the $max_packed_bytes limit"
+
+step="the packed sources configure"
+# A consumer without a matching prebuild compiles these; CMake must find every file it reads.
+mkdir "$work/source"
+tar -xzf "$tarball" -C "$work/source"
+cmake -S "$work/source/package" -B "$work/source-build" -DGPT_CUDA=OFF >"$work/configure.log" 2>&1 ||
+  fail "cmake cannot configure the packed sources: $(grep -m1 -iE 'error' "$work/configure.log")"
 
 step="npm install in a consumer project"
 mkdir "$work/consumer"
