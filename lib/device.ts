@@ -44,6 +44,11 @@ export async function chooseDevice(device: Device): Promise<number | null> {
   const usable = native().buildInfo().cuda && devices().length > 0;
   if (device === "auto") {
     if (!usable) return null;
+    const gpu = devices()[0]!;
+    if (!supportsKernels(gpu.computeCapability)) {
+      warnOnce(`gpt-cuda: device "auto" stays on the CPU: ${tooOld(gpu)}.`);
+      return null;
+    }
     const problem = await cudaSelfCheck(0);
     if (problem === null) return 0;
     warnOnce(
@@ -63,7 +68,20 @@ export async function chooseDevice(device: Device): Promise<number | null> {
       "E_DEVICE",
       'device "cuda": no CUDA device is visible (no NVIDIA driver or GPU on this machine); use device "cpu" or "auto"',
     );
+  const gpu = devices()[0]!;
+  if (!supportsKernels(gpu.computeCapability))
+    throw new GptError("E_DEVICE", `device "cuda": ${tooOld(gpu)}; use device "cpu"`);
   return 0;
+}
+
+/** Compute capability 8.0 (Ampere) or newer: the oldest GPU code in the binary is sm_80, and bfloat16 needs it. */
+export function supportsKernels(computeCapability: string): boolean {
+  const [major = NaN] = computeCapability.split(".").map(Number);
+  return major >= 8;
+}
+
+function tooOld(gpu: GpuDevice): string {
+  return `${gpu.name} has compute capability ${gpu.computeCapability}, and the CUDA kernels need 8.0 (Ampere) or newer`;
 }
 
 let warned = false;
@@ -71,5 +89,5 @@ let warned = false;
 function warnOnce(message: string): void {
   if (warned) return;
   warned = true;
-  process.emitWarning(message, { code: "GPT_CUDA_SELF_CHECK" });
+  process.emitWarning(message, { code: "GPT_CUDA_AUTO_CPU" });
 }

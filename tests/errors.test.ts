@@ -5,6 +5,7 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { supportsKernels } from "../lib/device.js";
 import { Gpt, GptError, GptInputError, GptLoadError } from "../lib/index.js";
 import { fixtureDir } from "./helpers/fixtures.js";
 
@@ -83,6 +84,11 @@ describe("errors: options", () => {
     expect(e.message).toMatch(
       Gpt.buildInfo().cuda ? /no CUDA device is visible \(no NVIDIA driver or GPU/ : /built without the CUDA backend/,
     );
+  });
+
+  it("takes GPUs of compute capability 8.0 and newer (the oldest code in the binary is sm_80)", () => {
+    for (const cc of ["8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]) expect(supportsKernels(cc), cc).toBe(true);
+    for (const cc of ["7.5", "7.0", "6.1", "", "x"]) expect(supportsKernels(cc), cc).toBe(false);
   });
 
   it.skipIf(Gpt.buildInfo().cuda && Gpt.devices().length > 0)("falls back to the CPU for device auto when no GPU is visible", async () => {
