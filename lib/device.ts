@@ -34,27 +34,42 @@ export function devices(): GpuDevice[] {
     .map(({ name, totalMemory, computeCapability }) => ({ name, totalMemory, computeCapability }));
 }
 
+/** Where device "auto" runs on this machine, and why. */
+export interface AutoChoice {
+  device: "cpu" | "cuda";
+  reason: string;
+}
+
 /**
- * The CUDA device index to load on, or null for the CPU. "auto" takes GPU 0 when this binary has
- * CUDA, a GPU is visible and it passes the once-per-process self-check (lib/cuda-self-check.ts);
- * when the check fails it warns and stays on the CPU. Throws E_DEVICE when "cuda" can't be had.
+ * GPU 0 when this binary has CUDA, a GPU of compute capability 8.0 or newer is visible, and it
+ * passes the once-per-process self-check (lib/cuda-self-check.ts); else the CPU.
+ */
+export async function autoDevice(): Promise<AutoChoice> {
+  if (!native().buildInfo().cuda) return { device: "cpu", reason: "this binary was built without CUDA" };
+  const gpu = devices()[0];
+  if (!gpu) return { device: "cpu", reason: "no CUDA device is visible" };
+  if (!supportsKernels(gpu.computeCapability)) return { device: "cpu", reason: tooOld(gpu) };
+  const problem = await cudaSelfCheck(0);
+  if (problem !== null) return { device: "cpu", reason: `the CUDA self-check failed on ${gpu.name}: ${problem}` };
+  return { device: "cuda", reason: `${gpu.name} passed the CUDA self-check` };
+}
+
+/**
+ * The CUDA device index to load on, or null for the CPU. "auto" as autoDevice() decides, with a
+ * process warning when it stays on the CPU although a GPU is visible. Throws E_DEVICE when
+ * "cuda" can't be had.
  */
 export async function chooseDevice(device: Device): Promise<number | null> {
   if (device === "cpu") return null;
   const usable = native().buildInfo().cuda && devices().length > 0;
   if (device === "auto") {
-    if (!usable) return null;
-    const gpu = devices()[0]!;
-    if (!supportsKernels(gpu.computeCapability)) {
-      warnOnce(`gpt-cuda: device "auto" stays on the CPU: ${tooOld(gpu)}.`);
-      return null;
-    }
-    const problem = await cudaSelfCheck(0);
-    if (problem === null) return 0;
-    warnOnce(
-      `gpt-cuda: device "auto" stays on the CPU: the CUDA self-check failed on ${devices()[0]!.name}: ${problem}. ` +
-        'device "cuda" runs on the GPU regardless; please report this with the output of `npx gpt-cuda info`.',
-    );
+    const choice = await autoDevice();
+    if (choice.device === "cuda") return 0;
+    if (usable)
+      warnOnce(
+        `gpt-cuda: device "auto" stays on the CPU: ${choice.reason}. device "cuda" runs on the GPU regardless ` +
+          "where it can; please report this with the output of `npx gpt-cuda info`.",
+      );
     return null;
   }
   if (!native().buildInfo().cuda)

@@ -153,6 +153,8 @@ describe("cli info", () => {
     expect(typeof info.build.cpuIsa).toBe("string");
     expect(info.cache).toBe(cache);
     expect(info.model).toBeUndefined();
+    expect(["cpu", "cuda"]).toContain(info.auto.device);
+    if (info.gpus.length === 0) expect(info.auto.reason).toMatch(/no CUDA device is visible|built without CUDA/);
   });
 
   it("--model adds the checkpoint's config, dtypes, files and tokenizer", async () => {
@@ -176,6 +178,7 @@ describe("cli info", () => {
     expect(out.stdout).toMatch(/^gpt-cuda \d+\.\d+\.\d+/);
     expect(out.stdout).toMatch(/config\s+2 layers, 3 heads, 48 wide/);
     expect(out.stdout).toMatch(/tokenizer tokenizer\.json/);
+    expect(out.stdout).toMatch(/^auto {6}(cpu|cuda) \(.+\)$/m);
   });
 });
 

@@ -5,6 +5,7 @@ import { basename, join } from "node:path";
 
 import type { NativeBuildInfo, NativeDevice } from "../../bindings.js";
 import { loadCheckpoint, type ModelConfig } from "../checkpoint/index.js";
+import { autoDevice, type AutoChoice } from "../device.js";
 import { native, packageRoot } from "../native.js";
 import { cacheRoot, resolveModel, type ResolvedModel } from "./cache.js";
 import type { Io } from "./generate.js";
@@ -36,6 +37,8 @@ export interface Info {
   buildError?: string;
   /** GPUs the CUDA runtime sees ([] without CUDA, a driver or a GPU). */
   gpus: NativeDevice[];
+  /** Where device "auto" runs here and why (null when the addon does not load). */
+  auto: AutoChoice | null;
   threads: number;
   cache: string;
   model?: ModelSummary;
@@ -83,6 +86,7 @@ export async function collectInfo(model: string | undefined): Promise<Info> {
     build,
     ...(buildError ? { buildError } : {}),
     gpus,
+    auto: build ? await autoDevice() : null,
     threads: availableParallelism(),
     cache: cacheRoot(),
     ...(model ? { model: await summarizeModel(model) } : {}),
@@ -101,6 +105,7 @@ function formatInfo(info: Info): string {
         `gpu ${i}     ${g.name}, ${(g.totalMemory / 2 ** 30).toFixed(0)} GiB, compute ${g.computeCapability}, ` +
           `${g.multiprocessors} SMs`,
       );
+    if (info.auto) lines.push(`auto      ${info.auto.device} (${info.auto.reason})`);
   } else {
     lines.push(`engine    not loaded: ${info.buildError}`);
   }
