@@ -2,8 +2,9 @@
 // adopt() (2-D tensors in their storage dtype, 1-D parameters widened to fp32), the KV cache is
 // one preallocated allocation in the weights' dtype, activations and split-K workspaces grow on
 // demand and are reused; every launch goes to one stream, and read(), sample_end() and wait()
-// are the only points that wait for it. Each allocation first checks cudaMemGetInfo and fails with both
-// figures in the message. Everything is freed in the destructor.
+// are the only points that wait for it (so Gpt2Model can leave the next decode step running).
+// Each allocation first checks cudaMemGetInfo and fails with both figures in the message.
+// Everything is freed in the destructor.
 //
 // A decode step (run_decode_step) runs eagerly once, is then captured as a CUDA graph and
 // replayed for every later token: its kernels read the token and position from device memory,
