@@ -129,6 +129,16 @@ bool same_params(const SamplingParams& a, const SamplingParams& b) {
 
 }  // namespace
 
+void Gpt2Model::start_pick(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params,
+                           double u) {
+  if (count == 1)
+    backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
+  else
+    run(tokens, count, start, 1);
+  const int64_t V = config_.vocab_size;
+  backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
+}
+
 void Gpt2Model::discard_prefetched() {
   if (!prefetched_) return;
   prefetched_.reset();
@@ -146,11 +156,7 @@ Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t 
   } else {
     discard_prefetched();
     cached_ = start;
-    if (count == 1)
-      backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
-    else
-      run(tokens, count, start, 1);
-    backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
+    start_pick(tokens, count, start, params, u);
   }
   cached_ = start + count;
   const Sampled picked = backend_->sample_end();
@@ -158,13 +164,11 @@ Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t 
   const int64_t next = cached_;
   if (prefetch_ && u_next && next < config_.n_ctx && picked.token >= 0 && picked.token < V) {
     try {
-      backend_->run_decode_step(picked.token, next, [&] { run(&picked.token, 1, next, 1); });
-      backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, *u_next);
+      start_pick(&picked.token, 1, next, params, *u_next);
       prefetched_ = Prefetched{picked.token, next, params, *u_next};
     } catch (const std::exception&) {
       // This token's result stands; the step is run again if it is asked for, and a fault that
       // outlives it surfaces there.
-      prefetched_.reset();
       try {
         backend_->wait();
       } catch (const std::exception&) {

@@ -81,6 +81,8 @@ class Gpt2Model {
   };
   std::optional<Prefetched> prefetched_;
   bool prefetch_ = false;
+  // Runs tokens (one: as a decode step) and starts sampling from the last row (Backend::sample_begin).
+  void start_pick(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u);
   // Waits out a prefetched step nobody asked for, so that nothing runs behind the caller's back.
   void discard_prefetched();
 };
