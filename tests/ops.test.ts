@@ -211,6 +211,34 @@ describe(`ops.matmul fast vs reference (seed ${SEED})`, () => {
         });
       }
 
+  for (const dtype of DTYPES)
+    it(`${dtype}: a row's result is bit-identical alone, at any place among 1 to 130 rows, and at 1, 2 or 3 threads (seed ${SEED})`, () => {
+      // Batch invariance: the one-row path (decode) and the GEMM (prefill, batches) must compute
+      // every output element in the same order, or a sequence's tokens would depend on its batch.
+      const rng = new Prng(deriveSeed(SEED, 10_100 + DTYPES.indexOf(dtype)));
+      const k = 77;
+      const n = 300; // past one 256-column decode block, with a ragged tail
+      const rows = 130; // past one GEMM task's 96-row chunk
+      const input = rng.floats(rows * k);
+      const weight = encodeWeight(rng.normals(k * n, 0.5), dtype);
+      const bias = rng.floats(n, -0.5, 0.5);
+      const start = rng.floats(rows * n, -2, 2);
+      for (const epilogue of EPILOGUES) {
+        const run = (r0: number, count: number, threads: number) => {
+          const out = Float32Array.from(start.subarray(r0 * n, (r0 + count) * n));
+          ops.matmul({ impl: "fast", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue, out, threads });
+          return out;
+        };
+        const all = run(0, rows, 2);
+        for (const [r0, count, threads] of [
+          [0, 1, 1], [5, 1, 3], [129, 1, 2], [3, 2, 1], [10, 13, 3], [100, 30, 1], [0, 97, 3],
+        ] as const)
+          expect(Array.from(run(r0, count, threads)), `${epilogue}: rows ${r0}…${r0 + count - 1} at ${threads} threads`).toEqual(
+            Array.from(all.subarray(r0 * n, (r0 + count) * n)),
+          );
+      }
+    });
+
   it(`reference matches a JS double-precision product (seed ${SEED})`, () => {
     // Pins the oracle itself: out = epilogue(in · W + b) in the documented [in, out] layout.
     const rng = new Prng(deriveSeed(SEED, 10_000));
@@ -348,6 +376,27 @@ describe(`ops.lmHead fast vs reference (seed ${SEED})`, () => {
             );
           });
         }
+
+  it(`a row's logits are bit-identical alone, among other rows, and at 1, 2 or 3 threads (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 10_110));
+    const rows = 9;
+    const vocab = 1000;
+    const c = 80;
+    const input = rng.floats(rows * c);
+    for (const dtype of DTYPES) {
+      const weight = encodeWeight(rng.normals(vocab * c, 0.5), dtype);
+      const run = (r0: number, count: number, threads: number) => {
+        const out = new Float32Array(count * vocab);
+        ops.lmHead({ impl: "fast", input: input.subarray(r0 * c, (r0 + count) * c), rows: count, weight, dtype, vocab, c, out, threads });
+        return out;
+      };
+      const all = run(0, rows, 2);
+      for (const [r0, count, threads] of [[0, 1, 1], [4, 1, 3], [8, 1, 2], [2, 5, 1]] as const)
+        expect(Array.from(run(r0, count, threads)), `${dtype} rows ${r0}…${r0 + count - 1}`).toEqual(
+          Array.from(all.subarray(r0 * vocab, (r0 + count) * vocab)),
+        );
+    }
+  });
 
   it(`reference is in · wteᵀ with wte stored [vocab, c] (seed ${SEED})`, () => {
     const rng = new Prng(deriveSeed(SEED, 10_002));

@@ -2,15 +2,16 @@
 // weights stay in their stored layout ([K, N] row-major, wte [V, C]) and dtype, widened to fp32
 // in registers (F16: vcvtph2ps, BF16: a 16-bit shift).
 //
-// One row (decode) is a matrix-vector product, bound by memory bandwidth: the K rows of W are
-// cut into `slots` contiguous ranges, so each task streams one contiguous block of memory and
-// adds its rows into a private partial sum of N floats (in L1/L2). A second pass sums the slots
-// in a fixed order, adds the bias and applies the epilogue: the result does not depend on which
-// thread ran which slot.
+// Batch invariance: every output element is one fma chain over k = 0 … K − 1 starting from zero,
+// then + bias, then the epilogue — whatever the number of rows, the row's place in the call, or
+// the thread count. So a sequence's logits do not depend on what else is in its batch.
 //
-// More rows (prefill) is a GEMM: a task packs a strip of 32 columns of W as fp32 [K][32] (kept
-// for the next task on the same strip), then runs a 12 × 32 register-blocked micro-kernel
-// (24 zmm accumulators) over a chunk of rows, with the epilogue fused into the store.
+// One row (decode) is a matrix-vector product, bound by memory bandwidth: a task owns a block of
+// up to 256 columns, keeps their accumulators in registers and streams the K rows of W past them.
+//
+// More rows (prefill, batched decode) is a GEMM: a task packs a strip of 32 columns of W as fp32
+// [K][32] (kept for the next task on the same strip), then runs a 12 × 32 register-blocked
+// micro-kernel (24 zmm accumulators) over a chunk of rows, with the epilogue fused into the store.
 //
 // Tested against matmul_reference / lm_head_reference by tests/ops.test.ts.
 #include "cpu/matmul_avx512.h"
@@ -68,96 +69,79 @@ GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* dst, __mmask16 m) 
 // ---------------------------------------------------------------------------------------------
 // One row: matrix-vector product
 
-// p[0:16 under m] (= or +=) Σ_{i < 8} xs[i] · W[row + i, j : j + 16], W rows N apart.
-template <DType D, bool kMasked>
-GPT_AVX512_INLINE void gemv8_step(const void* w, int64_t at, int64_t N, const __m512 (&xs)[8], bool first,
-                                  bool prefetch_rows, __mmask16 m, float* p) {
-  __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, p);
-  __m512 b = _mm512_setzero_ps();
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; i += 2) {
-    const int64_t at0 = at + i * N, at1 = at0 + N;
-    if (kPrefetch<D> && prefetch_rows) {
-      prefetch<D>(w, at0 + kAhead * N);
-      prefetch<D>(w, at1 + kAhead * N);
-    }
-    a = _mm512_fmadd_ps(kMasked ? load16_masked<D>(w, at0, m) : load16<D>(w, at0), xs[i], a);
-    b = _mm512_fmadd_ps(kMasked ? load16_masked<D>(w, at1, m) : load16<D>(w, at1), xs[i + 1], b);
-  }
-  _mm512_mask_storeu_ps(p, m, _mm512_add_ps(a, b));
-}
-
-// partial[0:N] = Σ_{k0 ≤ k < k1} x[k] · W[k, :], eight rows of W per pass over partial.
-template <DType D>
-GPT_AVX512 void gemv_slot(const float* x, const void* w, int64_t N, int64_t k0, int64_t k1, float* partial) {
-  const int64_t full = N & ~int64_t(15);
-  const __mmask16 tail = tail_mask(N - full);
-  bool first = true;
-  int64_t k = k0;
-  for (; k + 8 <= k1; k += 8) {
-    __m512 xs[8];
-    for (int i = 0; i < 8; ++i) xs[i] = _mm512_set1_ps(x[k + i]);
-    const int64_t row = k * N;
-    const bool pf = k + 8 + kAhead <= k1;  // the next eight rows belong to this slot too
-    for (int64_t j = 0; j < full; j += 16) gemv8_step<D, false>(w, row + j, N, xs, first, pf, 0xffff, partial + j);
-    if (tail) gemv8_step<D, true>(w, row + full, N, xs, first, pf, tail, partial + full);
-    first = false;
-  }
-  for (; k < k1; ++k) {
+// out[j0 : j0 + 16·NV] = epilogue(Σ_k x[k] · W[k, j] + bias[j]): the accumulators of 16·NV
+// columns live in registers while the K rows of W stream past, each column one fma chain over
+// k = 0 … K − 1 from zero — exactly gemm_tile's chain, so a row's result does not depend on how
+// many rows the call has. `tail` masks the last vector (a narrow last block).
+template <DType D, int NV>
+GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, int64_t N, int64_t j0, __mmask16 tail,
+                           const WeightView& bias, Epilogue ep, float* out) {
+  __m512 acc[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
     const __m512 xk = _mm512_set1_ps(x[k]);
-    const int64_t row = k * N;
-    for (int64_t j = 0; j < N; j += 16) {
-      const __mmask16 m = tail_mask(N - j);
-      __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, partial + j);
-      a = _mm512_fmadd_ps(load16_masked<D>(w, row + j, m), xk, a);
-      _mm512_mask_storeu_ps(partial + j, m, a);
+    const int64_t row = k * N + j0;
+    if (kPrefetch<D> && k + kAhead < K)
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; v += 64 / (16 * int(dtype_size(D)))) prefetch<D>(w, row + kAhead * N + 16 * v);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      const __m512 wv = v + 1 < NV ? load16<D>(w, row + 16 * v) : load16_masked<D>(w, row + 16 * v, tail);
+      acc[v] = _mm512_fmadd_ps(xk, wv, acc[v]);
     }
-    first = false;
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = v + 1 < NV ? __mmask16(0xffff) : tail;
+    finish16(_mm512_add_ps(acc[v], load_bias(bias, j0 + 16 * v, m)), ep, out + j0 + 16 * v, m);
   }
 }
 
-// out[j0:j1] = epilogue(Σ_s partial[s][j] + bias[j]).
-GPT_AVX512 void gemv_finish(const float* partials, int slots, int64_t N, int64_t j0, int64_t j1,
-                            const WeightView& bias, Epilogue ep, float* out) {
-  for (int64_t j = j0; j < j1; j += 16) {
-    const __mmask16 m = tail_mask(j1 - j);
-    __m512 v = load_bias(bias, j, m);
-    __m512 s = _mm512_maskz_loadu_ps(m, partials + j);
-    for (int t = 1; t < slots; ++t) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, partials + t * N + j));
-    finish16(_mm512_add_ps(s, v), ep, out + j, m);
+template <DType D>
+void gemv_block_any(int vectors, const float* x, const void* w, int64_t K, int64_t N, int64_t j0, __mmask16 tail,
+                    const WeightView& bias, Epilogue ep, float* out) {
+  switch (vectors) {
+    case 16: gemv_block<D, 16>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 15: gemv_block<D, 15>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 14: gemv_block<D, 14>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 13: gemv_block<D, 13>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 12: gemv_block<D, 12>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 11: gemv_block<D, 11>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 10: gemv_block<D, 10>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 9: gemv_block<D, 9>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 8: gemv_block<D, 8>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 7: gemv_block<D, 7>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 6: gemv_block<D, 6>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 5: gemv_block<D, 5>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 4: gemv_block<D, 4>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 3: gemv_block<D, 3>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 2: gemv_block<D, 2>(x, w, K, N, j0, tail, bias, ep, out); break;
+    default: gemv_block<D, 1>(x, w, K, N, j0, tail, bias, ep, out); break;
   }
 }
 
-void gemv_slot_any(DType dtype, const float* x, const void* w, int64_t N, int64_t k0, int64_t k1, float* partial) {
-  switch (dtype) {
-    case DType::F32: gemv_slot<DType::F32>(x, w, N, k0, k1, partial); break;
-    case DType::F16: gemv_slot<DType::F16>(x, w, N, k0, k1, partial); break;
-    case DType::BF16: gemv_slot<DType::BF16>(x, w, N, k0, k1, partial); break;
-  }
-}
+// Columns per task at most: 16 zmm accumulators. Measured against 64, 128 and 192 and against
+// the K-split it replaced (bench/NOTES.md §7): the same speed within noise, 64 slower.
+constexpr int64_t kGemvColumns = 256;  // per task: 8 zmm accumulators
 
 void gemv(ThreadPool& pool, const float* x, const WeightView& w, const WeightView& bias, Epilogue ep, float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
-  // Slots of a multiple of 8 rows, about four per thread so a descheduled thread's share can
-  // be picked up by the others; the count depends only on K and the pool size.
-  const int64_t max_slots = std::max<int64_t>(1, (K + 7) / 8);
-  const int slots = int(std::min<int64_t>(max_slots, 4 * int64_t(pool.size())));
-  const int64_t per_slot = ((K + slots - 1) / slots + 7) / 8 * 8;
-  const int used = int((K + per_slot - 1) / per_slot);
-  thread_local std::vector<float> scratch;
-  scratch.resize(size_t(used) * size_t(N));
-  float* partials = scratch.data();
-  pool.parallel_for(used, [&](int64_t s) {
-    const int64_t k0 = s * per_slot, k1 = std::min(K, k0 + per_slot);
-    gemv_slot_any(w.dtype, x, w.data, N, k0, k1, partials + s * N);
-  });
-  // Column blocks of a multiple of 16 for the final sum, one or two per thread.
-  const int64_t blocks16 = (N + 15) / 16;
-  const int64_t per_block = std::max<int64_t>(4, (blocks16 + pool.size() - 1) / pool.size()) * 16;
-  const int64_t blocks = (N + per_block - 1) / per_block;
+  // Columns are independent, so how they are split over tasks and threads changes no result.
+  // Blocks of at most kGemvColumns, as many per thread for every thread.
+  const int64_t threads = pool.size();
+  const int64_t per_thread = (N + threads * kGemvColumns - 1) / (threads * kGemvColumns);
+  const int64_t width = ((N + threads * per_thread - 1) / (threads * per_thread) + 15) / 16 * 16;
+  const int64_t blocks = (N + width - 1) / width;
   pool.parallel_for(blocks, [&](int64_t b) {
-    const int64_t j0 = b * per_block;
-    gemv_finish(partials, used, N, j0, std::min(N, j0 + per_block), bias, ep, out);
+    const int64_t j0 = b * width, cols = std::min(width, N - j0);
+    const int vectors = int((cols + 15) / 16);
+    const __mmask16 tail = tail_mask(cols - 16 * (vectors - 1));
+    switch (w.dtype) {
+      case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
+      case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
+      case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
+    }
   });
 }
 
