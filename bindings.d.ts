@@ -32,11 +32,11 @@ export interface NativeModelSpec {
   threads: number;
   /** The CUDA device to run on; absent or null: the CPU backend. */
   cudaDevice?: number | null;
-  /** Let forwardSample start the next decode step early (see there); absent or null: on for CUDA, off for the CPU. */
-  prefetchNextStep?: boolean | null;
+  /** Blocks of NativeBinding.kvBlockSize positions in the KV pool, shared by every sequence. */
+  kvBlocks: number;
 }
 
-/** Which rows' next-token logits a forward pass returns. */
+/** Which rows' next-token logits a step returns for a segment. */
 export type NativeLogitsMode = "all" | "last" | "none";
 
 export interface NativeSampled {
@@ -45,36 +45,62 @@ export interface NativeSampled {
   logprob: number;
 }
 
+/** A pick from a row of logits; `u` is a uniform random number in [0, 1). */
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  u: number;
+}
+
+/**
+ * One sequence's share of a step: `rows` consecutive ids of NativeStep.tokens, at positions
+ * start … start + rows − 1. Positions below `start` must already hold keys and values in its
+ * blocks (written by earlier steps, or shared with another sequence).
+ */
+export interface NativeSegment {
+  rows: number;
+  start: number;
+  /** The sequence's block table: blocks[i] holds positions 16i … 16i + 15 (kvBlockSize 16); it must cover start + rows positions. */
+  blocks: Int32Array;
+  logits: NativeLogitsMode;
+  /** Pick the next token from the last row's logits (on the GPU for a CUDA model: only the token and its logprob come back). */
+  sample?: NativeSampling | null;
+}
+
+/** One forward pass over the rows of several sequences. */
+export interface NativeStep {
+  /** Every row's token id, each segment's rows consecutive, in segment order. */
+  tokens: Int32Array;
+  segments: NativeSegment[];
+}
+
+export interface NativeStepResult {
+  /** Per segment: the picked token, or -1 where no pick was asked for. */
+  tokens: Int32Array;
+  /** Per segment: the picked token's logprob (0 where none). */
+  logprobs: Float32Array;
+  /** The logits rows the segments asked for, in segment order, vocabSize floats each. */
+  logits: Float32Array;
+}
+
 export interface NativeModel {
   /**
-   * Runs `tokens` at positions start … start + tokens.length - 1 (start ≤ cachedLength) and
-   * resolves with rows × vocabSize logits (rows = tokens.length, 1 or 0 by `logits`).
-   * Rejects when another forward pass on this model is still running.
+   * Runs one step. Rejects, naming the segment and the value, for an id outside the vocabulary,
+   * positions past n_positions, a block table that does not cover the segment or names a block
+   * outside the pool, or a block written by one segment and read or written by another; and
+   * when another step on this model is still running. Every row is computed in an order that
+   * depends on nothing but that row, so a segment's results do not depend on the others.
    */
-  forward(tokens: Int32Array, start: number, logits: NativeLogitsMode): Promise<Float32Array>;
-  /**
-   * Runs `tokens` as forward() does and samples the next token from the last row where the
-   * logits lie (on the GPU for a CUDA model: only the token and its logprob come back). One
-   * token is a decode step, which the CUDA backend replays from a captured graph. With `uNext`
-   * (and prefetchNextStep on) it then starts the following step — the sampled token, at the next
-   * position, sampled with uNext — without waiting for it; a call for exactly that step collects
-   * it, any other call discards it.
-   */
-  forwardSample(
-    tokens: Int32Array,
-    start: number,
-    temperature: number,
-    topK: number,
-    topP: number,
-    u: number,
-    uNext?: number,
-  ): Promise<NativeSampled>;
+  step(plan: NativeStep): Promise<NativeStepResult>;
   /** Picks a token from row `row` of `logits`; `u` is a uniform random number in [0, 1). */
   sample(logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number): NativeSampled;
-  /** Frees the weights and the KV cache (once any running forward pass ends). */
+  /** Frees the weights and the KV pool (once any running step ends). */
   dispose(): void;
-  readonly cachedLength: number;
+  /** Blocks in the KV pool, as loaded. */
+  readonly kvBlocks: number;
   readonly residentBytes: number;
+  /** Bytes the KV pool can hold (on the CPU its pages are committed only as blocks are first written). */
   readonly kvCacheBytes: number;
   readonly threads: number;
   /** Decode steps replayed from a captured CUDA graph so far; always 0 on the CPU. */
@@ -128,20 +154,27 @@ export interface NativeLmHeadArgs {
   out: Float32Array;
 }
 
-/** One layer's attention: appends this call's keys and values to `cache` (k[H][capacity][D], then v) and attends causally. */
+/**
+ * One layer's attention over a paged pool: writes each row's key and value into `pool` at its
+ * position, then attends causally over positions 0 … positions[r] of the row's block table
+ * (the tables entries from tableStarts[r] on; entry i holds positions 16i … 16i + 15).
+ */
 export interface NativeAttentionArgs {
+  /** [rows, 3 · heads · headDim]: q | k | v. */
   qkv: Float32Array;
   rows: number;
-  start: number;
   heads: number;
   headDim: number;
-  capacity: number;
-  cache: Float32Array;
+  positions: Int32Array;
+  tableStarts: Int32Array;
+  tables: Int32Array;
+  blocks: number;
+  /** One layer: k[blocks][heads][16][headDim], then v likewise. */
+  pool: Float32Array;
   out: Float32Array;
 }
 
 export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
-export type NativeAttentionPath = "auto" | "prefill" | "decode";
 
 /**
  * Single CUDA kernels on host arrays (native/napi/cuda_ops_wrap.cpp), for tests/cuda-kernels.test.ts,
@@ -176,11 +209,8 @@ export interface NativeCudaOps {
   }): void;
   attention(
     args: NativeAttentionArgs & {
-      path: NativeAttentionPath;
-      /** The cache's dtype on the device ("F32" by default): `cache` is rounded to it on upload and widened back. */
+      /** The pool's dtype on the device ("F32" by default): `pool` is rounded to it on upload and widened back. */
       cacheDtype?: NativeDtype;
-      /** Read `start` from device memory, the launch sized for the largest start (a CUDA graph replay's); default false. */
-      startOnDevice?: boolean;
     },
   ): void;
   sample(args: { logits: Float32Array; temperature: number; topK: number; topP: number; u: number }): NativeSampled;
@@ -275,6 +305,8 @@ export interface NativeBinding {
   /** The class of loadModel's results; constructed directly it is an empty, disposed handle. */
   NativeModel: abstract new () => NativeModel;
   loadModel(spec: NativeModelSpec): Promise<NativeModel>;
+  /** Positions per KV block (16). */
+  kvBlockSize: number;
   buildInfo(): NativeBuildInfo;
   /** GPUs the CUDA runtime sees; [] without a driver, a GPU, or CUDA in this binary. */
   devices(): NativeDevice[];

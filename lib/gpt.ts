@@ -3,19 +3,25 @@ import { fileURLToPath } from "node:url";
 
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
 import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
-import { GptError, GptInputError, GptLoadError } from "./errors.js";
-import { decodeTokens, type FinishReason, type GenerationSummary, type StreamChunk } from "./generation.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
-import { Mutex } from "./mutex.js";
+import { Engine } from "./engine/engine.js";
+import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
-import { randomModelSpec } from "./random-spec.js";
 import {
+  engineLimits,
   resolveGenerateOptions,
   resolveLoadOptions,
+  type EngineLimits,
   type GenerateOptions,
   type LoadOptions,
+  type ResolvedLoadOptions,
   type WeightDtype,
 } from "./options.js";
+import { randomModelSpec } from "./random-spec.js";
+import { GenerationRequest } from "./requests/generation-request.js";
+import { LogitsRequest } from "./requests/logits-request.js";
+import type { FinishReason, GenerateResult, StreamChunk } from "./requests/results.js";
+import { GenerationStream } from "./requests/stream.js";
 import { Tokenizer } from "./tokenizer/index.js";
 
 export interface GptConfig {
@@ -27,16 +33,20 @@ export interface GptConfig {
   vocabSize: number;
 }
 
-export interface GenerateResult {
-  text: string;
-  /** Generated ids, without a final <|endoftext|>. */
-  tokens: number[];
-  finishReason: FinishReason;
-  usage: { promptTokens: number; completionTokens: number };
-  timings: { prefillMs: number; decodeMs: number };
+/** The KV cache's blocks (of `blockSize` positions) and what holds them. */
+export interface KvCacheUsage {
+  blockSize: number;
+  totalBlocks: number;
+  /** Blocks held by running sequences (a shared prefix block counts once). */
+  usedBlocks: number;
+  /** Blocks nobody holds that keep a cached prefix for later prompts; reused when no block is free. */
+  cachedBlocks: number;
+  freeBlocks: number;
+  /** Bytes of keys and values in the used blocks. */
+  usedBytes: number;
 }
 
-export type { StreamChunk, FinishReason };
+export type { StreamChunk, FinishReason, GenerateResult, GenerationStream };
 
 /** The shapes of the four GPT-2 sizes (vocabulary 50257, 1024 positions). */
 const RANDOM_PRESETS = {
@@ -59,9 +69,10 @@ export class Gpt {
   readonly tokenizer: Tokenizer;
   /** Where the weights were read from. */
   readonly path: string;
+  /** The batched engine's sizes: maxSequences, maxBatchTokens, and the KV cache's capacity in tokens. */
+  readonly limits: { maxSequences: number; maxBatchTokens: number; kvCacheTokens: number };
   private model: NativeModel | null;
-  private readonly cachedTokens: number[] = [];
-  private readonly mutex = new Mutex();
+  private readonly engine: Engine;
 
   private constructor(
     config: ModelConfig,
@@ -69,6 +80,7 @@ export class Gpt {
     tokenizer: Tokenizer,
     model: NativeModel,
     cudaDevice: number | null,
+    limits: EngineLimits,
   ) {
     const c = config;
     this.config = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize };
@@ -76,6 +88,18 @@ export class Gpt {
     this.tokenizer = tokenizer;
     this.path = path;
     this.model = model;
+    const blockSize = native().kvBlockSize;
+    this.limits = {
+      maxSequences: limits.maxSequences,
+      maxBatchTokens: limits.maxBatchTokens,
+      kvCacheTokens: limits.kvBlocks * blockSize,
+    };
+    this.engine = new Engine(model, {
+      ...limits,
+      blockSize,
+      vocabSize: c.vocabSize,
+      wrapError: (e) => wrapNative(e, this.model === null),
+    });
   }
 
   /**
@@ -95,8 +119,9 @@ export class Gpt {
         checkpoint.dir,
         `the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${checkpoint.config.vocabSize}`,
       );
-    const model = await loadNative(checkpoint, opts.dtype, opts.threads, cudaDevice);
-    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice);
+    const limits = limitsFor(opts, checkpoint.config.nCtx, cudaDevice);
+    const model = await loadNative(checkpoint, opts, limits.kvBlocks, cudaDevice);
+    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits);
   }
 
   /**
@@ -113,8 +138,9 @@ export class Gpt {
     const cudaDevice = await chooseDevice(opts.device);
     const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
-    const model = await native().loadModel(randomModelSpec(config, dtype, seed, opts.threads, cudaDevice));
-    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice);
+    const limits = limitsFor(opts, config.nCtx, cudaDevice);
+    const model = await native().loadModel(randomModelSpec(config, dtype, seed, opts.threads, cudaDevice, limits.kvBlocks));
+    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits);
   }
 
   /** How this binary was built: CUDA or not, its GPU architectures, the CPU instruction set in use. */
@@ -132,83 +158,101 @@ export class Gpt {
     return this.live().residentBytes;
   }
 
-  /** Bytes of the preallocated KV cache. */
+  /** Bytes the KV cache can hold (kvCacheTokens' worth; on the CPU, memory is committed only as blocks are first used). */
   get kvCacheBytes(): number {
     return this.live().kvCacheBytes;
   }
 
-  /** Next-token logits at every position of `ids`: a Float32Array of ids.length × vocabSize, row-major. */
+  /** What holds the KV cache's blocks now: for metrics, and for tests that look for leaks. */
+  get kvCacheUsage(): KvCacheUsage {
+    const model = this.live();
+    const usage = this.engine.usage();
+    // The native pool holds one scratch block more than the engine hands out.
+    const bytesPerBlock = model.kvCacheBytes / (model.kvBlocks + 1);
+    return { blockSize: native().kvBlockSize, ...usage, usedBytes: usage.usedBlocks * bytesPerBlock };
+  }
+
+  /**
+   * Next-token logits at every position of `ids`: a Float32Array of ids.length × vocabSize,
+   * row-major. Computed in chunks of maxBatchTokens rows beside any other work; every row is
+   * bit-identical to what any other split of the same ids gives (one call, or token by token).
+   */
   async logits(ids: readonly number[]): Promise<Float32Array> {
+    this.live();
     const prompt = this.checkIds(ids, "logits");
-    if (prompt.length > this.config.nCtx)
-      throw new GptInputError(
-        `${prompt.length} tokens exceed the model's ${this.config.nCtx} positions (n_positions)`,
-        "E_CONTEXT_OVERFLOW",
-      );
-    const release = await this.mutex.acquire();
-    try {
-      const model = this.live();
-      const out = await model.forward(Int32Array.from(prompt), 0, "all");
-      this.cachedTokens.length = 0;
-      this.cachedTokens.push(...prompt);
-      return out;
-    } catch (e) {
-      this.cachedTokens.length = 0;
-      throw wrapNative(e, this.model === null);
-    } finally {
-      release();
+    this.checkFits(prompt.length, 0, `${prompt.length} tokens`);
+    return new LogitsRequest(this.engine, prompt, this.config.vocabSize).start();
+  }
+
+  /**
+   * Generates a continuation of a prompt (text, or token ids), or of each prompt of a list
+   * (resolving to their results in order; each runs with the same options, seed included, so
+   * each result equals that prompt run alone). Calls run together in the batched engine.
+   */
+  generate(prompt: string | readonly number[], options?: GenerateOptions): Promise<GenerateResult>;
+  generate(prompts: readonly string[] | readonly (readonly number[])[], options?: GenerateOptions): Promise<GenerateResult[]>;
+  async generate(
+    prompt: string | readonly number[] | readonly string[] | readonly (readonly number[])[],
+    options?: GenerateOptions,
+  ): Promise<GenerateResult | GenerateResult[]> {
+    if (isPromptList(prompt)) {
+      const opts = resolveGenerateOptions(options);
+      const requests = prompt.map((p, i) => this.request(p, opts, false, `prompts[${i}]`));
+      for (const r of requests) r.start();
+      return Promise.all(requests.map((r) => r.result));
     }
+    const request = this.request(prompt, resolveGenerateOptions(options), false, "prompt");
+    request.start();
+    return request.result;
   }
 
-  /** Generates a continuation of a prompt (text, or token ids). */
-  async generate(prompt: string | readonly number[], options?: GenerateOptions): Promise<GenerateResult> {
-    let text = "";
-    const run = this.run(prompt, options);
-    for (;;) {
-      const step = await run.next();
-      if (step.done) return { text, ...step.value };
-      text += step.value.text;
-    }
+  /**
+   * Streams a continuation token by token: an async iterable of chunks whose texts concatenate to
+   * the result's text, with `result` (finishReason, usage, timings). Generation starts at once.
+   */
+  stream(prompt: string | readonly number[], options?: GenerateOptions): GenerationStream {
+    const request = this.request(prompt, resolveGenerateOptions(options), true, "prompt");
+    request.start();
+    return new GenerationStream(request);
   }
 
-  /** Streams a continuation token by token; the text pieces concatenate to generate()'s text. */
-  async *stream(prompt: string | readonly number[], options?: GenerateOptions): AsyncGenerator<StreamChunk, void> {
-    yield* this.run(prompt, options);
-  }
-
-  /** Frees the weights and the KV cache. Any later call throws. */
+  /**
+   * Frees the weights and the KV cache. Calls still queued or running reject with E_DISPOSED
+   * (those in the step now running once it ends); any later call throws E_DISPOSED.
+   */
   dispose(): void {
-    this.model?.dispose();
+    if (!this.model) return;
+    this.engine.dispose(new GptError("E_DISPOSED", DISPOSED_MESSAGE));
+    this.model.dispose();
     this.model = null;
   }
 
-  private async *run(
+  private request(
     prompt: string | readonly number[],
-    options: GenerateOptions | undefined,
-  ): AsyncGenerator<StreamChunk, GenerationSummary> {
-    const opts = resolveGenerateOptions(options);
+    opts: ReturnType<typeof resolveGenerateOptions>,
+    streaming: boolean,
+    what: string,
+  ): GenerationRequest {
     this.live();
     let ids: number[];
     if (typeof prompt === "string") ids = this.tokenizer.encode(prompt);
-    else ids = this.checkIds(prompt, "prompt");
+    else ids = this.checkIds(prompt, what);
     // An empty prompt starts from <|endoftext|>, as GPT-2 itself was trained to begin a document.
     if (ids.length === 0) ids = [this.tokenizer.eosTokenId];
-    if (ids.length + opts.maxTokens > this.config.nCtx)
+    this.checkFits(ids.length, opts.maxTokens, `the ${what}'s ${ids.length} tokens plus maxTokens ${opts.maxTokens}`);
+    return new GenerationRequest(this.engine, this.tokenizer, ids, opts, streaming);
+  }
+
+  /** E_CONTEXT_OVERFLOW when `tokens` + `more` positions exceed n_positions or the KV cache. */
+  private checkFits(tokens: number, more: number, what: string): void {
+    const total = tokens + more;
+    if (total > this.config.nCtx)
+      throw new GptInputError(`${what} exceed the model's ${this.config.nCtx} positions (n_positions)`, "E_CONTEXT_OVERFLOW");
+    if (total > this.limits.kvCacheTokens)
       throw new GptInputError(
-        `the prompt's ${ids.length} tokens plus maxTokens ${opts.maxTokens} exceed the model's ` +
-          `${this.config.nCtx} positions (n_positions)`,
+        `${what} exceed the KV cache's ${this.limits.kvCacheTokens} tokens (kvCacheTokens)`,
         "E_CONTEXT_OVERFLOW",
       );
-    const release = await this.mutex.acquire();
-    try {
-      const ctx = { model: this.live(), tokenizer: this.tokenizer, cachedTokens: this.cachedTokens };
-      return yield* decodeTokens(ctx, ids, opts);
-    } catch (e) {
-      this.cachedTokens.length = 0;
-      throw wrapNative(e, this.model === null);
-    } finally {
-      release();
-    }
   }
 
   private live(): NativeModel {
@@ -217,7 +261,7 @@ export class Gpt {
   }
 
   private checkIds(ids: readonly number[], what: string): number[] {
-    if (!Array.isArray(ids)) throw new GptInputError(`${what} must be an array of token ids`);
+    if (!Array.isArray(ids)) throw new GptInputError(`${what} must be a string or an array of token ids`);
     const vocab = this.config.vocabSize;
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocab)
@@ -228,10 +272,20 @@ export class Gpt {
   }
 }
 
+function isPromptList(
+  prompt: string | readonly number[] | readonly string[] | readonly (readonly number[])[],
+): prompt is readonly string[] | readonly (readonly number[])[] {
+  return Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === "string" || Array.isArray(prompt[0]));
+}
+
+function limitsFor(opts: ResolvedLoadOptions, nCtx: number, cudaDevice: number | null): EngineLimits {
+  return engineLimits(opts, nCtx, cudaDevice === null ? "cpu" : "cuda", native().kvBlockSize);
+}
+
 async function loadNative(
   checkpoint: Checkpoint,
-  dtype: WeightDtype | undefined,
-  threads: number,
+  opts: ResolvedLoadOptions,
+  kvBlocks: number,
   cudaDevice: number | null,
 ) {
   const fileIndex = new Map(checkpoint.files.map((f, i) => [f, i]));
@@ -253,9 +307,10 @@ async function loadNative(
       offset: t.offset,
       byteLength: t.byteLength,
     })),
-    convertTo: dtype ? NATIVE_DTYPE[dtype] : null,
-    threads,
+    convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null,
+    threads: opts.threads,
     cudaDevice,
+    kvBlocks,
   };
   try {
     return await native().loadModel(spec);

@@ -16,6 +16,23 @@ export interface LoadOptions {
   dtype?: WeightDtype;
   /** CPU threads; default: the machine's cores. */
   threads?: number;
+  /**
+   * Sequences decoded together in one engine step at most; more calls wait in a FIFO queue (they
+   * never fail for being many). Default 16.
+   */
+  maxSequences?: number;
+  /**
+   * The KV cache's capacity in tokens, shared by all sequences (rounded up to whole blocks of 16).
+   * Default: max(n_positions, maxSequences × min(n_positions, 256)) — room for maxSequences
+   * sequences of 256 tokens at once, or one sequence of the model's full context.
+   */
+  kvCacheTokens?: number;
+  /**
+   * Rows in one forward pass at most: the decode rows of the running sequences plus chunks of
+   * prompts being prefilled (an abort takes effect between chunks). At least maxSequences.
+   * Default 256 on the CPU (about a quarter second of GPT-2 124M prefill here), 2048 on a GPU.
+   */
+  maxBatchTokens?: number;
 }
 
 export interface GenerateOptions {
@@ -44,7 +61,25 @@ export interface ResolvedLoadOptions {
   device: Device;
   dtype: WeightDtype | undefined;
   threads: number;
+  maxSequences: number;
+  /** Unset: the default, which depends on the model's context (engineLimits). */
+  kvCacheTokens: number | undefined;
+  /** Unset: the default, which depends on the device (engineLimits). */
+  maxBatchTokens: number | undefined;
 }
+
+/** The batched engine's sizes for one model, defaults filled in. */
+export interface EngineLimits {
+  maxSequences: number;
+  maxBatchTokens: number;
+  /** Blocks of KV_BLOCK_SIZE positions. */
+  kvBlocks: number;
+}
+
+export const DEFAULT_MAX_SEQUENCES = 16;
+const DEFAULT_MAX_BATCH_TOKENS = { cpu: 256, cuda: 2048 } as const;
+/** Past this many tokens per sequence the default cache stops growing with the context. */
+const DEFAULT_TOKENS_PER_SEQUENCE = 256;
 
 export interface ResolvedGenerateOptions {
   maxTokens: number;
@@ -59,7 +94,7 @@ export interface ResolvedGenerateOptions {
 
 const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
-const LOAD_KEYS = new Set(["device", "dtype", "threads"]);
+const LOAD_KEYS = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens"]);
 const GENERATE_KEYS = new Set(["maxTokens", "temperature", "topK", "topP", "seed", "stop", "ignoreEos", "signal"]);
 
 function checkObject(value: unknown, what: string, known: Set<string>): Record<string, unknown> {
@@ -98,7 +133,27 @@ export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
   if (dtype !== undefined && !DTYPES.includes(dtype as WeightDtype))
     throw new GptInputError(`dtype must be one of ${DTYPES.join(", ")}, got ${describe(dtype)}`);
   const threads = o.threads === undefined ? availableParallelism() : integer("threads", o.threads, 1, 1024);
-  return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads };
+  const maxSequences =
+    o.maxSequences === undefined ? DEFAULT_MAX_SEQUENCES : integer("maxSequences", o.maxSequences, 1, 4096);
+  const kvCacheTokens = o.kvCacheTokens === undefined ? undefined : integer("kvCacheTokens", o.kvCacheTokens, 1, 2 ** 26);
+  const maxBatchTokens =
+    o.maxBatchTokens === undefined ? undefined : integer("maxBatchTokens", o.maxBatchTokens, maxSequences, 2 ** 20);
+  return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads, maxSequences, kvCacheTokens, maxBatchTokens };
+}
+
+/** The engine's sizes for a model of `nCtx` positions on `device`, from the load options. */
+export function engineLimits(
+  opts: ResolvedLoadOptions,
+  nCtx: number,
+  device: "cpu" | "cuda",
+  blockSize: number,
+): EngineLimits {
+  const tokens = opts.kvCacheTokens ?? Math.max(nCtx, opts.maxSequences * Math.min(nCtx, DEFAULT_TOKENS_PER_SEQUENCE));
+  return {
+    maxSequences: opts.maxSequences,
+    maxBatchTokens: opts.maxBatchTokens ?? Math.max(opts.maxSequences, DEFAULT_MAX_BATCH_TOKENS[device]),
+    kvBlocks: Math.ceil(tokens / blockSize),
+  };
 }
 
 export function resolveGenerateOptions(options: unknown): ResolvedGenerateOptions {

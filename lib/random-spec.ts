@@ -9,6 +9,7 @@ export function randomModelSpec(
   seed: number,
   threads: number,
   cudaDevice: number | null,
+  kvBlocks: number,
 ): NativeModelSpec {
   const tensors = [...expectedTensorShapes(config)].map(([name, dims]) => ({
     name,
@@ -18,5 +19,5 @@ export function randomModelSpec(
     offset: 0,
     byteLength: dims.reduce((a, b) => a * b, 1) * (dtype === "F32" ? 4 : 2),
   }));
-  return { ...config, files: [], tensors, convertTo: null, randomSeed: seed, threads, cudaDevice };
+  return { ...config, files: [], tensors, convertTo: null, randomSeed: seed, threads, cudaDevice, kvBlocks };
 }

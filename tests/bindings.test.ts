@@ -1,7 +1,7 @@
 /**
  * The addon's runtime surface against bindings.d.ts: what native/addon.cpp exports, the JS
- * types buildInfo() returns, and NativeModel's errors (disposed, bad arguments, a forward pass
- * already in flight, positions and token ids out of range). The type-level assertions here are
+ * types buildInfo() returns, and NativeModel's step() and its errors (disposed, bad arguments, a
+ * step already in flight, positions, token ids and block tables out of range). The type-level assertions here are
  * checked by `tsc -p tsconfig.json --noEmit` (npm test's typecheck), not at run time.
  */
 import { fileURLToPath } from "node:url";
@@ -16,12 +16,17 @@ import type {
   NativeModelSpec,
   NativeOps,
   NativeSampled,
+  NativeSampling,
+  NativeSegment,
+  NativeStep,
+  NativeStepResult,
 } from "../bindings.js";
 import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { native } from "../lib/native.js";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/models/tiny-f32", import.meta.url));
 const VOCAB = 1024;
+const KV_BLOCKS = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Type level: lib/native.ts hands out exactly the declared binding, and the declarations say
@@ -42,27 +47,24 @@ expectTypeOf<NativeBuildInfo>().toEqualTypeOf<{
   cudaVersion: string | null;
   archs: string[];
 }>();
-expectTypeOf<NativeModel["forward"]>().toEqualTypeOf<
-  (tokens: Int32Array, start: number, logits: NativeLogitsMode) => Promise<Float32Array>
->();
+expectTypeOf<NativeModel["step"]>().toEqualTypeOf<(plan: NativeStep) => Promise<NativeStepResult>>();
 expectTypeOf<NativeModel["sample"]>().toEqualTypeOf<
   (logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number) => NativeSampled
 >();
-expectTypeOf<NativeModel["forwardSample"]>().toEqualTypeOf<
-  (
-    tokens: Int32Array,
-    start: number,
-    temperature: number,
-    topK: number,
-    topP: number,
-    u: number,
-    uNext?: number,
-  ) => Promise<NativeSampled>
->();
+expectTypeOf<NativeStep>().toEqualTypeOf<{ tokens: Int32Array; segments: NativeSegment[] }>();
+expectTypeOf<NativeSegment>().toEqualTypeOf<{
+  rows: number;
+  start: number;
+  blocks: Int32Array;
+  logits: NativeLogitsMode;
+  sample?: NativeSampling | null;
+}>();
+expectTypeOf<NativeStepResult>().toEqualTypeOf<{ tokens: Int32Array; logprobs: Float32Array; logits: Float32Array }>();
 expectTypeOf<NativeModel["graphReplays"]>().toEqualTypeOf<number>();
+expectTypeOf<NativeModel["kvBlocks"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeSampled>().toEqualTypeOf<{ token: number; logprob: number }>();
-expectTypeOf<NativeModel["cachedLength"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeLogitsMode>().toEqualTypeOf<"all" | "last" | "none">();
+expectTypeOf<NativeBinding["kvBlockSize"]>().toEqualTypeOf<number>();
 
 // ---------------------------------------------------------------------------------------------
 
@@ -78,12 +80,32 @@ async function loadTiny(threads = 1): Promise<NativeModel> {
     tensors: [...checkpoint.tensors.values()].map((t) => ({ ...t, file: files.indexOf(t.file) })),
     convertTo: null,
     threads,
+    kvBlocks: KV_BLOCKS,
   });
+}
+
+/** Blocks 0, 1, 2, …: one sequence owning the pool from its start. */
+const TABLE = Int32Array.from({ length: KV_BLOCKS }, (_, i) => i);
+
+/** One segment of `tokens` at `start` in TABLE's blocks. */
+function solo(tokens: number[], start: number, logits: NativeLogitsMode, sample?: NativeSampling): NativeStep {
+  return { tokens: Int32Array.from(tokens), segments: [{ rows: tokens.length, start, blocks: TABLE, logits, sample }] };
 }
 
 describe("addon exports", () => {
   it("exports loadModel, buildInfo, devices, ops, cudaOps, bench, cudaBench and NativeModel, and nothing else", () => {
-    expect(Object.keys(untyped).sort()).toEqual(["NativeModel", "bench", "buildInfo", "cudaBench", "cudaOps", "devices", "loadModel", "ops"]);
+    expect(Object.keys(untyped).sort()).toEqual([
+      "NativeModel",
+      "bench",
+      "buildInfo",
+      "cudaBench",
+      "cudaOps",
+      "devices",
+      "kvBlockSize",
+      "loadModel",
+      "ops",
+    ]);
+    expect(binding.kvBlockSize).toBe(16);
     expect(typeof binding.loadModel).toBe("function");
     expect(typeof binding.buildInfo).toBe("function");
     expect(typeof binding.ops).toBe("object");
@@ -100,28 +122,17 @@ describe("addon exports", () => {
     const ctor = untyped.NativeModel;
     expect(typeof ctor).toBe("function");
     const proto = (ctor as { prototype: object }).prototype;
-    for (const method of ["forward", "forwardSample", "sample", "dispose"]) {
+    for (const method of ["step", "sample", "dispose"]) {
       const d = Object.getOwnPropertyDescriptor(proto, method);
       expect(typeof d?.value, method).toBe("function");
     }
-    for (const accessor of ["cachedLength", "residentBytes", "kvCacheBytes", "threads", "graphReplays"]) {
+    for (const accessor of ["kvBlocks", "residentBytes", "kvCacheBytes", "threads", "graphReplays"]) {
       const d = Object.getOwnPropertyDescriptor(proto, accessor);
       expect(typeof d?.get, accessor).toBe("function");
       expect(d?.set, `${accessor} has no setter`).toBeUndefined();
     }
     expect(Object.getOwnPropertyNames(proto).sort()).toEqual(
-      [
-        "cachedLength",
-        "constructor",
-        "dispose",
-        "forward",
-        "forwardSample",
-        "graphReplays",
-        "kvCacheBytes",
-        "residentBytes",
-        "sample",
-        "threads",
-      ].sort(),
+      ["constructor", "dispose", "graphReplays", "kvBlocks", "kvCacheBytes", "residentBytes", "sample", "step", "threads"].sort(),
     );
   });
 
@@ -157,76 +168,97 @@ describe("NativeModel", () => {
     expect(model).toBeInstanceOf(untyped.NativeModel as new () => unknown);
     expect(model.threads).toBe(2);
     expect(model.residentBytes).toBeGreaterThan(0);
-    expect(model.kvCacheBytes).toBeGreaterThan(0);
-    expect(model.cachedLength).toBe(0);
+    expect(model.kvBlocks).toBe(KV_BLOCKS);
+    // fp32 keys and values of 2 layers × 48 wide, for the pool's blocks and one scratch block.
+    expect(model.kvCacheBytes).toBe((KV_BLOCKS + 1) * 16 * 2 * 2 * 48 * 4);
   });
 
-  it("forward returns rows × vocab logits by mode and advances cachedLength", async () => {
-    const all = await model.forward(new Int32Array([1, 2, 3]), 0, "all");
-    expect(all).toBeInstanceOf(Float32Array);
-    expect(all.length).toBe(3 * VOCAB);
-    expect(model.cachedLength).toBe(3);
-    const last = await model.forward(new Int32Array([4]), 3, "last");
-    expect(last.length).toBe(VOCAB);
-    expect(model.cachedLength).toBe(4);
-    const none = await model.forward(new Int32Array([5, 6]), 2, "none");
-    expect(none.length).toBe(0);
-    expect(model.cachedLength).toBe(4);
-    expect(all.every(Number.isFinite) && last.every(Number.isFinite)).toBe(true);
+  it("step returns each segment's logits by mode, in segment order", async () => {
+    const all = await model.step(solo([1, 2, 3], 0, "all"));
+    expect(all.logits).toBeInstanceOf(Float32Array);
+    expect(all.logits.length).toBe(3 * VOCAB);
+    expect(Array.from(all.tokens)).toEqual([-1]); // nothing sampled
+    const last = await model.step(solo([4], 3, "last"));
+    expect(last.logits.length).toBe(VOCAB);
+    const none = await model.step(solo([5, 6], 2, "none"));
+    expect(none.logits.length).toBe(0);
+    expect(all.logits.every(Number.isFinite) && last.logits.every(Number.isFinite)).toBe(true);
+    // Two sequences in one step: each block table its own, the logits back to back.
+    const two = await model.step({
+      tokens: Int32Array.from([9, 8, 7, 6, 5]),
+      segments: [
+        { rows: 2, start: 0, blocks: Int32Array.of(0), logits: "all" },
+        { rows: 3, start: 0, blocks: Int32Array.of(5), logits: "last" },
+      ],
+    });
+    expect(two.logits.length).toBe(3 * VOCAB);
+    const alone = await model.step(solo([6, 5], 0, "all"));
+    // The second segment's last row (ids 7, 6, 5) differs from a sequence of ids 6, 5.
+    expect(Array.from(two.logits.subarray(2 * VOCAB))).not.toEqual(Array.from(alone.logits.subarray(VOCAB)));
   });
 
-  it("forward with tokens that are not an Int32Array throws a TypeError", () => {
-    const f = model.forward as unknown as (...a: unknown[]) => unknown;
+  it("step with a malformed plan throws a TypeError naming the field", () => {
+    const f = model.step as unknown as (...a: unknown[]) => unknown;
     const call = (...a: unknown[]) => () => f.apply(model, a);
-    expect(call([1, 2], 0, "last")).toThrow(TypeError);
-    expect(call(new Uint32Array([1, 2]), 0, "last")).toThrow(TypeError);
-    expect(call(new Float32Array([1, 2]), 0, "last")).toThrow(/Int32Array/);
-    expect(call(new Int32Array([1]), "0", "last")).toThrow(TypeError);
-    expect(call(new Int32Array([1]), 0, "first")).toThrow(TypeError);
-    expect(call(new Int32Array([1]), 0)).toThrow(TypeError);
+    const seg = { rows: 1, start: 0, blocks: TABLE, logits: "last" };
+    expect(call()).toThrow(TypeError);
+    expect(call({ tokens: [1], segments: [seg] })).toThrow(/step: tokens must be an Int32Array/);
+    expect(call({ tokens: Int32Array.of(1), segments: seg })).toThrow(/segments must be an array/);
+    expect(call({ tokens: Int32Array.of(1), segments: [{ ...seg, rows: "1" }] })).toThrow(/segments\[0\]\.rows must be an integer/);
+    expect(call({ tokens: Int32Array.of(1), segments: [{ ...seg, blocks: [0] }] })).toThrow(/segments\[0\]\.blocks must be an Int32Array/);
+    expect(call({ tokens: Int32Array.of(1), segments: [{ ...seg, logits: "first" }] })).toThrow(/logits mode/);
+    expect(call({ tokens: Int32Array.of(1), segments: [{ ...seg, sample: 3 }] })).toThrow(/sample must be an object/);
+    expect(call({ tokens: Int32Array.of(1), segments: [7] })).toThrow(/segments\[0\] must be an object/);
   });
 
-  it("forward with start > cachedLength rejects naming both numbers", async () => {
-    const cached = model.cachedLength;
-    const start = cached + 3;
-    await expect(model.forward(new Int32Array([1]), start, "last")).rejects.toThrow(
-      new RegExp(`\\b${start}\\b.*\\b${cached}\\b`),
+  it("step rejects positions, ids and block tables out of range, naming the value", async () => {
+    const reject = (plan: NativeStep, pattern: RegExp) => expect(model.step(plan)).rejects.toThrow(pattern);
+    await reject(solo([1, VOCAB, 2], 0, "last"), /token id 1024\b/);
+    await reject(solo([-5], 0, "last"), /token id -5\b/);
+    await reject(solo([1], -1, "last"), /segment 0 starts at negative position -1/);
+    await reject(solo(new Array(65).fill(1), 0, "none"), /positions up to 65 exceed n_positions 64/);
+    await reject({ tokens: Int32Array.of(1), segments: [] }, /at least one segment/);
+    await reject({ tokens: Int32Array.of(1), segments: [{ rows: 0, start: 0, blocks: TABLE, logits: "none" }] }, /no rows/);
+    await reject({ tokens: Int32Array.of(1, 2), segments: [{ rows: 1, start: 0, blocks: TABLE, logits: "none" }] }, /cover 1 rows but the step has 2 tokens/);
+    await reject(
+      { tokens: Int32Array.of(1), segments: [{ rows: 1, start: 16, blocks: Int32Array.of(0), logits: "none" }] },
+      /a block table of 1 blocks does not cover positions up to 17 \(needs 2\)/,
     );
-    await expect(model.forward(new Int32Array([1]), -1, "last")).rejects.toThrow(/-1/);
-    expect(model.cachedLength).toBe(cached); // a rejected call leaves the cache alone
-  });
-
-  it("forward with a token id outside the vocabulary rejects naming the id", async () => {
-    const cached = model.cachedLength;
-    await expect(model.forward(new Int32Array([1, VOCAB, 2]), 0, "last")).rejects.toThrow(/token id 1024\b/);
-    await expect(model.forward(new Int32Array([70_000]), 0, "last")).rejects.toThrow(/70000/);
-    await expect(model.forward(new Int32Array([-5]), 0, "last")).rejects.toThrow(/-5/);
-    expect(model.cachedLength).toBe(cached);
+    await reject(
+      { tokens: Int32Array.of(1), segments: [{ rows: 1, start: 0, blocks: Int32Array.of(KV_BLOCKS), logits: "none" }] },
+      /block 8 is outside the pool of 8 blocks/,
+    );
+    const two = (a: Int32Array, b: Int32Array): NativeStep => ({
+      tokens: Int32Array.of(1, 2),
+      segments: [
+        { rows: 1, start: 20, blocks: a, logits: "none" },
+        { rows: 1, start: 3, blocks: b, logits: "none" },
+      ],
+    });
+    await reject(two(Int32Array.of(0, 1), Int32Array.of(1)), /block 1 is written by segments 0 and 1/);
+    // Segment 1 writes block 3, which segment 0 reads as its first block; with another block, both run.
+    expect((await model.step(two(Int32Array.of(3, 1), Int32Array.of(4)))).tokens.length).toBe(2);
+    await reject(two(Int32Array.of(3, 1), Int32Array.of(3)), /block 3 is written by segment 1 and read by segment 0/);
     // The model still works after the rejections.
-    expect((await model.forward(new Int32Array([VOCAB - 1]), 0, "last")).length).toBe(VOCAB);
+    expect((await model.step(solo([VOCAB - 1], 0, "last"))).logits.length).toBe(VOCAB);
   });
 
-  it("forward past n_positions or with no tokens rejects", async () => {
-    await expect(model.forward(new Int32Array(65), 0, "none")).rejects.toThrow(/n_positions 64/);
-    await expect(model.forward(new Int32Array(0), 0, "none")).rejects.toThrow(/at least one token/);
-  });
-
-  it("forward while another forward is in flight rejects with 'already running'", async () => {
-    const first = model.forward(new Int32Array(32).fill(7), 0, "all");
-    const second = model.forward(new Int32Array([1]), 0, "last");
+  it("step while another step is in flight rejects with 'already running'", async () => {
+    const first = model.step(solo(new Array(32).fill(7), 0, "all"));
+    const second = model.step(solo([1], 0, "last"));
     await expect(second).rejects.toThrow(/already running/);
-    expect((await first).length).toBe(32 * VOCAB);
+    expect((await first).logits.length).toBe(32 * VOCAB);
     // Once the first has finished, the next one runs.
-    expect((await model.forward(new Int32Array([1]), 0, "last")).length).toBe(VOCAB);
+    expect((await model.step(solo([1], 0, "last"))).logits.length).toBe(VOCAB);
   });
 
-  it("a rejected forward pass frees the model for the next one", async () => {
-    await expect(model.forward(new Int32Array([VOCAB]), 0, "last")).rejects.toThrow();
-    expect((await model.forward(new Int32Array([3]), 0, "last")).length).toBe(VOCAB);
+  it("a rejected step frees the model for the next one", async () => {
+    await expect(model.step(solo([VOCAB], 0, "last"))).rejects.toThrow();
+    expect((await model.step(solo([3], 0, "last"))).logits.length).toBe(VOCAB);
   });
 
-  it("forwardSample picks what sample() picks from forward()'s last row, for prompts and single steps", async () => {
-    const prompt = new Int32Array([11, 500, 3, 977, 42]);
+  it("a sampled segment picks what sample() picks from its last row, for prompts and single steps", async () => {
+    const prompt = [11, 500, 3, 977, 42];
     const settings: [number, number, number][] = [
       [0, 0, 1],
       [0.8, 0, 1],
@@ -234,65 +266,60 @@ describe("NativeModel", () => {
     ];
     for (const [temperature, topK, topP] of settings)
       for (const u of [0.03, 0.51, 0.97]) {
-        const logits = await model.forward(prompt, 0, "last");
+        const sample = { temperature, topK, topP, u };
+        const { logits } = await model.step(solo(prompt, 0, "last"));
         const expected = model.sample(logits, 0, temperature, topK, topP, u);
-        const got = await model.forwardSample(prompt, 0, temperature, topK, topP, u);
-        expect(got).toEqual(expected);
-        expect(model.cachedLength).toBe(prompt.length);
+        const got = await model.step(solo(prompt, 0, "last", sample));
+        expect({ token: got.tokens[0], logprob: got.logprobs[0] }).toEqual({
+          token: expected.token,
+          logprob: Math.fround(expected.logprob),
+        });
+        expect(Array.from(got.logits)).toEqual(Array.from(logits));
         // One more token: a decode step.
-        const stepLogits = await model.forward(Int32Array.of(got.token), prompt.length, "last");
-        const stepExpected = model.sample(stepLogits, 0, temperature, topK, topP, u);
-        expect(await model.forwardSample(Int32Array.of(got.token), prompt.length, temperature, topK, topP, u)).toEqual(
-          stepExpected,
-        );
-        expect(model.cachedLength).toBe(prompt.length + 1);
+        const step = await model.step(solo([got.tokens[0]!], prompt.length, "last"));
+        const stepExpected = model.sample(step.logits, 0, temperature, topK, topP, u);
+        const stepGot = await model.step(solo([got.tokens[0]!], prompt.length, "none", sample));
+        expect(stepGot.tokens[0]).toBe(stepExpected.token);
       }
     expect(model.graphReplays).toBe(0); // the CPU records nothing
   });
 
-  it("forwardSample checks its arguments and its tokens as forward does", async () => {
-    const f = model.forwardSample as unknown as (...a: unknown[]) => unknown;
-    const call = (...a: unknown[]) => () => f.apply(model, a);
-    expect(call([1], 0, 0, 0, 1, 0.5)).toThrow(TypeError);
-    expect(call(new Int32Array([1]), 0, 0, 0, 1)).toThrow(TypeError);
-    expect(call(new Int32Array([1]), 0, "0", 0, 1, 0.5)).toThrow(/temperature, topK, topP and u must be numbers/);
-    expect(call(new Int32Array([1]), 0, 0, 0, NaN, 0.5)).toThrow(RangeError);
-    const cached = model.cachedLength;
-    await expect(model.forwardSample(new Int32Array([VOCAB]), 0, 0, 0, 1, 0.5)).rejects.toThrow(/token id 1024\b/);
-    await expect(model.forwardSample(new Int32Array([1]), cached + 2, 0, 0, 1, 0.5)).rejects.toThrow(
-      new RegExp(`\\b${cached + 2}\\b.*\\b${cached}\\b`),
-    );
-    expect(call(new Int32Array([1]), 0, -1, 0, 1, 0.5)).toThrow(/temperature -1/);
-    expect(call(new Int32Array([1]), 0, 1, 2.5, 1, 0.5)).toThrow(/topK 2.5/);
-    expect(call(new Int32Array([1]), 0, 1, 0, -0.5, 0.5)).toThrow(/topP -0.5/);
-    expect(call(new Int32Array([1]), 0, 1, 0, 1, 1)).toThrow(/u 1/);
+  it("step checks its sampling parameters", async () => {
+    const f = model.step as unknown as (...a: unknown[]) => unknown;
+    const call = (sample: unknown) => () => f.call(model, solo([1], 0, "none", sample as NativeSampling));
+    expect(call({ temperature: 0, topK: 0, topP: 1 })).toThrow(/expected a number in field u/);
+    expect(call({ temperature: "0", topK: 0, topP: 1, u: 0.5 })).toThrow(TypeError);
+    expect(call({ temperature: 0, topK: 0, topP: NaN, u: 0.5 })).toThrow(RangeError);
+    expect(call({ temperature: -1, topK: 0, topP: 1, u: 0.5 })).toThrow(/temperature -1/);
+    expect(call({ temperature: 1, topK: 2.5, topP: 1, u: 0.5 })).toThrow(/topK 2.5/);
+    expect(call({ temperature: 1, topK: 0, topP: -0.5, u: 0.5 })).toThrow(/topP -0.5/);
+    expect(call({ temperature: 1, topK: 0, topP: 1, u: 1 })).toThrow(/u 1/);
     expect(() => model.sample(new Float32Array(VOCAB), 0, 1, 0, 1.5, 0.5)).toThrow(/sample: topP 1.5/);
-    expect(model.cachedLength).toBe(cached);
   });
 });
 
 describe("a disposed NativeModel", () => {
-  it("throws 'the model was disposed' from forward and sample", async () => {
+  it("throws 'the model was disposed' from step and sample", async () => {
     const model = await loadTiny();
     model.dispose();
-    expect(() => model.forward(new Int32Array([1]), 0, "last")).toThrow("the model was disposed");
+    expect(() => model.step(solo([1], 0, "last"))).toThrow("the model was disposed");
     expect(() => model.sample(new Float32Array(VOCAB), 0, 0, 0, 1, 0)).toThrow("the model was disposed");
-    expect(() => model.cachedLength).toThrow("the model was disposed");
+    expect(() => model.kvBlocks).toThrow("the model was disposed");
     model.dispose(); // a second dispose is harmless
   });
 
-  it("dispose while a forward pass runs lets that pass finish, then refuses new ones", async () => {
+  it("dispose while a step runs lets that step finish, then refuses new ones", async () => {
     const model = await loadTiny();
-    const running = model.forward(new Int32Array(16).fill(2), 0, "last");
+    const running = model.step(solo(new Array(16).fill(2), 0, "last"));
     model.dispose();
-    expect((await running).length).toBe(VOCAB);
-    expect(() => model.forward(new Int32Array([1]), 0, "last")).toThrow("the model was disposed");
+    expect((await running).logits.length).toBe(VOCAB);
+    expect(() => model.step(solo([1], 0, "last"))).toThrow("the model was disposed");
   });
 
   it("a NativeModel constructed from JS (no model behind it) acts as disposed", () => {
     const Ctor = untyped.NativeModel as new () => NativeModel;
     const bare = new Ctor();
     expect(() => bare.sample(new Float32Array(VOCAB), 0, 0, 0, 1, 0)).toThrow("the model was disposed");
-    expect(() => bare.forward(new Int32Array([1]), 0, "last")).toThrow("the model was disposed");
+    expect(() => bare.step(solo([1], 0, "last"))).toThrow("the model was disposed");
   });
 });

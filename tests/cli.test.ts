@@ -58,7 +58,7 @@ describe("cli generate", () => {
     const result = JSON.parse(out.stdout);
     expect(result.tokens).toEqual(ref.greedy.tokens.slice(0, 8));
     expect(result.finishReason).toBe("length");
-    expect(result.usage).toEqual({ promptTokens: ref.prompt_ids.length, completionTokens: 8 });
+    expect(result.usage).toEqual({ promptTokens: ref.prompt_ids.length, completionTokens: 8, cachedTokens: 0 });
     expect(typeof result.text).toBe("string");
     expect(result.timings.prefillMs).toBeGreaterThanOrEqual(0);
   });

@@ -2,8 +2,10 @@
  * Every CUDA kernel (native/cuda/) against its CPU twin, on fresh seeded random inputs (never
  * zeros) at awkward shapes, with every output poisoned with NaN first so that an element the
  * kernel forgot to write fails. Gates: ‖out − ref‖ / ‖ref‖ ≤ 1e-5 for fp32 paths, ≤ 1e-2 where
- * the tensor cores round the input to F16 / BF16; attention over an F16 / BF16 cache is held to
- * 1e-4 against a reference that rounds the cache as the kernels store it. The matmul and LM-head references are the CPU
+ * the tensor cores round the input to F16 / BF16; attention over an F16 / BF16 pool is held to
+ * 1e-4 against a reference that rounds the pool as the kernels store it. Path auto, which the
+ * model runs, must also be batch-invariant: a row's result bit-identical whatever the other rows
+ * of the call. The matmul and LM-head references are the CPU
  * reference kernels (ops.* with impl "reference"); LayerNorm, embedding, attention and sampling
  * are checked against double-precision JS written from the CPU twins' definitions.
  *
@@ -13,7 +15,6 @@
 import { describe, expect, it } from "vitest";
 
 import type {
-  NativeAttentionPath,
   NativeDtype,
   NativeEpilogue,
   NativeMatmulPath,
@@ -93,6 +94,8 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       [5, 768, 64],
       [9, 300, 24],
       [16, 2048, 200],
+      [17, 256, 64], // past one chunk of 16 rows
+      [70, 768, 2304],
     ];
     const cases: { path: NativeMatmulPath; dtype: NativeDtype; shape: [number, number, number] }[] = [];
     for (const dtype of DTYPES) {
@@ -112,8 +115,24 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         ops.matmul({ impl: "reference", input, rows, weight, dtype, k, n, bias, epilogue, out: ref, threads: 1 });
         const out = start.slice();
         cuda.matmul({ path, input, rows, weight, dtype, k, n, bias, epilogue, out });
-        expectClose(out, ref, path === "tensorcore" || (path === "auto" && dtype !== "F32") ? HALF : FP32, path);
+        expectClose(out, ref, path === "tensorcore" ? HALF : FP32, path);
       });
+    });
+
+    it.each(DTYPES)("auto %s is batch-invariant: a row's result is bit-identical alone and among 1 to 40 rows", (dtype) => {
+      const prng = new Prng(deriveSeed(SEED, 900 + DTYPES.indexOf(dtype)));
+      const [rows, k, n] = [40, 768, 320];
+      const input = random(prng, rows * k);
+      const weight = encode(random(prng, k * n, -0.5, 0.5), dtype);
+      const bias = random(prng, n);
+      const run = (r0: number, count: number) => {
+        const out = poisoned(count * n);
+        cuda.matmul({ path: "auto", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue: "gelu", out });
+        return out;
+      };
+      const all = run(0, rows);
+      for (const [r0, count] of [[0, 1], [7, 1], [39, 1], [3, 5], [16, 17]] as const)
+        expect(Array.from(run(r0, count)), `rows ${r0}…${r0 + count - 1}`).toEqual(Array.from(all.subarray(r0 * n, (r0 + count) * n)));
     });
 
     it("refuses a forced path that cannot run, naming the constraint", () => {
@@ -140,7 +159,7 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       for (const shape of SHAPES) {
         cases.push({ path: "fp32", dtype, shape });
         if (dtype !== "F32") cases.push({ path: "tensorcore", dtype, shape });
-        if (shape[0] <= 16 && shape[1] % 8 === 0) cases.push({ path: "decode", dtype, shape });
+        if (shape[1] % 8 === 0) cases.push({ path: "decode", dtype, shape });
         cases.push({ path: "auto", dtype, shape }); // what the model runs
       }
     cases.forEach(({ path, dtype, shape: [rows, c, vocab] }, index) =>
@@ -152,10 +171,24 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       ops.lmHead({ impl: "reference", input, rows, weight, dtype, vocab, c, out: ref, threads: 1 });
       const out = poisoned(rows * vocab);
       cuda.lmHead({ path, input, rows, weight, dtype, vocab, c, out });
-      const rounded = path === "tensorcore" || (path === "auto" && dtype !== "F32");
-      expectClose(out, ref, rounded ? HALF : FP32, `${path} ${dtype}`);
+      expectClose(out, ref, path === "tensorcore" ? HALF : FP32, `${path} ${dtype}`);
       }),
     );
+
+    it("auto is batch-invariant: a row's logits are bit-identical alone and among 1 to 37 rows", () => {
+      const prng = new Prng(deriveSeed(SEED, 1900));
+      const [rows, c, vocab] = [37, 72, 301];
+      const input = random(prng, rows * c);
+      const weight = encode(random(prng, vocab * c), "F16");
+      const run = (r0: number, count: number) => {
+        const out = poisoned(count * vocab);
+        cuda.lmHead({ path: "auto", input: input.subarray(r0 * c, (r0 + count) * c), rows: count, weight, dtype: "F16", vocab, c, out });
+        return out;
+      };
+      const all = run(0, rows);
+      for (const [r0, count] of [[0, 1], [36, 1], [2, 20]] as const)
+        expect(Array.from(run(r0, count)), `rows ${r0}…${r0 + count - 1}`).toEqual(Array.from(all.subarray(r0 * vocab, (r0 + count) * vocab)));
+    });
   });
 
   describe("layernorm (and the fused residual add)", () => {
@@ -218,57 +251,81 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
     });
   });
 
-  describe("attention (causal attention over the cache, appending this call's keys and values)", () => {
-    // [heads, headDim, start, rows, path, cacheDtype, startOnDevice]
-    type Case = [number, number, number, number, NativeAttentionPath, NativeDtype, boolean];
+  describe("attention (paged: each row's key and value appended, then causal attention over its block table)", () => {
+    const BLOCK = 16;
+    /** Sequences as [start, rows]: several per call, their blocks scattered over the pool. */
+    const MIXES: [number, number][][] = [
+      [[0, 1]],
+      [[0, 33]],
+      [[5, 3], [700, 1]],
+      [[37, 20], [300, 4], [63, 1]],
+      [[16, 16], [15, 1], [0, 2]],
+    ];
+    type Case = [number, number, number, NativeDtype];
     const CASES: Case[] = [];
     for (const d of [64, 80, 128, 16, 48, 256])
-      for (const [start, rows] of [
-        [0, 1],
-        [0, 33],
-        [5, 3],
-        [37, 20],
-        [700, 1],
-        [300, 4],
-      ] as const)
-        for (const path of ["prefill", "decode"] as const) {
-          for (const dtype of DTYPES) CASES.push([3, d, start, rows, path, dtype, false]);
-          if (d === 64 || d === 128)
-            for (const dtype of ["F32", "F16"] as const) CASES.push([3, d, start, rows, path, dtype, true]);
+      MIXES.forEach((_, mix) => {
+        for (const dtype of DTYPES) CASES.push([3, d, mix, dtype]);
+      });
+
+    function layoutOf(mix: [number, number][], prng: Prng) {
+      const need = mix.reduce((n, [start, rows]) => n + Math.ceil((start + rows) / BLOCK), 0);
+      const blocks = need + 3;
+      const order = Array.from({ length: blocks }, (_, i) => i);
+      for (let i = blocks - 1; i > 0; i--) {
+        const j = prng.int(i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      const positions: number[] = [];
+      const tableStarts: number[] = [];
+      const tables: number[] = [];
+      for (const [start, rows] of mix) {
+        const first = tables.length;
+        tables.push(...order.splice(0, Math.ceil((start + rows) / BLOCK)));
+        for (let t = 0; t < rows; t++) {
+          positions.push(start + t);
+          tableStarts.push(first);
         }
-    const NAME = "heads %i, D %i, start %i, rows %i, %s, %s cache, start on device: %s";
-    it.each(CASES)(NAME, (heads, d, start, rows, path, dtype, startOnDevice) => {
-      const prng = new Prng(deriveSeed(SEED, 4000 + d * 7 + start * 13 + rows));
-      // With the start on device the launch is sized for start = capacity − rows: room to spare
-      // leaves decode splits that begin past the real position (they must contribute nothing).
-      const c = heads * d, capacity = start + rows + (startOnDevice ? 300 : 7);
+      }
+      return {
+        rows: positions.length,
+        blocks,
+        positions: Int32Array.from(positions),
+        tableStarts: Int32Array.from(tableStarts),
+        tables: Int32Array.from(tables),
+      };
+    }
+
+    it.each(CASES)("heads %i, D %i, mix %i, %s pool", (heads, d, mix, dtype) => {
+      const prng = new Prng(deriveSeed(SEED, 4000 + d * 7 + mix * 13 + DTYPES.indexOf(dtype)));
+      const layout = layoutOf(MIXES[mix]!, prng);
+      const { rows, blocks, positions, tableStarts, tables } = layout;
+      const c = heads * d;
+      const half = blocks * heads * BLOCK * d;
       const qkv = random(prng, rows * 3 * c);
-      const cache = random(prng, 2 * heads * capacity * d); // positions ≥ start are overwritten or unread
-      // The kernels see the cache rounded to its dtype below start and this call's fp32 k, v from
-      // start on; they leave the cache rounded, with this call's k, v rounded at start … start + rows − 1.
-      const seen = decode(encode(cache, dtype), dtype);
-      const refCache = seen.slice();
+      const pool = random(prng, 2 * half);
+      // The kernels append first, then read everything from the pool: the reference sees the
+      // pool rounded to its dtype, the rows' own keys and values rounded with it.
+      const at = (p: number, r: number, h: number, j: number) =>
+        ((tables[tableStarts[r]! + Math.floor(p / BLOCK)]! * heads + h) * BLOCK + (p % BLOCK)) * d + j;
       const qkvRounded = decode(encode(qkv, dtype), dtype);
-      const vOff = heads * capacity * d;
-      for (let t = 0; t < rows; t++)
+      const seen = decode(encode(pool, dtype), dtype);
+      for (let r = 0; r < rows; r++)
         for (let h = 0; h < heads; h++)
           for (let j = 0; j < d; j++) {
-            const at = (h * capacity + start + t) * d + j;
-            const key = t * 3 * c + c + h * d + j; // and its value c further
-            seen[at] = qkv[key]!;
-            seen[vOff + at] = qkv[key + c]!;
-            refCache[at] = qkvRounded[key]!;
-            refCache[vOff + at] = qkvRounded[key + c]!;
+            const key = r * 3 * c + c + h * d + j; // and its value c further
+            seen[at(positions[r]!, r, h, j)] = qkvRounded[key]!;
+            seen[half + at(positions[r]!, r, h, j)] = qkvRounded[key + c]!;
           }
       const ref = new Float64Array(rows * c);
       const scale = 1 / Math.sqrt(d);
-      for (let t = 0; t < rows; t++)
+      for (let r = 0; r < rows; r++)
         for (let h = 0; h < heads; h++) {
-          const n = start + t + 1;
+          const n = positions[r]! + 1;
           const s = new Float64Array(n);
           for (let p = 0; p < n; p++) {
             let dot = 0;
-            for (let j = 0; j < d; j++) dot += qkv[t * 3 * c + h * d + j]! * seen[(h * capacity + p) * d + j]!;
+            for (let j = 0; j < d; j++) dot += qkv[r * 3 * c + h * d + j]! * seen[at(p, r, h, j)]!;
             s[p] = dot * scale;
           }
           const max = Math.max(...s);
@@ -276,36 +333,52 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
           for (let p = 0; p < n; p++) sum += s[p] = Math.exp(s[p]! - max);
           for (let j = 0; j < d; j++) {
             let acc = 0;
-            for (let p = 0; p < n; p++) acc += s[p]! * seen[vOff + (h * capacity + p) * d + j]!;
-            ref[t * c + h * d + j] = acc / sum;
+            for (let p = 0; p < n; p++) acc += s[p]! * seen[half + at(p, r, h, j)]!;
+            ref[r * c + h * d + j] = acc / sum;
           }
         }
       const out = poisoned(rows * c);
-      const gpuCache = cache.slice();
-      const args = { path, qkv, rows, start, heads, headDim: d, capacity, cache: gpuCache, out };
-      cuda.attention({ ...args, cacheDtype: dtype, startOnDevice });
-      expectClose(gpuCache, refCache, 0, "cache after append");
-      // The reference sees exactly the values the kernels see, so a half cache needs no half
-      // tolerance; 1e-4 still fails a kernel that read this call's keys back rounded (≈ 1e-3).
-      expectClose(out, ref, dtype === "F32" ? FP32 : 1e-4, `${path} output`);
+      const gpuPool = pool.slice();
+      cuda.attention({ qkv, heads, headDim: d, ...layout, pool: gpuPool, out, cacheDtype: dtype });
+      expectClose(gpuPool, seen, 0, "pool after append");
+      expectClose(out, ref, dtype === "F32" ? FP32 : 1e-4, "output");
+      // Batch invariance: each sequence alone gives its rows' outputs bit for bit.
+      let row = 0;
+      for (const [, count] of MIXES[mix]!) {
+        const alone = poisoned(count * c);
+        cuda.attention({
+          qkv: qkv.subarray(row * 3 * c, (row + count) * 3 * c),
+          rows: count,
+          heads,
+          headDim: d,
+          positions: positions.subarray(row, row + count),
+          tableStarts: tableStarts.subarray(row, row + count),
+          tables,
+          blocks,
+          pool: pool.slice(),
+          out: alone,
+          cacheDtype: dtype,
+        });
+        expect(Array.from(alone), `rows ${row}…${row + count - 1} alone`).toEqual(Array.from(out.subarray(row * c, (row + count) * c)));
+        row += count;
+      }
     });
 
     it("refuses head dims that are not a multiple of 16 up to 256", () => {
-      const args = { path: "auto" as const, rows: 1, start: 0, heads: 1, capacity: 4 };
-      for (const d of [40, 272])
+      for (const d of [40, 272]) {
+        const args = { rows: 1, heads: 1, headDim: d, positions: Int32Array.of(0), tableStarts: Int32Array.of(0), tables: Int32Array.of(0), blocks: 1 };
         expect(() =>
-          cuda.attention({ ...args, headDim: d, qkv: new Float32Array(3 * d), cache: new Float32Array(8 * d), out: new Float32Array(d) }),
+          cuda.attention({ ...args, qkv: new Float32Array(3 * d), pool: new Float32Array(32 * d), out: new Float32Array(d) }),
         ).toThrow(/multiple of 16/);
+      }
     });
 
-    it("refuses an unknown cacheDtype, a non-boolean startOnDevice, and positions past the capacity", () => {
+    it("refuses an unknown cacheDtype, and positions its block table does not cover", () => {
       const d = 16;
-      const args = { path: "auto" as const, rows: 1, start: 0, heads: 1, headDim: d, capacity: 4 };
-      const arrays = () => ({ qkv: new Float32Array(3 * d), cache: new Float32Array(8 * d), out: new Float32Array(d) });
-      expect(() => cuda.attention({ ...args, ...arrays(), cacheDtype: "F8" as NativeDtype })).toThrow(/cacheDtype/);
-      expect(() => cuda.attention({ ...args, ...arrays(), startOnDevice: 1 as unknown as boolean })).toThrow(/startOnDevice/);
-      for (const startOnDevice of [false, true])
-        expect(() => cuda.attention({ ...args, ...arrays(), start: 4, startOnDevice })).toThrow(/capacity/);
+      const args = { rows: 1, heads: 1, headDim: d, tableStarts: Int32Array.of(0), tables: Int32Array.of(0), blocks: 1 };
+      const arrays = () => ({ qkv: new Float32Array(3 * d), pool: new Float32Array(32 * d), out: new Float32Array(d) });
+      expect(() => cuda.attention({ ...args, ...arrays(), positions: Int32Array.of(0), cacheDtype: "F8" as NativeDtype })).toThrow(/cacheDtype/);
+      expect(() => cuda.attention({ ...args, ...arrays(), positions: Int32Array.of(16) })).toThrow(/not covered by its block table/);
     });
   });
 

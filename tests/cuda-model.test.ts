@@ -1,25 +1,22 @@
 /**
  * The CUDA backend end to end, against the CPU engine (which golden.test.ts holds to Hugging Face):
  * logits at every position, greedy decoding step by step wherever the CPU's choice is clear, the
- * decode step's CUDA graph against eager steps, and GPU memory returning to its baseline after
- * loads and disposes. Gates by ‖gpu − cpu‖ / ‖cpu‖: 1e-4 with fp32 weights, 2e-2 with F16/BF16
- * (tensor cores round activations to the weight dtype, and the KV cache is kept in it).
+ * decode steps' CUDA graphs against eager steps, batch invariance (a sequence's picks bit-identical
+ * alone and in a batch), and GPU memory returning to its baseline after loads and disposes. Gates
+ * by ‖gpu − cpu‖ / ‖cpu‖: 1e-4 with fp32 weights, 2e-2 with F16/BF16 (the KV cache is kept in
+ * the weight dtype).
  *
  * Needs a CUDA device: without one the whole file is skipped, and the describe name says why.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { NativeModel } from "../bindings.js";
-import { loadCheckpoint } from "../lib/checkpoint/index.js";
+import type { NativeModel, NativeSampling } from "../bindings.js";
 import { cudaSelfCheck } from "../lib/cuda-self-check.js";
-import { decodeTokens, type StreamChunk } from "../lib/generation.js";
 import { Gpt } from "../lib/index.js";
 import { native } from "../lib/native.js";
-import { resolveGenerateOptions } from "../lib/options.js";
 import { randomModelSpec } from "../lib/random-spec.js";
-import { Tokenizer } from "../lib/tokenizer/index.js";
 import { FIXTURE_NAMES, fixtureDir, reference } from "./helpers/fixtures.js";
-import { loadNativeModel } from "./helpers/native-model.js";
+import { blockRange, loadNativeModel, runSequence } from "./helpers/native-model.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
 const SEED = testSeed();
@@ -51,6 +48,8 @@ function top2(row: Float32Array): { best: number; margin: number } {
   return { best, margin: row[best]! - second };
 }
 
+const GREEDY: NativeSampling = { temperature: 0, topK: 0, topP: 1, u: 0.5 };
+
 /** Loads with GPT_CUDA_GRAPH set as given (the backend reads it when it is created). */
 async function withGraphSetting<T>(value: string | undefined, load: () => Promise<T>): Promise<T> {
   const saved = process.env.GPT_CUDA_GRAPH;
@@ -81,9 +80,9 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
       });
 
       it(`gives the CPU's logits at every position (‖Δ‖/‖cpu‖ ≤ ${tolerance})`, async () => {
-        const ids = Int32Array.from(ref.prompt_ids);
-        const want = await cpu.forward(ids, 0, "all");
-        const got = await gpu.forward(ids, 0, "all");
+        const ids = ref.prompt_ids;
+        const want = (await runSequence(cpu, ids, 0, blockRange(16), "all")).logits;
+        const got = (await runSequence(gpu, ids, 0, blockRange(16), "all")).logits;
         expect(relativeNormError(got, want)).toBeLessThanOrEqual(tolerance);
         expect(gpu.kvCacheBytes).toBeGreaterThan(0);
       });
@@ -100,23 +99,24 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
           }
         });
         const sequence = [...prompt, ...cpuRun.tokens];
-        const cpuLogits = await cpu.forward(Int32Array.from(sequence), 0, "all");
+        const blocks = blockRange(16);
+        const cpuLogits = (await runSequence(cpu, sequence, 0, blocks, "all")).logits;
         const vocab = cpuLogits.length / sequence.length;
         const scale = cpuLogits.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
         const clear = (ref.dtype === "F32" ? 1e-3 : 3e-2) * scale;
         const replaysBefore = gpu.graphReplays;
         let compared = 0;
         // Teacher-forced: the GPU sees the CPU's tokens, so one disagreement cannot derail the rest.
-        let next = await gpu.forwardSample(Int32Array.from(prompt), 0, 0, 0, 1, 0.5);
+        let next = (await runSequence(gpu, prompt, 0, blocks, "none", GREEDY)).tokens[0]!;
         for (let i = 0; i < cpuRun.tokens.length; i++) {
           const at = prompt.length - 1 + i;
           const { best, margin } = top2(cpuLogits.subarray(at * vocab, (at + 1) * vocab));
           if (margin > clear) {
-            expect(next.token, `position ${at}`).toBe(best);
+            expect(next, `position ${at}`).toBe(best);
             compared++;
           }
           if (i + 1 < cpuRun.tokens.length)
-            next = await gpu.forwardSample(Int32Array.of(cpuRun.tokens[i]!), prompt.length + i, 0, 0, 1, 0.5);
+            next = (await runSequence(gpu, [cpuRun.tokens[i]!], prompt.length + i, blocks, "none", GREEDY)).tokens[0]!;
         }
         // Not vacuous: the smallest fixture (16 wide, one layer) leaves about 40 % of its choices clear.
         expect(compared, "positions with a clear CPU choice").toBeGreaterThanOrEqual(cpuRun.tokens.length / 4);
@@ -126,56 +126,66 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
     });
   }
 
-  it("a replayed decode step gives bit for bit what an eager one gives (sampling with temperature)", async () => {
+  it("replayed decode steps give bit for bit what eager ones give, alone and four sequences at once", async () => {
     const dir = fixtureDir("tiny-f16-sharded");
     const graphed = await withGraphSetting(undefined, () => loadNativeModel(dir, 2, 0));
     const eager = await withGraphSetting("0", () => loadNativeModel(dir, 2, 0));
     try {
       const prng = new Prng(deriveSeed(SEED, 77));
-      const prompt = Int32Array.from({ length: 9 }, () => Math.floor(prng.uniform(0, 1000)));
-      const run = async (model: NativeModel) => {
-        const picks = [];
+      // Four sequences with prompts of different lengths, each in its own blocks.
+      const prompts = [9, 3, 17, 1].map((n) => Array.from({ length: n }, () => Math.floor(prng.uniform(0, 1000))));
+      const tables = prompts.map((_, i) => blockRange(4, 4 * i));
+      const run = async (model: NativeModel, together: boolean) => {
         const rng = new Prng(deriveSeed(SEED, 78));
-        let next = await model.forwardSample(prompt, 0, 0.9, 50, 0.95, rng.uniform(0, 1));
-        picks.push(next);
-        for (let pos = prompt.length; pos < prompt.length + 30; pos++) {
-          next = await model.forwardSample(Int32Array.of(next.token), pos, 0.9, 50, 0.95, rng.uniform(0, 1));
-          picks.push(next);
+        const sampling = (): NativeSampling => ({ temperature: 0.9, topK: 50, topP: 0.95, u: rng.uniform(0, 1) });
+        const picks: number[][] = prompts.map(() => []);
+        for (let i = 0; i < prompts.length; i++)
+          picks[i]!.push((await runSequence(model, prompts[i]!, 0, tables[i]!, "none", sampling())).tokens[0]!);
+        for (let step = 0; step < 25; step++) {
+          const segments = prompts.map((p, i) => ({
+            rows: 1,
+            start: p.length + step,
+            blocks: tables[i]!,
+            logits: "none" as const,
+            sample: sampling(),
+          }));
+          if (together) {
+            const r = await model.step({ tokens: Int32Array.from(picks.map((p) => p.at(-1)!)), segments });
+            picks.forEach((p, i) => p.push(r.tokens[i]!));
+          } else {
+            for (let i = 0; i < prompts.length; i++) {
+              const r = await model.step({ tokens: Int32Array.of(picks[i]!.at(-1)!), segments: [segments[i]!] });
+              picks[i]!.push(r.tokens[0]!);
+            }
+          }
         }
         return picks;
       };
-      const a = await run(graphed);
-      const b = await run(eager);
-      expect(a).toEqual(b);
+      const alone = await run(eager, false);
+      expect(await run(graphed, false)).toEqual(alone);
+      expect(await run(graphed, true)).toEqual(alone); // four rows: one recording of four
+      expect(await run(eager, true)).toEqual(alone);
       expect(eager.graphReplays).toBe(0);
-      expect(graphed.graphReplays).toBeGreaterThanOrEqual(29);
-      // Rewinding into the cache and decoding again replays the same graph at other positions.
-      const again = await graphed.forwardSample(Int32Array.of(a[3]!.token), prompt.length + 3, 0, 0, 1, 0.5);
-      const eagerAgain = await eager.forwardSample(Int32Array.of(a[3]!.token), prompt.length + 3, 0, 0, 1, 0.5);
-      expect(again).toEqual(eagerAgain);
+      // 100 one-row steps and 25 four-row steps: each size runs eagerly once, is captured, then replays.
+      expect(graphed.graphReplays).toBeGreaterThanOrEqual(4 * 25 + 25 - 4);
     } finally {
       graphed.dispose();
       eager.dispose();
     }
   });
 
-  it("starting the next step early (on by default here) changes no token or logprob", async () => {
-    const dir = fixtureDir("tiny-f16-sharded");
-    const early = await loadNativeModel(dir, 2, 0);
-    const late = await loadNativeModel(dir, 2, 0, false);
+  it("generate() on the GPU gives each prompt of a batch exactly what it gives alone", async () => {
+    const gpt = await Gpt.load(fixtureDir("tiny-f16-sharded"), { device: "cuda" });
     try {
-      const tokenizer = await Tokenizer.load((await loadCheckpoint(dir)).tokenizer);
-      const options = resolveGenerateOptions({ maxTokens: 40, temperature: 0.9, topK: 50, seed: 5, ignoreEos: true });
-      const run = async (model: NativeModel) => {
-        const chunks: StreamChunk[] = [];
-        for await (const c of decodeTokens({ model, tokenizer, cachedTokens: [] }, [5, 80, 400, 7], options)) chunks.push(c);
-        return chunks;
-      };
-      expect(await run(early)).toEqual(await run(late));
-      expect(early.cachedLength).toBe(late.cachedLength);
+      const prompts = [[5, 80, 400], [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 9], [300]];
+      const options = { maxTokens: 20, temperature: 1.1, topK: 40, seed: 9, ignoreEos: true };
+      const together = await gpt.generate(prompts, options);
+      for (let i = 0; i < prompts.length; i++) {
+        const alone = await gpt.generate(prompts[i]!, options);
+        expect(together[i]!.tokens, `prompt ${i}`).toEqual(alone.tokens);
+      }
     } finally {
-      early.dispose();
-      late.dispose();
+      gpt.dispose();
     }
   });
 
@@ -207,11 +217,11 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
     // Many thin layers and a context so long that the float32 KV cache alone outgrows the free
     // memory by 1 GiB, while the host-side weights (mostly wpe) stay a few hundred MB.
     const free = binding.cudaOps.memInfo({ device: 0 }).free;
-    const nLayer = 400, nEmbd = 64;
-    const nCtx = Math.ceil((free + 2 ** 30) / (nLayer * 2 * nEmbd * 4));
-    const config = { nLayer, nHead: 1, nEmbd, nInner: 256, nCtx, vocabSize: 500, layerNormEpsilon: 1e-5 };
-    await expect(binding.loadModel(randomModelSpec(config, "F32", 1, 1, 0))).rejects.toThrow(
-      /the model needs \d+ MiB of GPU memory \(weights \d+ MiB \+ KV cache \d+ MiB for \d+ positions in F32\), but CUDA device 0 has only \d+ MiB free/,
+    const nLayer = 40, nEmbd = 64;
+    const kvBlocks = Math.ceil((free + 2 ** 30) / (nLayer * 2 * 16 * nEmbd * 4));
+    const config = { nLayer, nHead: 1, nEmbd, nInner: 256, nCtx: 64, vocabSize: 500, layerNormEpsilon: 1e-5 };
+    await expect(binding.loadModel(randomModelSpec(config, "F32", 1, 1, 0, kvBlocks))).rejects.toThrow(
+      /the model needs \d+ MiB of GPU memory \(weights \d+ MiB \+ KV cache \d+ MiB for \d+ tokens in F32\), but CUDA device 0 has only \d+ MiB free/,
     );
     expect(binding.cudaOps.memInfo({ device: 0 }).free).toBeGreaterThan(free - (64 << 20)); // nothing was left allocated
   });
@@ -223,9 +233,9 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
     const baseline = binding.cudaOps.memInfo({ device: 0 }).free;
     for (let i = 0; i < 20; i++) {
       const m = await loadNativeModel(dir, 1, 0);
-      await m.forwardSample(Int32Array.of(1, 2, 3), 0, 0, 0, 1, 0.5);
-      await m.forwardSample(Int32Array.of(4), 3, 0, 0, 1, 0.5);
-      await m.forwardSample(Int32Array.of(5), 4, 0, 0, 1, 0.5);
+      await runSequence(m, [1, 2, 3], 0, blockRange(1), "none", GREEDY);
+      await runSequence(m, [4], 3, blockRange(1), "none", GREEDY);
+      await runSequence(m, [5], 4, blockRange(1), "none", GREEDY);
       m.dispose();
     }
     const after = binding.cudaOps.memInfo({ device: 0 }).free;

@@ -3,7 +3,7 @@
 // On a GPU machine, tests/cuda-model.test.ts runs the check itself.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { NativeModel, NativeSampled } from "../bindings.js";
+import type { NativeModel, NativeStepResult } from "../bindings.js";
 import { compareBackends, selfCheckModel } from "../lib/cuda-self-check.js";
 
 describe("CUDA self-check comparison (CPU against CPU)", () => {
@@ -30,17 +30,20 @@ describe("CUDA self-check comparison (CPU against CPU)", () => {
   });
 
   it("rejects a candidate whose decode steps pick the wrong tokens or logprobs", async () => {
-    /** `same`, except that forwardSample's result goes through `edit`. */
-    const tampered = (edit: (r: NativeSampled) => NativeSampled) =>
+    /** `same`, except that each step's picked token and logprob go through `edit`. */
+    const tampered = (edit: (r: NativeStepResult) => void) =>
       ({
-        forward: (...args: Parameters<NativeModel["forward"]>) => same.forward(...args),
-        forwardSample: async (...args: Parameters<NativeModel["forwardSample"]>) => edit(await same.forwardSample(...args)),
+        step: async (...args: Parameters<NativeModel["step"]>) => {
+          const r = await same.step(...args);
+          edit(r);
+          return r;
+        },
       }) as unknown as NativeModel;
     // A neighbouring id is as good as any other: random weights leave no near-tie to hide in.
-    expect(await compareBackends(reference, tampered((r) => ({ ...r, token: (r.token + 1) % 1000 })))).toMatch(
+    expect(await compareBackends(reference, tampered((r) => void (r.tokens[0] = (r.tokens[0]! + 1) % 1000)))).toMatch(
       /^decode step 0 picked token \d+/,
     );
-    expect(await compareBackends(reference, tampered((r) => ({ ...r, logprob: r.logprob - 0.2 })))).toMatch(
+    expect(await compareBackends(reference, tampered((r) => void (r.logprobs[0] = r.logprobs[0]! - 0.2)))).toMatch(
       /^decode step 0: logprob/,
     );
   });

@@ -49,7 +49,13 @@ describe("generate: sampling", () => {
   it("reports usage and timings", async () => {
     const ref = reference("tiny-f16-sharded");
     const out = await gpt.generate(ref.prompt_text, { maxTokens: 5, temperature: 0 });
-    expect(out.usage).toEqual({ promptTokens: ref.prompt_ids.length, completionTokens: 5 });
+    expect(Object.keys(out.usage).sort()).toEqual(["cachedTokens", "completionTokens", "promptTokens"]);
+    expect(out.usage).toMatchObject({ promptTokens: ref.prompt_ids.length, completionTokens: 5 });
+    // Whole blocks of an earlier test's prompt at most, and never the last prompt token.
+    expect(out.usage.cachedTokens % 16).toBe(0);
+    expect(out.usage.cachedTokens).toBeLessThan(ref.prompt_ids.length);
+    expect(Object.keys(out.timings).sort()).toEqual(["decodeMs", "prefillMs", "queueMs"]);
+    expect(out.timings.queueMs).toBeGreaterThanOrEqual(0);
     expect(out.timings.prefillMs).toBeGreaterThan(0);
     expect(out.timings.decodeMs).toBeGreaterThan(0);
   });
@@ -133,7 +139,7 @@ describe("generate: streaming", () => {
     expect(out.tokens).toHaveLength(2);
   });
 
-  it("serves concurrent calls one after the other with the results of sequential ones", async () => {
+  it("serves concurrent calls together with the results of sequential ones", async () => {
     const opts = { maxTokens: 10, temperature: 0.7, seed: 11 };
     const [a, b] = await Promise.all([gpt.generate("One", opts), gpt.generate("Two", opts)]);
     expect(a.tokens).toEqual((await gpt.generate("One", opts)).tokens);

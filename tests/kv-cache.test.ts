@@ -1,4 +1,5 @@
-// Decoding through the KV cache must give the logits of a full recompute, at every step.
+// The paged KV cache: a sequence whose keys and values were written by earlier steps, in blocks
+// scattered anywhere in the pool, continues with exactly the logits of a full recompute.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,92 +7,91 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { Gpt } from "../lib/index.js";
-import { FIXTURE_NAMES, fixtureDir, reference, relativeMaxError } from "./helpers/fixtures.js";
-import { loadNativeModel } from "./helpers/native-model.js";
+import { FIXTURE_NAMES, fixtureDir, reference } from "./helpers/fixtures.js";
+import { blockRange, loadNativeModel, runSequence } from "./helpers/native-model.js";
 import { writeRandomCheckpoint } from "./helpers/random-checkpoint.js";
+import { Prng } from "./helpers/random.js";
 
 function row(logits: Float32Array, r: number, vocab: number): Float32Array {
   return logits.subarray(r * vocab, (r + 1) * vocab);
 }
 
+/** `count` distinct blocks of a pool of `pool`, in a seeded random order. */
+function scattered(count: number, pool: number, seed: number): Int32Array {
+  const rng = new Prng(seed);
+  const ids = Array.from({ length: pool }, (_, i) => i);
+  for (let i = pool - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+  }
+  return Int32Array.from(ids.slice(0, count));
+}
+
 for (const name of FIXTURE_NAMES) {
   describe(`KV cache: ${name}`, () => {
-    it("one token at a time gives the full recompute's logits at every position", async () => {
+    it("one token at a time, in scattered blocks, gives the full recompute's logits bit for bit", async () => {
       const ref = reference(name);
-      const model = await loadNativeModel(fixtureDir(name));
+      const model = await loadNativeModel(fixtureDir(name), 2, null, 16);
       const vocab = ref.logits.length / ref.prompt_ids.length;
       const ids = [...ref.greedy.prompt_ids, ...ref.greedy.tokens];
-      const full = await model.forward(Int32Array.from(ids), 0, "all");
+      const full = (await runSequence(model, ids, 0, blockRange(4), "all")).logits;
 
+      const blocks = scattered(4, 16, 11);
       const prefix = 5;
-      const first = await model.forward(Int32Array.from(ids.slice(0, prefix)), 0, "last");
-      expect(relativeMaxError(first, row(full, prefix - 1, vocab))).toBeLessThan(1e-5);
+      const first = (await runSequence(model, ids.slice(0, prefix), 0, blocks, "all")).logits;
+      expect(Array.from(first)).toEqual(Array.from(full.subarray(0, prefix * vocab)));
       for (let pos = prefix; pos < ids.length; pos++) {
-        const step = await model.forward(Int32Array.of(ids[pos]!), pos, "last");
-        expect(relativeMaxError(step, row(full, pos, vocab)), `position ${pos}`).toBeLessThan(1e-5);
+        const step = (await runSequence(model, [ids[pos]!], pos, blocks, "last")).logits;
+        expect(Array.from(step), `position ${pos}`).toEqual(Array.from(row(full, pos, vocab)));
       }
-      expect(model.cachedLength).toBe(ids.length);
       model.dispose();
     });
   });
 }
 
-describe("KV cache: rewinding and reuse", () => {
-  it("rewinds to an earlier position and overwrites what followed", async () => {
-    const ref = reference("tiny-f16-sharded");
-    const model = await loadNativeModel(fixtureDir("tiny-f16-sharded"));
-    const vocab = ref.logits.length / ref.prompt_ids.length;
-    const ids = ref.prompt_ids;
-    await model.forward(Int32Array.from([7, 8, 9, 10, 11, 12, 13, 14]), 0, "none");
-    // Keep nothing of that, then a prefix of it, and continue with the real prompt.
-    await model.forward(Int32Array.from(ids.slice(0, 4)), 0, "none");
-    const rest = await model.forward(Int32Array.from(ids.slice(4)), 4, "all");
-    expect(relativeMaxError(rest, ref.logits.subarray(4 * vocab))).toBeLessThan(1e-4);
-    model.dispose();
-  });
-
-  it("refuses to start past the cached positions, naming both numbers", async () => {
-    const model = await loadNativeModel(fixtureDir("tiny-f32"));
-    await model.forward(Int32Array.from([1, 2, 3]), 0, "none");
-    await expect(model.forward(Int32Array.of(4), 5, "last")).rejects.toThrow(/start position 5 .*3 cached/);
-    model.dispose();
-  });
-
-  it("a prompt that shares a prefix with the cache continues as a fresh model would", async () => {
-    const ref = reference("tiny-bf16");
-    const warm = await Gpt.load(fixtureDir("tiny-bf16"));
-    const cold = await Gpt.load(fixtureDir("tiny-bf16"));
-    const opts = { maxTokens: 12, temperature: 0, ignoreEos: true };
-    await warm.generate(ref.prompt_ids, opts);
-    const shared = [...ref.prompt_ids.slice(0, 10), 5, 6, 7];
-    expect((await warm.generate(shared, opts)).tokens).toEqual((await cold.generate(shared, opts)).tokens);
-    // And the full prompt again, now mostly cached.
-    expect((await warm.generate(ref.prompt_ids, opts)).tokens).toEqual(
-      (await cold.generate(ref.prompt_ids, opts)).tokens,
-    );
-    warm.dispose();
-    cold.dispose();
-  });
-});
-
 describe("KV cache: long prompts", () => {
-  it("a 200-token prefill agrees with a 100-token prefill followed by single steps", async () => {
-    // Long enough that the prefill GEMM splits its rows into several chunks.
+  it("a 200-token prefill equals chunks of 37 and single steps, bit for bit", async () => {
+    // Long enough that the prefill GEMM splits its rows into several chunks of its own.
     const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-long-"));
     try {
       await writeRandomCheckpoint(dir, { nLayer: 2, nHead: 4, nEmbd: 128, nCtx: 256, vocabSize: 1000 }, "F16");
-      const model = await loadNativeModel(dir);
+      const model = await loadNativeModel(dir, 3, null, 40);
       const ids = Array.from({ length: 200 }, (_, i) => (i * 7919) % 1000);
-      const full = await model.forward(Int32Array.from(ids), 0, "all");
-      const prefix = await model.forward(Int32Array.from(ids.slice(0, 100)), 0, "last");
-      expect(relativeMaxError(prefix, row(full, 99, 1000))).toBeLessThan(1e-5);
-      for (let pos = 100; pos < 110; pos++) {
-        const step = await model.forward(Int32Array.of(ids[pos]!), pos, "last");
-        expect(relativeMaxError(step, row(full, pos, 1000)), `position ${pos}`).toBeLessThan(1e-5);
+      const full = (await runSequence(model, ids, 0, blockRange(13), "all")).logits;
+      const blocks = scattered(13, 40, 5);
+      for (let start = 0; start < 150; start += 37) {
+        const chunk = ids.slice(start, Math.min(150, start + 37));
+        const got = (await runSequence(model, chunk, start, blocks, "all")).logits;
+        expect(Array.from(got), `chunk at ${start}`).toEqual(
+          Array.from(full.subarray(start * 1000, (start + chunk.length) * 1000)),
+        );
+      }
+      for (let pos = 150; pos < 160; pos++) {
+        const step = (await runSequence(model, [ids[pos]!], pos, blocks, "last")).logits;
+        expect(Array.from(step), `position ${pos}`).toEqual(Array.from(row(full, pos, 1000)));
       }
       model.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("KV cache: the prefix cache through Gpt", () => {
+  it("a prompt that shares a cached prefix continues as a fresh model would", async () => {
+    const ref = reference("tiny-bf16");
+    const warm = await Gpt.load(fixtureDir("tiny-bf16"));
+    const cold = await Gpt.load(fixtureDir("tiny-bf16"));
+    const opts = { maxTokens: 8, temperature: 0, ignoreEos: true };
+    const long = [...ref.prompt_ids, ...ref.prompt_ids].slice(0, 34); // the model has 48 positions
+    await warm.generate(long, opts);
+    const shared = [...long.slice(0, 33), 5, 6, 7];
+    const hit = await warm.generate(shared, opts);
+    expect(hit.usage.cachedTokens).toBe(32); // two full blocks of 16
+    const miss = await cold.generate(shared, opts);
+    expect(miss.usage.cachedTokens).toBe(0);
+    expect(hit.tokens).toEqual(miss.tokens);
+    warm.dispose();
+    cold.dispose();
   });
 });

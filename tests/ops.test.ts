@@ -417,84 +417,149 @@ describe(`ops.lmHead fast vs reference (seed ${SEED})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// attention (head_dim a multiple of 16 takes the AVX-512 kernel where there is one; others the
-// generic loop)
+// attention over the paged pool (head_dim a multiple of 16 takes the AVX-512 kernel where there
+// is one; others the generic loop)
+
+const BLOCK = 16;
 
 interface AttentionCase {
   heads: number;
   headDim: number;
-  capacity: number;
-  start: number;
-  rows: number;
+  /** Blocks in the pool. */
+  blocks: number;
+  /** Each sequence's rows of this call, at positions start … start + rows − 1. */
+  sequences: { start: number; rows: number }[];
   threads: number;
 }
 
 const ATTENTION_SHAPES: AttentionCase[] = [
-  { heads: 1, headDim: 16, capacity: 8, start: 0, rows: 1, threads: 1 },
-  { heads: 2, headDim: 64, capacity: 40, start: 0, rows: 17, threads: 3 },
-  { heads: 3, headDim: 64, capacity: 64, start: 37, rows: 1, threads: 2 },
-  { heads: 2, headDim: 48, capacity: 30, start: 5, rows: 3, threads: 2 },
-  { heads: 1, headDim: 128, capacity: 100, start: 98, rows: 2, threads: 1 },
-  { heads: 4, headDim: 32, capacity: 70, start: 61, rows: 9, threads: 3 },
-  { heads: 2, headDim: 8, capacity: 20, start: 3, rows: 4, threads: 2 },
-  { heads: 3, headDim: 24, capacity: 12, start: 0, rows: 12, threads: 3 },
-  { heads: 1, headDim: 144, capacity: 9, start: 4, rows: 5, threads: 2 },
-  { heads: 12, headDim: 64, capacity: 1024, start: 900, rows: 1, threads: 2 },
+  { heads: 1, headDim: 16, blocks: 2, sequences: [{ start: 0, rows: 1 }], threads: 1 },
+  { heads: 2, headDim: 64, blocks: 9, sequences: [{ start: 0, rows: 17 }], threads: 3 },
+  { heads: 3, headDim: 64, blocks: 12, sequences: [{ start: 37, rows: 1 }, { start: 0, rows: 5 }], threads: 2 },
+  { heads: 2, headDim: 48, blocks: 7, sequences: [{ start: 5, rows: 3 }], threads: 2 },
+  { heads: 1, headDim: 128, blocks: 16, sequences: [{ start: 98, rows: 2 }, { start: 15, rows: 1 }], threads: 1 },
+  { heads: 4, headDim: 32, blocks: 20, sequences: [{ start: 61, rows: 9 }, { start: 16, rows: 16 }, { start: 3, rows: 1 }], threads: 3 },
+  { heads: 2, headDim: 8, blocks: 4, sequences: [{ start: 3, rows: 4 }], threads: 2 },
+  { heads: 3, headDim: 24, blocks: 3, sequences: [{ start: 0, rows: 12 }], threads: 3 },
+  { heads: 1, headDim: 144, blocks: 5, sequences: [{ start: 4, rows: 5 }, { start: 31, rows: 2 }], threads: 2 },
+  { heads: 12, headDim: 64, blocks: 70, sequences: [{ start: 900, rows: 1 }], threads: 2 },
 ];
+
+/** A random attention call: scattered, distinct blocks for each sequence, a pool of normal noise. */
+function attentionCall(c: AttentionCase, rng: Prng) {
+  const C = c.heads * c.headDim;
+  const order = Array.from({ length: c.blocks }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const rows = c.sequences.reduce((n, s) => n + s.rows, 0);
+  const positions = new Int32Array(rows);
+  const tableStarts = new Int32Array(rows);
+  const tables: number[] = [];
+  let row = 0;
+  for (const seq of c.sequences) {
+    const need = Math.ceil((seq.start + seq.rows) / BLOCK);
+    const start = tables.length;
+    tables.push(...order.splice(0, need));
+    for (let t = 0; t < seq.rows; t++, row++) {
+      positions[row] = seq.start + t;
+      tableStarts[row] = start;
+    }
+  }
+  // Scores of a few units: a softmax neither flat nor one-hot.
+  return {
+    qkv: rng.normals(rows * 3 * C, 0.7),
+    rows,
+    heads: c.heads,
+    headDim: c.headDim,
+    positions,
+    tableStarts,
+    tables: Int32Array.from(tables),
+    blocks: c.blocks,
+    pool: rng.normals(2 * c.blocks * c.heads * BLOCK * c.headDim, 0.7),
+  };
+}
+
+function runAttention(impl: NativeImpl, call: ReturnType<typeof attentionCall>, threads: number) {
+  const out = new Float32Array(call.rows * call.heads * call.headDim).fill(NaN);
+  const pool = Float32Array.from(call.pool);
+  ops.attention({ impl, ...call, pool, out, threads });
+  return { out, pool };
+}
 
 describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
   let caseIndex = 2000;
   for (const c of ATTENTION_SHAPES) {
     const seed = deriveSeed(SEED, caseIndex++);
-    const name = `heads ${c.heads} headDim ${c.headDim} start ${c.start} rows ${c.rows} threads ${c.threads}`;
+    const seqs = c.sequences.map((s) => `${s.start}+${s.rows}`).join(", ");
+    const name = `heads ${c.heads} headDim ${c.headDim} blocks ${c.blocks} sequences [${seqs}] threads ${c.threads}`;
     it(`${name} (case seed ${seed})`, () => {
-      const rng = new Prng(seed);
-      const C = c.heads * c.headDim;
-      // Scores of a few units: a softmax neither flat nor one-hot.
-      const qkv = rng.normals(c.rows * 3 * C, 0.7);
-      const cache = rng.normals(2 * c.heads * c.capacity * c.headDim, 0.7);
-      const run = (impl: NativeImpl) => {
-        const out = new Float32Array(c.rows * C).fill(NaN);
-        const layer = Float32Array.from(cache);
-        ops.attention({ impl, qkv, ...c, cache: layer, out });
-        return { out, layer };
-      };
-      const ref = run("reference");
-      const fast = run("fast");
+      const call = attentionCall(c, new Prng(seed));
+      const ref = runAttention("reference", call, 1);
+      const fast = runAttention("fast", call, c.threads);
       expectAllFinite(ref.out, "reference");
       expectAllFinite(fast.out, "fast");
-      const differ = fast.layer.findIndex((x, i) => !Object.is(x, ref.layer[i]));
+      const differ = fast.pool.findIndex((x, i) => !Object.is(x, ref.pool[i]));
       expect(differ, "both append the same keys and values").toBe(-1);
       expectClose(fast.out, ref.out, `attention ${name}`);
     });
   }
 
-  it(`reference is softmax(q kᵀ / √D) v over positions 0 … start + t (seed ${SEED})`, () => {
+  it(`a row's result is bit-identical alone, among other sequences, and at 1, 2 or 3 threads (seed ${SEED})`, () => {
+    const c = ATTENTION_SHAPES[5]!;
+    const call = attentionCall(c, new Prng(deriveSeed(SEED, 2100)));
+    const together = runAttention("fast", call, 2).out;
+    const C = c.heads * c.headDim;
+    for (const threads of [1, 3]) expect(Array.from(runAttention("fast", call, threads).out), `threads ${threads}`).toEqual(Array.from(together));
+    // Each row on its own: the same pool (with the keys of the rows before it already appended).
+    const pool = runAttention("fast", call, 2).pool;
+    for (let r = 0; r < call.rows; r++) {
+      const out = new Float32Array(C).fill(NaN);
+      ops.attention({
+        impl: "fast",
+        ...call,
+        qkv: call.qkv.subarray(r * 3 * C, (r + 1) * 3 * C),
+        rows: 1,
+        positions: call.positions.subarray(r, r + 1),
+        tableStarts: Int32Array.of(0),
+        tables: call.tables.subarray(call.tableStarts[r]!),
+        pool: Float32Array.from(pool),
+        out,
+        threads: 2,
+      });
+      expect(Array.from(out), `row ${r}`).toEqual(Array.from(together.subarray(r * C, (r + 1) * C)));
+    }
+  });
+
+  it(`reference is softmax(q kᵀ / √D) v over positions 0 … position, through the block table (seed ${SEED})`, () => {
     const rng = new Prng(deriveSeed(SEED, 10_003));
     const heads = 2;
     const D = 3;
-    const capacity = 6;
-    const start = 2;
-    const rows = 2;
+    const blocks = 3;
     const C = heads * D;
+    const rows = 2;
+    // One sequence at positions 17 and 18: block 2 holds positions 0–15, block 0 holds 16–31.
+    const tables = Int32Array.of(2, 0);
+    const positions = Int32Array.of(17, 18);
     const qkv = rng.floats(rows * 3 * C, -1, 1);
-    const cache = rng.floats(2 * heads * capacity * D, -1, 1);
+    const pool = rng.floats(2 * blocks * heads * BLOCK * D, -1, 1);
     const out = new Float32Array(rows * C);
-    ops.attention({ impl: "reference", qkv, rows, start, heads, headDim: D, capacity, cache, out, threads: 1 });
+    ops.attention({ impl: "reference", qkv, rows, heads, headDim: D, positions, tableStarts: Int32Array.of(0, 0), tables, blocks, pool, out, threads: 1 });
+    const at = (kv: 0 | 1, p: number, h: number, d: number) =>
+      kv * blocks * heads * BLOCK * D + ((tables[Math.floor(p / BLOCK)]! * heads + h) * BLOCK + (p % BLOCK)) * D + d;
     for (let t = 0; t < rows; t++)
       for (let h = 0; h < heads; h++) {
         const q = (d: number) => qkv[t * 3 * C + h * D + d]!;
-        const key = (j: number, d: number) => cache[(h * capacity + j) * D + d]!;
-        const value = (j: number, d: number) => cache[((heads + h) * capacity + j) * D + d]!;
-        // This call's own keys and values landed at positions start … start + rows - 1.
+        // This call's own keys and values landed at its positions.
         for (let d = 0; d < D; d++) {
-          expect(key(start + t, d)).toBe(qkv[t * 3 * C + C + h * D + d]!);
-          expect(value(start + t, d)).toBe(qkv[t * 3 * C + 2 * C + h * D + d]!);
+          expect(pool[at(0, positions[t]!, h, d)]).toBe(qkv[t * 3 * C + C + h * D + d]!);
+          expect(pool[at(1, positions[t]!, h, d)]).toBe(qkv[t * 3 * C + 2 * C + h * D + d]!);
         }
         const scores: number[] = [];
-        for (let j = 0; j <= start + t; j++) {
+        for (let j = 0; j <= positions[t]!; j++) {
           let s = 0;
-          for (let d = 0; d < D; d++) s += q(d) * key(j, d);
+          for (let d = 0; d < D; d++) s += q(d) * pool[at(0, j, h, d)]!;
           scores.push(s / Math.sqrt(D));
         }
         const m = Math.max(...scores);
@@ -502,10 +567,20 @@ describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
         const sum = e.reduce((a, b) => a + b, 0);
         for (let d = 0; d < D; d++) {
           let want = 0;
-          for (let j = 0; j < e.length; j++) want += (e[j]! / sum) * value(j, d);
+          for (let j = 0; j < e.length; j++) want += (e[j]! / sum) * pool[at(1, j, h, d)]!;
           expect(out[t * C + h * D + d]!, `row ${t} head ${h} dim ${d}`).toBeCloseTo(want, 5);
         }
       }
+  });
+
+  it("rejects a position its block table does not cover, or a block outside the pool", () => {
+    const call = attentionCall(ATTENTION_SHAPES[3]!, new Prng(1));
+    const out = new Float32Array(call.rows * call.heads * call.headDim);
+    const run = (patch: Record<string, unknown>) => () =>
+      ops.attention({ impl: "fast", ...call, out, threads: 1, ...patch } as Parameters<NativeOps["attention"]>[0]);
+    expect(run({ positions: Int32Array.of(40, 6, 7) })).toThrow(/row 0: position 40 is not covered by its block table/);
+    expect(run({ tables: Int32Array.of(7) })).toThrow(/tables\[0\] = 7 is outside the pool of 7 blocks/);
+    expect(run({ positions: [5, 6, 7] })).toThrow(/positions must be an Int32Array/);
   });
 });
 

@@ -30,6 +30,7 @@ async function loadNative(dir: string): Promise<{ model: NativeModel; vocab: num
     tensors: [...checkpoint.tensors.values()].map((t) => ({ ...t, file: files.indexOf(t.file) })),
     convertTo: null,
     threads: 1,
+    kvBlocks: 1,
   });
   return { model: loaded, vocab: checkpoint.config.vocabSize };
 }

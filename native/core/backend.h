@@ -1,4 +1,4 @@
-// The op set the model graph is written against. Each backend (CPU now, CUDA later) implements
+// The op set the model graph is written against. Each backend (CPU, CUDA) implements
 // the same signatures over its own memory; core/gpt2.cpp calls only these.
 #pragma once
 #include <cstddef>
@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/kv_layout.h"
 #include "core/sampler.h"
 #include "core/weight_view.h"
 
@@ -18,13 +19,12 @@ enum class Epilogue {
 };
 
 // Activation buffers a forward pass needs; each is sized per call.
-enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogits, kCount };
+enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogitRows, kLogits, kCount };
 
-struct AttentionDims {
-  int64_t layers, heads, head_dim, capacity;
-  // The weights' storage dtype: a backend may keep the cache in it (the CUDA one does; the CPU
-  // keeps fp32).
-  DType weight_dtype;
+// One pick from a row of logits: sample_token's parameters and uniform number.
+struct SampleRequest {
+  SamplingParams params;
+  double u;
 };
 
 class Backend {
@@ -33,8 +33,8 @@ class Backend {
   virtual const char* name() const = 0;
 
   // Throws std::runtime_error, naming what is needed and what there is, when these weights and a
-  // KV cache of `dims` will not fit in this backend's memory; called before any adopt().
-  virtual void check_fits(const std::vector<const WeightView*>& weights, const AttentionDims& dims) {
+  // KV pool of `dims` will not fit in this backend's memory; called before any adopt().
+  virtual void check_fits(const std::vector<const WeightView*>& weights, const KvPoolDims& dims) {
     (void)weights;
     (void)dims;
   }
@@ -42,40 +42,48 @@ class Backend {
   virtual WeightView adopt(const WeightView& host) = 0;
   // An fp32 buffer of at least `floats` elements, valid until the next call for the same slot.
   virtual float* buffer(Slot slot, size_t floats) = 0;
-  // Allocates the KV cache for every layer; kv_cache_bytes() reports its size.
-  virtual void allocate_kv_cache(const AttentionDims& dims) = 0;
+  // Allocates the KV pool: dims.blocks blocks of kKvBlockSize positions for every layer.
+  virtual void allocate_kv_pool(const KvPoolDims& dims) = 0;
+  // Bytes the pool can hold (its capacity; the CPU backend's pages are only committed as used).
   virtual size_t kv_cache_bytes() const = 0;
 
-  virtual void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte,
-                     const WeightView& wpe, float* out) = 0;
+  // This step's rows and where they sit (kv_layout.h); embed and attention read it until the
+  // next call.
+  virtual void begin_step(const StepLayout& layout) = 0;
+  // out[r] = wte[tokens[r]] + wpe[position of row r]; `tokens` are the layout's (a backend that
+  // records steps reads its own copy of them).
+  virtual void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
+                     float* out) = 0;
   virtual void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
                          float* out) = 0;
   virtual void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
                       float* out) = 0;
-  // Appends this call's keys and values to `layer`'s cache, then attends causally over it.
-  virtual void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) = 0;
+  // Writes each row's key and value into `layer`'s blocks at the row's position, then attends
+  // causally: every key and value is read from the pool, the row's own included, so a row's
+  // result never depends on which other rows share its call.
+  virtual void attention(int64_t layer, const float* qkv, int64_t rows, float* out) = 0;
+  // dst[i] = src[rows[i]] for `count` rows of `width` floats; `rows` is host memory.
+  virtual void gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) = 0;
   virtual void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) = 0;
   // Copies `count` floats from backend memory to the host.
   virtual void read(const float* src, size_t count, float* host) = 0;
-  // Picks the next token from one row of logits in backend memory (sample_token's semantics
-  // and errors), so that only the token and its logprob reach the host. In two halves, so that
-  // an asynchronous backend can leave the pick in flight: sample_begin starts it, sample_end
-  // waits for it and returns it (or throws sample_token's error).
-  virtual void sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) = 0;
-  virtual Sampled sample_end() = 0;
-  // Whether calls return before their work is done (a GPU stream): then starting the next decode
-  // step before the caller asks for it costs the caller nothing (Gpt2Model::forward_sample).
-  virtual bool asynchronous() const { return false; }
-  // Waits until all work started so far is done.
-  virtual void wait() {}
+  // Picks a token from rows[i] of `logits` (rows of `vocab` floats in backend memory) with
+  // requests[i], for i < count, with sample_token's semantics and errors, so that only the tokens
+  // and logprobs reach the host; `rows` and `requests` are host memory.
+  virtual void sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests,
+                      int64_t count, Sampled* out) = 0;
 
-  // Runs `step`: a forward pass of the one token `token` at position `start`, whose op calls are
-  // the same on every call except for those two values. A backend may record the ops once and
-  // replay them (the CUDA backend captures a graph); its embed and attention must then take the
-  // token and position from where run_decode_step put them, not from their arguments.
-  virtual void run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) {
-    (void)token;
-    (void)start;
+  // How many rows a step of `rows` decode rows should run as: a backend that replays recorded
+  // steps (the CUDA graphs) rounds up to the sizes it records; the model pads with rows that
+  // write only the pool's scratch block (block index dims.blocks, one past the last).
+  virtual int64_t decode_rows_padded(int64_t rows) const { return rows; }
+  // Runs `step`, a forward pass of one decode row per sequence (rows as decode_rows_padded
+  // gave), whose op calls are the same on every call with that many rows except for the
+  // layout's contents. A backend may record the ops once per row count and replay them (the
+  // CUDA backend captures a graph); its kernels must then read the layout from where
+  // begin_step put it.
+  virtual void run_decode_step(int64_t rows, const std::function<void()>& step) {
+    (void)rows;
     step();
   }
   // How many decode steps were replayed from a recording so far (0 for a backend that never records).

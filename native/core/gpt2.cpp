@@ -1,7 +1,9 @@
 #include "core/gpt2.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace gpt {
@@ -24,8 +26,10 @@ const WeightView& Gpt2Model::checked(const std::string& name, const std::vector<
   return w;
 }
 
-Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend)
-    : config_(config), weights_(std::move(weights)), backend_(std::move(backend)) {
+Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
+                     int64_t kv_blocks)
+    : config_(config), weights_(std::move(weights)), backend_(std::move(backend)), kv_blocks_(kv_blocks) {
+  if (kv_blocks < 1) throw std::runtime_error("the KV pool needs at least one block");
   const int64_t C = config.n_embd, F = config.n_inner;
   if (C % config.n_head != 0) throw std::runtime_error("n_embd is not a multiple of n_head");
   // Every tensor is checked before any is adopted, so that a backend can refuse a model that
@@ -55,127 +59,188 @@ Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weig
     want(L.fc_proj_w, p + "mlp.c_proj.weight", {F, C});
     want(L.fc_proj_b, p + "mlp.c_proj.bias", {C});
   }
-  const AttentionDims dims{config.n_layer, config.n_head, C / config.n_head, config.n_ctx,
-                           pending.front().second->dtype};
+  const KvPoolDims dims{config.n_layer, config.n_head, C / config.n_head, kv_blocks, config.n_ctx,
+                        pending.front().second->dtype};
   std::vector<const WeightView*> hosts;
   for (const auto& [field, host] : pending) hosts.push_back(host);
   backend_->check_fits(hosts, dims);
   for (const auto& [field, host] : pending) *field = backend_->adopt(*host);
-  backend_->allocate_kv_cache(dims);
-}
-
-void Gpt2Model::check_call(const int32_t* tokens, int64_t count, int64_t start) const {
-  const Gpt2Config& c = config_;
-  if (count <= 0) throw std::invalid_argument("forward needs at least one token");
-  if (start < 0 || start > cached_)
-    throw std::invalid_argument("start position " + std::to_string(start) + " is past the " +
-                                std::to_string(cached_) + " cached positions");
-  if (start + count > c.n_ctx)
-    throw std::invalid_argument("positions up to " + std::to_string(start + count) + " exceed n_positions " +
-                                std::to_string(c.n_ctx));
-  for (int64_t t = 0; t < count; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
-      throw std::invalid_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary of " +
-                                  std::to_string(c.vocab_size));
-}
-
-void Gpt2Model::run(const int32_t* tokens, int64_t count, int64_t start, int64_t logits_rows) {
-  const Gpt2Config& c = config_;
-  Backend& b = *backend_;
-  const int64_t C = c.n_embd;
-  float* x = b.buffer(Slot::kResidual, size_t(count * C));
-  float* h = b.buffer(Slot::kNormed, size_t(count * C));
-  float* qkv = b.buffer(Slot::kQkv, size_t(count * 3 * C));
-  float* att = b.buffer(Slot::kAttention, size_t(count * C));
-  float* mlp = b.buffer(Slot::kMlp, size_t(count * c.n_inner));
-
-  b.embed(tokens, count, start, wte_, wpe_, x);
-  for (int64_t l = 0; l < c.n_layer; ++l) {
-    const Layer& L = layers_[size_t(l)];
-    b.layernorm(x, count, L.ln1_g, L.ln1_b, c.layer_norm_epsilon, h);
-    b.matmul(h, count, L.attn_w, L.attn_b, Epilogue::kStore, qkv);
-    b.attention(l, qkv, count, start, att);
-    b.matmul(att, count, L.proj_w, L.proj_b, Epilogue::kResidual, x);
-    b.layernorm(x, count, L.ln2_g, L.ln2_b, c.layer_norm_epsilon, h);
-    b.matmul(h, count, L.fc_w, L.fc_b, Epilogue::kGelu, mlp);
-    b.matmul(mlp, count, L.fc_proj_w, L.fc_proj_b, Epilogue::kResidual, x);
-  }
-  if (logits_rows == 0) return;
-  // Only the rows whose logits were asked for go through the final LayerNorm and the LM head.
-  b.layernorm(x + (count - logits_rows) * C, logits_rows, lnf_g_, lnf_b_, c.layer_norm_epsilon, h);
-  b.lm_head(h, logits_rows, wte_, b.buffer(Slot::kLogits, size_t(logits_rows * c.vocab_size)));
-}
-
-std::vector<float> Gpt2Model::forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode) {
-  check_call(tokens, count, start);
-  discard_prefetched();
-  const int64_t rows = mode == LogitsMode::kAll ? count : mode == LogitsMode::kLast ? 1 : 0;
-  // From here the cache is being overwritten: if anything below throws, only the positions
-  // before `start` are still valid.
-  cached_ = start;
-  run(tokens, count, start, rows);
-  cached_ = start + count;
-  if (rows == 0) return {};
-  std::vector<float> out(size_t(rows * config_.vocab_size));
-  backend_->read(backend_->buffer(Slot::kLogits, out.size()), out.size(), out.data());
-  return out;
+  backend_->allocate_kv_pool(dims);
 }
 
 namespace {
 
-bool same_params(const SamplingParams& a, const SamplingParams& b) {
-  return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p;
-}
+int64_t blocks_for(int64_t positions) { return (positions + kKvBlockSize - 1) / kKvBlockSize; }
 
 }  // namespace
 
-void Gpt2Model::start_pick(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params,
-                           double u) {
-  if (count == 1)
-    backend_->run_decode_step(tokens[0], start, [&] { run(tokens, 1, start, 1); });
-  else
-    run(tokens, count, start, 1);
-  const int64_t V = config_.vocab_size;
-  backend_->sample_begin(backend_->buffer(Slot::kLogits, size_t(V)), V, params, u);
-}
-
-void Gpt2Model::discard_prefetched() {
-  if (!prefetched_) return;
-  prefetched_.reset();
-  backend_->wait();
-}
-
-Sampled Gpt2Model::forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params,
-                                  double u, std::optional<double> u_next) {
-  check_call(tokens, count, start);
-  const int64_t V = config_.vocab_size;
-  const bool collect = prefetched_ && count == 1 && prefetched_->token == tokens[0] && prefetched_->start == start &&
-                       same_params(prefetched_->params, params) && prefetched_->u == u;
-  if (collect) {
-    prefetched_.reset();
-  } else {
-    discard_prefetched();
-    cached_ = start;
-    start_pick(tokens, count, start, params, u);
+void Gpt2Model::check_plan(const StepPlan& plan) const {
+  const Gpt2Config& c = config_;
+  if (plan.segments.empty()) throw std::invalid_argument("a step needs at least one segment");
+  // Which segment writes each block this step: a block may be written by one segment only, and
+  // read by no other (a shared prefix block is never written).
+  std::unordered_map<int32_t, size_t> writer;
+  int64_t rows = 0;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const SegmentPlan& seg = plan.segments[i];
+    const std::string name = "segment " + std::to_string(i);
+    if (seg.rows < 1) throw std::invalid_argument(name + " has no rows");
+    if (seg.start < 0) throw std::invalid_argument(name + " starts at negative position " + std::to_string(seg.start));
+    const int64_t end = seg.start + seg.rows;
+    if (end > c.n_ctx)
+      throw std::invalid_argument(name + ": positions up to " + std::to_string(end) + " exceed n_positions " +
+                                  std::to_string(c.n_ctx));
+    const int64_t needed = blocks_for(end);
+    if (int64_t(seg.blocks.size()) < needed)
+      throw std::invalid_argument(name + ": a block table of " + std::to_string(seg.blocks.size()) +
+                                  " blocks does not cover positions up to " + std::to_string(end) + " (needs " +
+                                  std::to_string(needed) + ")");
+    for (int64_t j = 0; j < needed; ++j) {
+      const int32_t b = seg.blocks[size_t(j)];
+      if (b < 0 || b >= kv_blocks_)
+        throw std::invalid_argument(name + ": block " + std::to_string(b) + " is outside the pool of " +
+                                    std::to_string(kv_blocks_) + " blocks");
+    }
+    for (int64_t j = seg.start / kKvBlockSize; j < needed; ++j) {
+      const auto [at, fresh] = writer.emplace(seg.blocks[size_t(j)], i);
+      if (!fresh && at->second != i)
+        throw std::invalid_argument("block " + std::to_string(at->first) + " is written by segments " +
+                                    std::to_string(at->second) + " and " + std::to_string(i));
+    }
+    rows += seg.rows;
   }
-  cached_ = start + count;
-  const Sampled picked = backend_->sample_end();
+  if (rows != int64_t(plan.tokens.size()))
+    throw std::invalid_argument("the segments cover " + std::to_string(rows) + " rows but the step has " +
+                                std::to_string(plan.tokens.size()) + " tokens");
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const SegmentPlan& seg = plan.segments[i];
+    for (int64_t j = 0; j < blocks_for(seg.start + seg.rows); ++j) {
+      const auto at = writer.find(seg.blocks[size_t(j)]);
+      if (at != writer.end() && at->second != i)
+        throw std::invalid_argument("block " + std::to_string(at->first) + " is written by segment " +
+                                    std::to_string(at->second) + " and read by segment " + std::to_string(i));
+    }
+  }
+  for (const int32_t id : plan.tokens)
+    if (id < 0 || id >= c.vocab_size)
+      throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                  std::to_string(c.vocab_size));
+}
 
-  const int64_t next = cached_;
-  if (prefetch_ && u_next && next < config_.n_ctx && picked.token >= 0 && picked.token < V) {
-    try {
-      start_pick(&picked.token, 1, next, params, *u_next);
-      prefetched_ = Prefetched{picked.token, next, params, *u_next};
-    } catch (const std::exception&) {
-      // This token's result stands; the step is run again if it is asked for, and a fault that
-      // outlives it surfaces there.
-      try {
-        backend_->wait();
-      } catch (const std::exception&) {
+void Gpt2Model::run(const int32_t* tokens, int64_t rows, const std::vector<int32_t>& logit_rows) {
+  const Gpt2Config& c = config_;
+  Backend& b = *backend_;
+  const int64_t C = c.n_embd;
+  float* x = b.buffer(Slot::kResidual, size_t(rows * C));
+  float* h = b.buffer(Slot::kNormed, size_t(rows * C));
+  float* qkv = b.buffer(Slot::kQkv, size_t(rows * 3 * C));
+  float* att = b.buffer(Slot::kAttention, size_t(rows * C));
+  float* mlp = b.buffer(Slot::kMlp, size_t(rows * c.n_inner));
+
+  b.embed(tokens, rows, wte_, wpe_, x);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const Layer& L = layers_[size_t(l)];
+    b.layernorm(x, rows, L.ln1_g, L.ln1_b, c.layer_norm_epsilon, h);
+    b.matmul(h, rows, L.attn_w, L.attn_b, Epilogue::kStore, qkv);
+    b.attention(l, qkv, rows, att);
+    b.matmul(att, rows, L.proj_w, L.proj_b, Epilogue::kResidual, x);
+    b.layernorm(x, rows, L.ln2_g, L.ln2_b, c.layer_norm_epsilon, h);
+    b.matmul(h, rows, L.fc_w, L.fc_b, Epilogue::kGelu, mlp);
+    b.matmul(mlp, rows, L.fc_proj_w, L.fc_proj_b, Epilogue::kResidual, x);
+  }
+  const int64_t n = int64_t(logit_rows.size());
+  if (n == 0) return;
+  // Only the rows whose logits were asked for go through the final LayerNorm and the LM head.
+  const float* last = x;
+  bool every_row = n == rows;
+  for (int64_t i = 0; every_row && i < n; ++i) every_row = logit_rows[size_t(i)] == i;
+  if (!every_row) {
+    float* picked = b.buffer(Slot::kLogitRows, size_t(n * C));
+    b.gather_rows(x, C, logit_rows.data(), n, picked);
+    last = picked;
+  }
+  b.layernorm(last, n, lnf_g_, lnf_b_, c.layer_norm_epsilon, h);
+  b.lm_head(h, n, wte_, b.buffer(Slot::kLogits, size_t(n * c.vocab_size)));
+}
+
+StepOutput Gpt2Model::step(const StepPlan& plan) {
+  check_plan(plan);
+  const int64_t V = config_.vocab_size;
+  const int64_t real = int64_t(plan.tokens.size());
+  bool decode = true;
+  for (const SegmentPlan& seg : plan.segments) decode = decode && seg.rows == 1;
+  const int64_t rows = decode ? std::max(real, backend_->decode_rows_padded(real)) : real;
+
+  // The step's layout: each row's position and block table; padding rows (decode steps a
+  // recording backend rounds up) run token 0 at position 0 in the scratch block, which is
+  // one past the pool's last block and belongs to no sequence.
+  std::vector<int32_t> tokens = plan.tokens, tables;
+  std::vector<int32_t> positions(static_cast<size_t>(rows), 0), table_starts(static_cast<size_t>(rows), 0);
+  // The rows the LM head runs on; each segment's first and last row among them (−1: none).
+  std::vector<int32_t> logit_rows;
+  std::vector<int64_t> first_logit(plan.segments.size(), -1), last_logit(plan.segments.size(), -1);
+  int64_t row = 0;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const SegmentPlan& seg = plan.segments[i];
+    const int32_t table = int32_t(tables.size());
+    tables.insert(tables.end(), seg.blocks.begin(), seg.blocks.begin() + blocks_for(seg.start + seg.rows));
+    for (int64_t t = 0; t < seg.rows; ++t, ++row) {
+      positions[size_t(row)] = int32_t(seg.start + t);
+      table_starts[size_t(row)] = table;
+      const bool last = t == seg.rows - 1;
+      // A decode step runs the LM head on every row, so that a recorded step's shape is fixed.
+      if (decode || seg.logits == LogitsMode::kAll || (last && (seg.logits == LogitsMode::kLast || seg.sample))) {
+        if (first_logit[i] < 0) first_logit[i] = int64_t(logit_rows.size());
+        if (last) last_logit[i] = int64_t(logit_rows.size());
+        logit_rows.push_back(int32_t(row));
       }
     }
   }
-  return picked;
+  if (rows > real) {
+    const int32_t scratch = int32_t(tables.size());
+    tables.push_back(int32_t(kv_blocks_));
+    tokens.resize(size_t(rows), 0);
+    for (int64_t r = real; r < rows; ++r) {
+      table_starts[size_t(r)] = scratch;
+      logit_rows.push_back(int32_t(r));
+    }
+  }
+
+  backend_->begin_step(
+      StepLayout{rows, tokens.data(), positions.data(), table_starts.data(), tables.data(), int64_t(tables.size())});
+  if (decode)
+    backend_->run_decode_step(rows, [&] { run(tokens.data(), rows, logit_rows); });
+  else
+    run(tokens.data(), rows, logit_rows);
+
+  StepOutput out;
+  out.sampled.assign(plan.segments.size(), Sampled{-1, 0.0f});
+  if (logit_rows.empty()) return out;
+  const float* logits = backend_->buffer(Slot::kLogits, logit_rows.size() * size_t(V));
+  std::vector<SampleRequest> requests;
+  std::vector<int32_t> sample_rows;
+  std::vector<size_t> sample_segments;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const SegmentPlan& seg = plan.segments[i];
+    if (seg.logits != LogitsMode::kNone) {
+      const int64_t first = seg.logits == LogitsMode::kAll ? first_logit[i] : last_logit[i];
+      const int64_t count = last_logit[i] - first + 1;
+      const size_t at = out.logits.size();
+      out.logits.resize(at + size_t(count * V));
+      backend_->read(logits + first * V, size_t(count * V), out.logits.data() + at);
+    }
+    if (seg.sample) {
+      requests.push_back(*seg.sample);
+      sample_rows.push_back(int32_t(last_logit[i]));
+      sample_segments.push_back(i);
+    }
+  }
+  if (!requests.empty()) {
+    std::vector<Sampled> picked(requests.size());
+    backend_->sample(logits, V, sample_rows.data(), requests.data(), int64_t(requests.size()), picked.data());
+    for (size_t k = 0; k < picked.size(); ++k) out.sampled[sample_segments[k]] = picked[k];
+  }
+  return out;
 }
 
 }  // namespace gpt

@@ -1,7 +1,13 @@
 // The GPT-2 graph, written once against the Backend op set: embeddings, pre-LayerNorm blocks
 // (attention and tanh-GELU MLP, each added to the residual stream), final LayerNorm, and the
-// LM head tied to the token embedding. Keys and values persist in the backend's cache, so a
-// decode step runs one token through the network, not the whole prefix.
+// LM head tied to the token embedding.
+//
+// The model runs engine steps: one forward pass over the rows of several sequences at once
+// (decode rows and prefill chunks, as lib/engine's scheduler plans them). Keys and values persist
+// in the backend's paged KV pool, where each sequence's block table says which blocks hold its
+// positions, so a sequence's next step runs only its new tokens. Every op computes a row with a
+// reduction order that depends on nothing but that row (its inputs, its position, its cached
+// keys): a sequence's logits are bit-identical whatever else shares its step.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,38 +26,49 @@ struct Gpt2Config {
 
 enum class LogitsMode { kAll, kLast, kNone };
 
+// One sequence's share of a step: `rows` consecutive tokens of the step, at positions
+// start … start + rows − 1. Positions below `start` must already be in the blocks (computed by
+// earlier steps, or shared from the prefix cache).
+struct SegmentPlan {
+  int64_t rows = 0;
+  int64_t start = 0;
+  // The sequence's block table: blocks[i] holds positions 16i … 16i + 15. It must cover
+  // start + rows positions; the blocks this segment writes must not appear in another
+  // segment's table.
+  std::vector<int32_t> blocks;
+  LogitsMode logits = LogitsMode::kNone;
+  // Pick the next token from the last row's logits.
+  std::optional<SampleRequest> sample;
+};
+
+struct StepPlan {
+  std::vector<int32_t> tokens;  // every row, each segment's rows consecutive, in segment order
+  std::vector<SegmentPlan> segments;
+};
+
+struct StepOutput {
+  // The rows each segment asked for (all, last or none), in segment order, vocab_size each.
+  std::vector<float> logits;
+  // Per segment: the picked token and its logprob; token −1 where no pick was asked for.
+  std::vector<Sampled> sampled;
+};
+
 class Gpt2Model {
  public:
-  // Checks every tensor's shape against the config (std::runtime_error naming the tensor).
-  Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend);
+  // Checks every tensor's shape against the config (std::runtime_error naming the tensor), and
+  // allocates a KV pool of `kv_blocks` blocks.
+  Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
+            int64_t kv_blocks);
 
   const Gpt2Config& config() const { return config_; }
   Backend& backend() { return *backend_; }
   const WeightStore& weights() const { return *weights_; }
-  // Positions whose keys and values are in the cache.
-  int64_t cached_length() const { return cached_; }
+  int64_t kv_blocks() const { return kv_blocks_; }
 
-  // Runs tokens at positions start … start + count - 1 (start ≤ cached_length(), so a caller
-  // may rewind) and returns the next-token logits of every row, of the last row, or none.
-  // Throws std::invalid_argument for an out-of-range id or position.
-  std::vector<float> forward(const int32_t* tokens, int64_t count, int64_t start, LogitsMode mode);
-
-  // Runs tokens as forward does and samples the next token from the last row's logits where
-  // they lie (on the GPU for the CUDA backend). A single token is a decode step, which the
-  // backend may replay from a recording (Backend::run_decode_step).
-  //
-  // With `u_next` and prefetching on, it then starts the decode step that would follow — the
-  // sampled token at the next position, sampled with u_next — and returns without waiting for
-  // it; a following call for exactly that step (same token, position, parameters and u) only
-  // collects it. So on a GPU the caller's handling of one token overlaps the next step. Any other
-  // call discards it: it wrote nothing that call reads (the cache at positions ≥ its start is
-  // rewritten, and cached_length() never counted it).
-  Sampled forward_sample(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u,
-                         std::optional<double> u_next = std::nullopt);
-
-  // Whether forward_sample starts the next step early. On by default where the backend is
-  // asynchronous (CUDA), where it is free; forcing it on the CPU (tests) only wastes a step.
-  void set_prefetch(bool on) { prefetch_ = on; }
+  // Runs one step. Throws std::invalid_argument, naming the segment and the value, for an id
+  // outside the vocabulary, a position past n_positions, a block table that is short or names a
+  // block outside the pool, or a block written by one segment and read by another.
+  StepOutput step(const StepPlan& plan);
 
  private:
   struct Layer {
@@ -60,31 +77,17 @@ class Gpt2Model {
 
   // The stored tensor `name`; std::runtime_error when its shape is not `shape`.
   const WeightView& checked(const std::string& name, const std::vector<int64_t>& shape) const;
-  void check_call(const int32_t* tokens, int64_t count, int64_t start) const;
-  // The network on `count` rows; with `logits_rows` > 0, the LM head on the last that many rows,
-  // left in the backend's kLogits buffer.
-  void run(const int32_t* tokens, int64_t count, int64_t start, int64_t logits_rows);
+  void check_plan(const StepPlan& plan) const;
+  // The network on `rows` rows laid out by the backend's current step; then the final LayerNorm
+  // and the LM head on `logit_rows` (host indices), leaving their logits in the kLogits buffer.
+  void run(const int32_t* tokens, int64_t rows, const std::vector<int32_t>& logit_rows);
 
   Gpt2Config config_;
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<Backend> backend_;
+  int64_t kv_blocks_;
   WeightView wte_, wpe_, lnf_g_, lnf_b_;
   std::vector<Layer> layers_;
-  int64_t cached_ = 0;
-
-  // The decode step forward_sample started early, and what it was started for.
-  struct Prefetched {
-    int32_t token;
-    int64_t start;
-    SamplingParams params;
-    double u;
-  };
-  std::optional<Prefetched> prefetched_;
-  bool prefetch_ = false;
-  // Runs tokens (one: as a decode step) and starts sampling from the last row (Backend::sample_begin).
-  void start_pick(const int32_t* tokens, int64_t count, int64_t start, const SamplingParams& params, double u);
-  // Waits out a prefetched step nobody asked for, so that nothing runs behind the caller's back.
-  void discard_prefetched();
 };
 
 }  // namespace gpt

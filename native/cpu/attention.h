@@ -1,12 +1,14 @@
-// Causal multi-head self-attention over a KV cache.
+// Causal multi-head self-attention over the paged KV pool.
 //
 // Layout: qkv is [rows, 3C] as GPT-2's c_attn writes it (q | k | v, heads contiguous inside each).
-// The cache of one layer is k[H][capacity][D] followed by v[H][capacity][D], fp32, so each head
-// reads its keys and values as one contiguous run. Row t of this call sits at position
-// start + t and attends to positions 0 … start + t.
+// One layer's pool holds, for block b and head h, the keys of that block's 16 positions as a
+// [16][D] run at k + (b · heads + h) · 16 · D, and the values likewise from v (fp32). Row r of a
+// step sits at layout.positions[r] and attends to positions 0 … positions[r] of its block table
+// (core/kv_layout.h).
 #pragma once
 #include <cstdint>
 
+#include "core/kv_layout.h"
 #include "core/thread_pool.h"
 
 namespace gpt::cpu {
@@ -14,18 +16,44 @@ namespace gpt::cpu {
 struct AttentionShape {
   int64_t heads;
   int64_t head_dim;
-  int64_t capacity;  // positions the cache holds
 };
 
-// Copies this call's keys and values into the cache at positions start … start + rows - 1.
-void kv_append(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache);
+// One layer's keys and values in the pool.
+struct PagedLayer {
+  float* k;
+  float* v;
+};
 
-// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head, reading keys and values from the cache.
-void attention(ThreadPool& pool, const AttentionShape& s, const float* qkv, int64_t rows, int64_t start,
-               const float* cache, float* out);
+// The keys and values one head of one row reads: position p is slot p % 16 of block table[p / 16].
+struct HeadPages {
+  const float* k;  // the layer's keys, offset to this head in block 0
+  const float* v;
+  const int32_t* table;
+  int64_t block_stride;  // floats from one block to the next: heads · 16 · D
+  int64_t head_dim;
+
+  const float* key(int64_t p) const { return k + at(p); }
+  const float* value(int64_t p) const { return v + at(p); }
+  int64_t at(int64_t p) const {
+    return int64_t(table[p / kKvBlockSize]) * block_stride + (p % kKvBlockSize) * head_dim;
+  }
+};
+
+// Head h of row r's pages.
+HeadPages head_pages(const AttentionShape& s, const StepLayout& layout, const PagedLayer& pool, int64_t r,
+                     int64_t h);
+
+// Copies each row's key and value into the pool at the row's position.
+void kv_append(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& pool);
+
+// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head, every key and value read from the pool.
+// A (row, head) pair is one task computed in one fixed order, so its result depends only on its
+// query and the keys and values it reads — not on the other rows, their number, or the threads.
+void attention(ThreadPool& pool, const AttentionShape& s, const float* qkv, const StepLayout& layout,
+               const PagedLayer& kv, float* out);
 
 // The oracle for `attention`: the same result from plain loops in double precision.
-void attention_reference(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start,
-                         const float* cache, float* out);
+void attention_reference(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& kv,
+                         float* out);
 
 }  // namespace gpt::cpu

@@ -3,13 +3,14 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/attention.h"
+
 namespace gpt::cpu {
 
 bool attend_avx512_supports(int64_t head_dim);
 
-// out[D] = softmax(scale · q · keysᵀ) · values over `count` positions; keys and values are
-// [count][D] runs; `scores` is scratch for `count` floats.
-void attend_avx512(const float* q, const float* keys, const float* values, int64_t count, int64_t head_dim,
-                   float scale, float* scores, float* out);
+// out[D] = softmax(scale · q · keysᵀ) · values over positions 0 … count − 1 of `pages`;
+// `scores` is scratch for `count` floats.
+void attend_avx512(const float* q, const HeadPages& pages, int64_t count, float scale, float* scores, float* out);
 
 }  // namespace gpt::cpu

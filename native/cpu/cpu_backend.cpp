@@ -1,9 +1,10 @@
 #include "cpu/cpu_backend.h"
 
 #include <cstring>
-#include <utility>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
 
-#include "cpu/attention.h"
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
 
@@ -17,14 +18,15 @@ float* CpuBackend::buffer(Slot slot, size_t floats) {
   return buf.data();
 }
 
-void CpuBackend::allocate_kv_cache(const AttentionDims& dims) {
-  dims_ = dims;
-  kv_cache_.assign(size_t(dims.layers * 2 * dims.heads * dims.capacity * dims.head_dim), 0.0f);
+void CpuBackend::allocate_kv_pool(const KvPoolDims& dims) {
+  shape_ = AttentionShape{dims.heads, dims.head_dim};
+  kv_.reset();
+  kv_ = std::make_unique<KvPool>(dims);
 }
 
-void CpuBackend::embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte,
-                       const WeightView& wpe, float* out) {
-  cpu::embed(tokens, rows, start, wte, wpe, out);
+void CpuBackend::embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
+                       float* out) {
+  cpu::embed(tokens, layout_.positions, rows, wte, wpe, out);
 }
 
 void CpuBackend::layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
@@ -37,11 +39,16 @@ void CpuBackend::matmul(const float* in, int64_t rows, const WeightView& w, cons
   cpu::matmul(pool_, in, rows, w, bias, epilogue, out);
 }
 
-void CpuBackend::attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) {
-  const AttentionShape shape{dims_.heads, dims_.head_dim, dims_.capacity};
-  float* cache = kv_cache_.data() + layer * 2 * dims_.heads * dims_.capacity * dims_.head_dim;
-  kv_append(shape, qkv, rows, start, cache);
-  cpu::attention(pool_, shape, qkv, rows, start, cache, out);
+void CpuBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
+  (void)rows;  // the step's layout has them
+  const PagedLayer kv = kv_->layer(layer);
+  kv_append(shape_, qkv, layout_, kv);
+  cpu::attention(pool_, shape_, qkv, layout_, kv, out);
+}
+
+void CpuBackend::gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) {
+  for (int64_t i = 0; i < count; ++i)
+    std::memcpy(dst + i * width, src + int64_t(rows[i]) * width, size_t(width) * sizeof(float));
 }
 
 void CpuBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
@@ -52,18 +59,19 @@ void CpuBackend::read(const float* src, size_t count, float* host) {
   if (src != host) std::memcpy(host, src, count * sizeof(float));
 }
 
-void CpuBackend::sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
-  sample_error_ = nullptr;
-  try {
-    sampled_ = sample_token(logits, vocab, params, u);
-  } catch (...) {
-    sample_error_ = std::current_exception();
-  }
-}
-
-Sampled CpuBackend::sample_end() {
-  if (sample_error_) std::rethrow_exception(std::exchange(sample_error_, nullptr));
-  return sampled_;
+void CpuBackend::sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests,
+                        int64_t count, Sampled* out) {
+  std::mutex failed;
+  std::exception_ptr error;
+  pool_.parallel_for(count, [&](int64_t i) {
+    try {
+      out[i] = sample_token(logits + int64_t(rows[i]) * vocab, vocab, requests[i].params, requests[i].u);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failed);
+      if (!error) error = std::current_exception();
+    }
+  });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace gpt::cpu

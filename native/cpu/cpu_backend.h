@@ -1,11 +1,13 @@
-// The CPU backend: the Backend op set over host memory, with a thread pool and an fp32 KV cache.
+// The CPU backend: the Backend op set over host memory, with a thread pool and an fp32 paged KV
+// pool (cpu/kv_pool.h).
 #pragma once
-#include <exception>
 #include <memory>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/thread_pool.h"
+#include "cpu/attention.h"
+#include "cpu/kv_pool.h"
 
 namespace gpt::cpu {
 
@@ -18,29 +20,30 @@ class CpuBackend final : public Backend {
 
   WeightView adopt(const WeightView& host) override { return host; }
   float* buffer(Slot slot, size_t floats) override;
-  void allocate_kv_cache(const AttentionDims& dims) override;
-  size_t kv_cache_bytes() const override { return kv_cache_.size() * sizeof(float); }
+  void allocate_kv_pool(const KvPoolDims& dims) override;
+  size_t kv_cache_bytes() const override { return kv_ ? kv_->bytes() : 0; }
 
-  void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
+  void begin_step(const StepLayout& layout) override { layout_ = layout; }
+  void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
              float* out) override;
   void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
                  float* out) override;
   void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
               float* out) override;
-  void attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) override;
+  void attention(int64_t layer, const float* qkv, int64_t rows, float* out) override;
+  void gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) override;
   void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
-  // The CPU samples at once; the result (or the error) waits for sample_end.
-  void sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) override;
-  Sampled sample_end() override;
+  // Rows are sampled in parallel over the thread pool; the first error is rethrown.
+  void sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests, int64_t count,
+              Sampled* out) override;
 
  private:
   ThreadPool pool_;
   std::vector<float> buffers_[size_t(Slot::kCount)];
-  AttentionDims dims_{};
-  std::vector<float> kv_cache_;
-  Sampled sampled_{};
-  std::exception_ptr sample_error_;
+  AttentionShape shape_{};
+  std::unique_ptr<KvPool> kv_;
+  StepLayout layout_{};
 };
 
 }  // namespace gpt::cpu

@@ -7,7 +7,7 @@
 
 namespace gpt::cpu {
 
-void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
+void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte, const WeightView& wpe,
            float* out) {
   const int64_t C = wte.shape[1];
   std::vector<float> pos(static_cast<size_t>(C));
@@ -17,7 +17,7 @@ void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView&
       return static_cast<const unsigned char*>(w.data) + index * C * int64_t(dtype_size(w.dtype));
     };
     widen_block(wte.dtype, row(wte, tokens[t]), C, 1, int(C), dst);
-    widen_block(wpe.dtype, row(wpe, start + t), C, 1, int(C), pos.data());
+    widen_block(wpe.dtype, row(wpe, positions[t]), C, 1, int(C), pos.data());
     for (int64_t c = 0; c < C; ++c) dst[c] += pos[size_t(c)];
   }
 }

@@ -7,8 +7,8 @@
 
 namespace gpt::cpu {
 
-// out[t] = wte[tokens[t]] + wpe[start + t]; ids and positions are checked by the caller.
-void embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
+// out[t] = wte[tokens[t]] + wpe[positions[t]]; ids and positions are checked by the caller.
+void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte, const WeightView& wpe,
            float* out);
 
 // out[t] = (x[t] - mean) / sqrt(var + eps) · gamma + beta, statistics over C = gamma's length.

@@ -1,7 +1,9 @@
-// Launcher of causal self-attention over the KV cache, which appends the call's keys and values.
-// Device pointers; the layouts are the CPU backend's (native/cpu/attention.h): qkv [rows, 3C]
-// (q | k | v, heads contiguous in each), one layer's cache k[H][capacity][D] then v[H][capacity][D]
-// in the cache dtype, out [rows, C]. Row t of a call sits at position start + t and sees positions 0 … start + t.
+// Launchers of causal self-attention over the paged KV pool. Device pointers; the layouts are the
+// CPU backend's (native/cpu/attention.h): qkv [rows, 3C] (q | k | v, heads contiguous in each);
+// one layer's pool holds, for block b and head h, the keys of its 16 positions as a [16][D] run
+// at k + (b · heads + h) · 16 · D in the cache dtype, and the values likewise from v; out [rows, C].
+// Row r sits at positions[r] and attends over positions 0 … positions[r] of its block table,
+// which starts at tables[table_starts[r]] (core/kv_layout.h).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -13,31 +15,40 @@
 
 namespace gpt::cuda {
 
-constexpr int64_t kDecodeMaxQueries = 4;
+// Keys per split: a query's keys are cut into splits of this many, each one block's work, and
+// merged in split order. Fixed, so a query's result depends only on how many keys it has.
+constexpr int64_t kSplitKeys = 64;
 
-// Where one attention call reads and writes. `start` is the first position of this call; when
-// `device_start` is non-null the kernels read the start position from that int32 in device
-// memory instead, and `start` is only an upper bound on it, used to size the launch (so a
-// launch recorded once in a CUDA graph serves every position up to it).
-struct AttentionCall {
-  const float* qkv;             // [rows, 3C]
+// A step's rows in device memory.
+struct DeviceLayout {
+  const int32_t* positions;     // [rows]
+  const int32_t* table_starts;  // [rows]
+  const int32_t* tables;
   int64_t rows;
-  int64_t start;
-  const int32_t* device_start;  // or nullptr
-  void* cache;                  // one layer: k[H][capacity][D] then v[H][capacity][D], in cache_dtype
-  DType cache_dtype;            // F32, F16 or BF16 (core/dtype.h)
-  float* out;                   // [rows, C]
+  // More than any row's position: sizes the launch (a recorded decode step uses n_positions, so
+  // that its replays serve every position). A row's result does not depend on it.
+  int64_t max_positions;
 };
 
-// Floats of workspace the decode path may use for its partial results; with less it splits less.
-size_t attention_workspace_floats(const AttentionShape& s, int64_t rows);
+// One layer's keys and values in the pool, in `dtype` (F32, F16 or BF16).
+struct DevicePool {
+  void* k;
+  void* v;
+  DType dtype;
+};
 
-// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head over positions 0 … start + t, keys and values
-// below `start` read from the cache and this call's from qkv; the call also writes this call's
-// keys and values into the cache at positions start … start + rows − 1 (rounded to cache_dtype).
-// The host checks (std::invalid_argument) use `start` as given, so with device_start the caller
-// guarantees 0 ≤ *device_start ≤ start.
-void attention(const AttentionShape& s, const AttentionCall& call, AttentionPath path, float* workspace,
-               size_t workspace_floats, cudaStream_t stream);
+// Floats of workspace `attention` needs for its split partials.
+size_t attention_workspace_floats(const AttentionShape& s, int64_t rows, int64_t max_positions);
+
+// Writes each row's key and value (rounded to the pool's dtype) at its position.
+void kv_append(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
+               cudaStream_t stream);
+
+// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head over positions 0 … positions[r], every key
+// and value read from the pool (so kv_append first): one fixed order per query whatever the
+// other rows. Throws std::invalid_argument for a head dim the kernels are not built for, or a
+// workspace that is too small.
+void attention(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
+               float* out, float* workspace, size_t workspace_floats, cudaStream_t stream);
 
 }  // namespace gpt::cuda

@@ -1,7 +1,9 @@
 // CudaBackend (see cuda_backend.h): memory management, dispatch to the kernel launchers, and the
-// decode step's CUDA graph. No math here; each op is one or two launches on the backend's stream.
+// decode steps' CUDA graphs. No math here; each op is one or two launches on the backend's stream.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,45 +13,57 @@
 #include "cuda/embedding.cuh"
 #include "cuda/layernorm.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/rows.cuh"
 #include "cuda/sampling.cuh"
 
 namespace gpt::cuda {
 
 namespace {
 
-// The decode step's token and position, as the graph's kernels read them.
-struct StepInput {
-  int32_t token;
-  int32_t position;
-};
-
-// What crosses between host and device each step, in page-locked host memory so that both
-// copies are truly asynchronous: the step's input, and the sampled token.
-struct HostExchange {
-  StepInput step;
-  DeviceSampled sampled;
-};
-
-class PinnedExchange {
+// Page-locked host memory, so that copies from and to it are truly asynchronous; grows on demand.
+class PinnedBuffer {
  public:
-  PinnedExchange() { CUDA_CHECK(cudaMallocHost(&p_, sizeof(HostExchange))); }
-  ~PinnedExchange() { cudaFreeHost(p_); }
-  PinnedExchange(const PinnedExchange&) = delete;
-  PinnedExchange& operator=(const PinnedExchange&) = delete;
-  HostExchange* get() const { return p_; }
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (p_) cudaFreeHost(p_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  // At least `bytes`; the old contents are lost when it grows. The caller makes sure no copy
+  // from or to it is in flight.
+  template <typename T>
+  T* get(size_t bytes) {
+    if (bytes > bytes_) {
+      if (p_) cudaFreeHost(p_);
+      p_ = nullptr;
+      bytes_ = 0;
+      CUDA_CHECK(cudaMallocHost(&p_, bytes));
+      bytes_ = bytes;
+    }
+    return static_cast<T*>(p_);
+  }
 
  private:
-  HostExchange* p_ = nullptr;
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
 };
 
-size_t kv_cache_bytes_for(const AttentionDims& d) {
-  return size_t(d.layers * 2 * d.heads * d.capacity * d.head_dim) * dtype_size(d.weight_dtype);
+size_t kv_pool_bytes(const KvPoolDims& d) {
+  // One block more than the pool hands out: the scratch block of padding rows.
+  return size_t(d.layers * 2 * (d.blocks + 1) * d.heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
 }
 
 bool graphs_disabled_by_env() {
   const char* v = std::getenv("GPT_CUDA_GRAPH");
   return v && std::strcmp(v, "0") == 0;
 }
+
+// A recorded decode step and the buffer generation it was recorded under.
+struct Recording {
+  cudaGraphExec_t exec = nullptr;
+  uint64_t generation = 0;
+};
 
 }  // namespace
 
@@ -59,29 +73,35 @@ struct CudaBackend::State {
   std::vector<DeviceBuffer> weights;
   size_t weight_bytes = 0;
   DeviceBuffer slots[size_t(Slot::kCount)];
-  DeviceBuffer kv_cache, workspace, tokens, sampled;
-  AttentionDims dims{};
-  DType kv_dtype = DType::F32;
+  DeviceBuffer kv_pool, workspace, sampled, gather;
+  KvPoolDims dims{};
 
-  // The decode step (run_decode_step). While `in_step`, embed and attention read the token and
-  // position from `step` (device memory) instead of their arguments.
+  // The step's layout on the device: tokens[rows_cap] | positions[rows_cap] | table_starts[rows_cap]
+  // | tables[tables_cap], filled from `staging` by begin_step.
+  DeviceBuffer layout;
+  int64_t rows_cap = 0, tables_cap = 0;
+  PinnedBuffer staging, gather_staging, sampled_host;
+  int64_t step_rows = 0, step_max_positions = 0;
+  // While a decode step runs, attention is launched for n_positions, so that a recording of the
+  // step serves every later position.
+  bool in_decode_step = false;
+
   bool graphs = !graphs_disabled_by_env();
-  bool in_step = false, capturing = false;
-  std::unique_ptr<PinnedExchange> host;
-  DeviceBuffer step;
-  cudaGraphExec_t graph = nullptr;
-  // Bumped whenever a buffer the graph may point into is reallocated: a graph recorded under an
-  // older generation is stale. `warm` is the generation of the last eager step: a step is only
-  // captured after one eager step has sized every buffer, so capture never allocates.
-  uint64_t generation = 0, graph_generation = 0, warm = ~uint64_t(0);
+  bool capturing = false;
+  std::map<int64_t, Recording> recordings;  // by padded row count
+  std::map<int64_t, uint64_t> warm;         // the generation each row count last ran eagerly under
+  // Bumped whenever a buffer a recording may point into is reallocated: a recording made under an
+  // older generation is stale. A size is only captured after one eager step of that size has
+  // sized every buffer, so capture never allocates.
+  uint64_t generation = 0;
   uint64_t replays = 0;
 
-  // Makes this backend's device current on the calling thread (forward passes run on worker
-  // threads, and the current device is per thread).
+  // Makes this backend's device current on the calling thread (steps run on worker threads, and
+  // the current device is per thread).
   void use() const { CUDA_CHECK(cudaSetDevice(device)); }
 
   // Grows `buf` to at least `bytes`; the stream is drained first, as kernels may still use it.
-  // `in_graph`: the decode-step graph may point into it, so growing it makes the graph stale —
+  // `in_graph`: a recording may point into it, so growing it makes the recordings stale —
   // marked before the old memory is freed, in case the new allocation throws.
   void ensure(DeviceBuffer& buf, size_t bytes, const char* what, bool in_graph = true) {
     if (buf.bytes() >= bytes) return;
@@ -89,24 +109,33 @@ struct CudaBackend::State {
     CUDA_CHECK(cudaStreamSynchronize(stream));
     if (in_graph) ++generation;
     buf = DeviceBuffer();
-    buf = DeviceBuffer(bytes + bytes / 4, what);  // headroom: rows grow by one per decode step
+    buf = DeviceBuffer(bytes + bytes / 4, what);  // headroom: batches grow a row at a time
   }
 
   float* workspace_floats(size_t floats) {
+    if (floats == 0) return nullptr;
     ensure(workspace, floats * sizeof(float), "the split-K workspace");
     return workspace.get<float>();
   }
 
-  const int32_t* step_token() const { return in_step ? &step.get<StepInput>()->token : nullptr; }
-  const int32_t* step_position() const { return in_step ? &step.get<StepInput>()->position : nullptr; }
+  const int32_t* d_tokens() const { return layout.get<int32_t>(); }
+  const int32_t* d_positions() const { return layout.get<int32_t>() + rows_cap; }
+  const int32_t* d_table_starts() const { return layout.get<int32_t>() + 2 * rows_cap; }
+  const int32_t* d_tables() const { return layout.get<int32_t>() + 3 * rows_cap; }
 
-  void drop_graph() {
-    if (graph) cudaGraphExecDestroy(graph);
-    graph = nullptr;
+  DeviceLayout device_layout() const {
+    return DeviceLayout{d_positions(), d_table_starts(), d_tables(), step_rows,
+                        in_decode_step ? dims.max_positions : step_max_positions};
   }
 
-  // Records `body` on the stream into a graph and launches it once (capturing runs nothing).
-  void capture(const std::function<void()>& body) {
+  void drop_recordings() {
+    for (auto& [rows, r] : recordings)
+      if (r.exec) cudaGraphExecDestroy(r.exec);
+    recordings.clear();
+  }
+
+  // Records `body` on the stream into a graph for `rows` and launches it once (capturing runs nothing).
+  void capture(int64_t rows, const std::function<void()>& body) {
     CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t recorded = nullptr;
     capturing = true;
@@ -121,12 +150,12 @@ struct CudaBackend::State {
     }
     capturing = false;
     CUDA_CHECK(cudaStreamEndCapture(stream, &recorded));
-    const cudaError_t made = cudaGraphInstantiate(&graph, recorded, 0);
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t made = cudaGraphInstantiate(&exec, recorded, 0);
     cudaGraphDestroy(recorded);
-    if (made != cudaSuccess) graph = nullptr;
     CUDA_CHECK(made);
-    graph_generation = generation;
-    CUDA_CHECK(cudaGraphLaunch(graph, stream));
+    recordings[rows] = Recording{exec, generation};
+    CUDA_CHECK(cudaGraphLaunch(exec, stream));
   }
 };
 
@@ -142,8 +171,6 @@ CudaBackend::CudaBackend(int device) : s_(std::make_unique<State>()) {
   s_->device = device;
   s_->use();
   // The stream last: State frees its buffers itself if this throws, but not the stream.
-  s_->host = std::make_unique<PinnedExchange>();
-  s_->step = DeviceBuffer(sizeof(StepInput), "the decode step's input");
   CUDA_CHECK(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking));
 }
 
@@ -151,7 +178,7 @@ CudaBackend::~CudaBackend() {
   if (!s_) return;
   cudaSetDevice(s_->device);
   if (s_->stream) cudaStreamSynchronize(s_->stream);  // kernels may still read what is freed below
-  s_->drop_graph();
+  s_->drop_recordings();
   // DeviceBuffers free themselves as State is destroyed; the stream goes last.
   cudaStream_t stream = s_->stream;
   s_.reset();
@@ -160,17 +187,17 @@ CudaBackend::~CudaBackend() {
 
 int CudaBackend::device() const { return s_->device; }
 size_t CudaBackend::weight_bytes() const { return s_->weight_bytes; }
-size_t CudaBackend::kv_cache_bytes() const { return s_->kv_cache.bytes(); }
+size_t CudaBackend::kv_cache_bytes() const { return s_->kv_pool.bytes(); }
 
-void CudaBackend::check_fits(const std::vector<const WeightView*>& weights, const AttentionDims& dims) {
+void CudaBackend::check_fits(const std::vector<const WeightView*>& weights, const KvPoolDims& dims) {
   s_->use();
   size_t weight_bytes = 0;
   for (const WeightView* w : weights)  // as adopt() will hold them: 1-D parameters widened to fp32
     weight_bytes += size_t(w->numel()) * (w->shape.size() == 1 ? sizeof(float) : dtype_size(w->dtype));
-  const size_t kv_bytes = kv_cache_bytes_for(dims);
+  const size_t kv_bytes = kv_pool_bytes(dims);
   require_free_memory(weight_bytes + kv_bytes, "the model",
                       "weights " + mib_text(weight_bytes) + " + KV cache " + mib_text(kv_bytes) + " for " +
-                          std::to_string(dims.capacity) + " positions in " + dtype_name(dims.weight_dtype));
+                          std::to_string(dims.blocks * kKvBlockSize) + " tokens in " + dtype_name(dims.weight_dtype));
 }
 
 WeightView CudaBackend::adopt(const WeightView& host) {
@@ -204,30 +231,51 @@ float* CudaBackend::buffer(Slot slot, size_t floats) {
   return buf.get<float>();
 }
 
-void CudaBackend::allocate_kv_cache(const AttentionDims& dims) {
+void CudaBackend::allocate_kv_pool(const KvPoolDims& dims) {
   s_->use();
   s_->dims = dims;
-  s_->kv_dtype = dims.weight_dtype;
-  const size_t bytes = kv_cache_bytes_for(dims);
-  s_->drop_graph();
-  s_->kv_cache = DeviceBuffer();
-  s_->kv_cache = DeviceBuffer(bytes, "the KV cache (" + std::to_string(dims.capacity) + " positions in " +
-                                         dtype_name(s_->kv_dtype) + ")");
+  const size_t bytes = kv_pool_bytes(dims);
+  s_->drop_recordings();
+  s_->kv_pool = DeviceBuffer();
+  s_->kv_pool = DeviceBuffer(bytes, "the KV cache (" + std::to_string(dims.blocks * kKvBlockSize) + " tokens in " +
+                                        dtype_name(dims.weight_dtype) + ")");
   ++s_->generation;
-  CUDA_CHECK(cudaMemsetAsync(s_->kv_cache.get(), 0, bytes, s_->stream));
+  CUDA_CHECK(cudaMemsetAsync(s_->kv_pool.get(), 0, bytes, s_->stream));
 }
 
-void CudaBackend::embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte,
-                        const WeightView& wpe, float* out) {
-  s_->use();
-  const int32_t* ids = s_->step_token();
-  if (!ids) {
-    s_->ensure(s_->tokens, size_t(rows) * sizeof(int32_t), "the token ids", false);  // a step reads `step`
-    CUDA_CHECK(cudaMemcpyAsync(s_->tokens.get(), tokens, size_t(rows) * sizeof(int32_t), cudaMemcpyHostToDevice,
-                               s_->stream));
-    ids = s_->tokens.get<int32_t>();
+void CudaBackend::begin_step(const StepLayout& layout) {
+  State& s = *s_;
+  s.use();
+  // The previous step's copies out of the staging memory must be done before it is rewritten.
+  CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  if (layout.rows > s.rows_cap || layout.table_entries > s.tables_cap) {
+    // Room for this many rows each with a full-context block table, so that the tables of later
+    // steps of the same size never move the buffer a recording points into.
+    const int64_t rows_cap = std::max(layout.rows + layout.rows / 4, s.rows_cap);
+    const int64_t tables_cap = std::max(layout.table_entries, rows_cap * ((s.dims.max_positions + kKvBlockSize - 1) / kKvBlockSize));
+    s.ensure(s.layout, size_t(3 * rows_cap + tables_cap) * sizeof(int32_t), "the step's layout");
+    s.rows_cap = rows_cap;
+    s.tables_cap = tables_cap;
   }
-  cuda::embed(ids, rows, start, s_->step_position(), wte.shape[1], wte.data, wte.dtype, wpe.data, wpe.dtype, out,
+  const size_t used = size_t(3 * s.rows_cap + layout.table_entries);
+  int32_t* host = s.staging.get<int32_t>(used * sizeof(int32_t));
+  const size_t row_bytes = size_t(layout.rows) * sizeof(int32_t);
+  std::memcpy(host, layout.tokens, row_bytes);
+  std::memcpy(host + s.rows_cap, layout.positions, row_bytes);
+  std::memcpy(host + 2 * s.rows_cap, layout.table_starts, row_bytes);
+  std::memcpy(host + 3 * s.rows_cap, layout.tables, size_t(layout.table_entries) * sizeof(int32_t));
+  CUDA_CHECK(cudaMemcpyAsync(s.layout.get(), host, used * sizeof(int32_t), cudaMemcpyHostToDevice, s.stream));
+  s.step_rows = layout.rows;
+  s.step_max_positions = 1;
+  for (int64_t r = 0; r < layout.rows; ++r)
+    s.step_max_positions = std::max<int64_t>(s.step_max_positions, int64_t(layout.positions[r]) + 1);
+}
+
+void CudaBackend::embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
+                        float* out) {
+  (void)tokens;  // the layout's, copied to the device by begin_step
+  s_->use();
+  cuda::embed(s_->d_tokens(), s_->d_positions(), rows, wte.shape[1], wte.data, wte.dtype, wpe.data, wpe.dtype, out,
               s_->stream);
 }
 
@@ -247,23 +295,31 @@ void CudaBackend::matmul(const float* in, int64_t rows, const WeightView& w, con
                MatmulPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
 }
 
-void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, int64_t start, float* out) {
-  s_->use();
-  const AttentionDims& d = s_->dims;
-  const AttentionShape shape{d.heads, d.head_dim, d.capacity};
-  const size_t layer_bytes = size_t(2 * d.heads * d.capacity * d.head_dim) * dtype_size(s_->kv_dtype);
-  AttentionCall call{};
-  call.qkv = qkv;
-  call.rows = rows;
-  // In a decode step the position comes from device memory; the launch is sized for the last one.
-  call.start = s_->in_step ? d.capacity - rows : start;
-  call.device_start = s_->step_position();
-  call.cache = s_->kv_cache.get<char>() + size_t(layer) * layer_bytes;
-  call.cache_dtype = s_->kv_dtype;
-  call.out = out;
-  // Only the decode path (rows ≤ kDecodeMaxQueries under kAuto) uses the workspace.
-  const size_t ws = rows <= kDecodeMaxQueries ? attention_workspace_floats(shape, rows) : 0;
-  cuda::attention(shape, call, AttentionPath::kAuto, ws ? s_->workspace_floats(ws) : nullptr, ws, s_->stream);
+void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
+  (void)rows;  // the step's layout has them
+  State& s = *s_;
+  s.use();
+  const KvPoolDims& d = s.dims;
+  const AttentionShape shape{d.heads, d.head_dim};
+  const size_t layer_bytes = size_t((d.blocks + 1) * d.heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
+  char* k = s.kv_pool.get<char>() + size_t(layer) * 2 * layer_bytes;
+  const DevicePool pool{k, k + layer_bytes, d.weight_dtype};
+  const DeviceLayout layout = s.device_layout();
+  kv_append(shape, qkv, layout, pool, s.stream);
+  const size_t ws = attention_workspace_floats(shape, layout.rows, layout.max_positions);
+  cuda::attention(shape, qkv, layout, pool, out, s.workspace_floats(ws), ws, s.stream);
+}
+
+void CudaBackend::gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) {
+  State& s = *s_;
+  s.use();
+  // Once per step, after begin_step waited for the stream: the staging memory is free.
+  const size_t bytes = size_t(count) * sizeof(int32_t);
+  int32_t* host = s.gather_staging.get<int32_t>(bytes);
+  std::memcpy(host, rows, bytes);
+  s.ensure(s.gather, bytes, "the rows to gather", false);
+  CUDA_CHECK(cudaMemcpyAsync(s.gather.get(), host, bytes, cudaMemcpyHostToDevice, s.stream));
+  cuda::gather_rows(src, width, s.gather.get<int32_t>(), count, dst, s.stream);
 }
 
 void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
@@ -274,59 +330,63 @@ void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, 
 void CudaBackend::read(const float* src, size_t count, float* host) {
   s_->use();
   CUDA_CHECK(cudaMemcpyAsync(host, src, count * sizeof(float), cudaMemcpyDeviceToHost, s_->stream));
-  CUDA_CHECK(cudaStreamSynchronize(s_->stream));  // also where a fault in any kernel of the pass surfaces
-}
-
-void CudaBackend::sample_begin(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
-  s_->use();
-  s_->ensure(s_->sampled, sizeof(DeviceSampled), "the sampling result", false);  // sampled outside the graph
-  cuda::sample(logits, vocab, params, u, s_->sampled.get<DeviceSampled>(), s_->stream);
-  CUDA_CHECK(cudaMemcpyAsync(&s_->host->get()->sampled, s_->sampled.get(), sizeof(DeviceSampled),
-                             cudaMemcpyDeviceToHost, s_->stream));
-}
-
-Sampled CudaBackend::sample_end() {
-  s_->use();
   CUDA_CHECK(cudaStreamSynchronize(s_->stream));  // also where a fault in any kernel of the step surfaces
-  return sampled_or_throw(s_->host->get()->sampled);
 }
 
-void CudaBackend::wait() {
-  s_->use();
-  CUDA_CHECK(cudaStreamSynchronize(s_->stream));
-}
-
-void CudaBackend::run_decode_step(int32_t token, int64_t start, const std::function<void()>& step) {
+void CudaBackend::sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests,
+                         int64_t count, Sampled* out) {
   State& s = *s_;
   s.use();
-  // Every step before this one was waited for (sample_end, read, or wait when a prefetched step
-  // is dropped), so the pinned input is no longer being copied and may be rewritten.
-  s.host->get()->step = StepInput{token, int32_t(start)};
-  CUDA_CHECK(cudaMemcpyAsync(s.step.get(), &s.host->get()->step, sizeof(StepInput), cudaMemcpyHostToDevice, s.stream));
-  s.in_step = true;
+  const size_t bytes = size_t(count) * sizeof(DeviceSampled);
+  s.ensure(s.sampled, bytes, "the sampling results", false);  // sampled outside the recordings
+  DeviceSampled* results = s.sampled.get<DeviceSampled>();
+  for (int64_t i = 0; i < count; ++i)
+    cuda::sample(logits + int64_t(rows[i]) * vocab, vocab, requests[i].params, requests[i].u, results + i, s.stream);
+  DeviceSampled* host = s.sampled_host.get<DeviceSampled>(bytes);
+  CUDA_CHECK(cudaMemcpyAsync(host, results, bytes, cudaMemcpyDeviceToHost, s.stream));
+  CUDA_CHECK(cudaStreamSynchronize(s.stream));  // also where a fault in any kernel of the step surfaces
+  for (int64_t i = 0; i < count; ++i) out[i] = sampled_or_throw(host[i]);
+}
+
+int64_t CudaBackend::decode_rows_padded(int64_t rows) const {
+  if (!s_->graphs) return rows;
+  int64_t padded = 1;
+  while (padded < rows) padded *= 2;
+  return padded;
+}
+
+void CudaBackend::run_decode_step(int64_t rows, const std::function<void()>& step) {
+  State& s = *s_;
+  s.use();
+  s.in_decode_step = true;
   struct EndStep {
     State& s;
-    ~EndStep() { s.in_step = false; }
+    ~EndStep() { s.in_decode_step = false; }
   } end_step{s};
 
-  if (s.graphs && s.graph && s.graph_generation == s.generation) {
-    CUDA_CHECK(cudaGraphLaunch(s.graph, s.stream));
+  const auto found = s.recordings.find(rows);
+  if (s.graphs && found != s.recordings.end() && found->second.generation == s.generation) {
+    CUDA_CHECK(cudaGraphLaunch(found->second.exec, s.stream));
     ++s.replays;
     return;
   }
-  s.drop_graph();
-  if (!s.graphs || s.warm != s.generation) {
+  if (found != s.recordings.end()) {
+    if (found->second.exec) cudaGraphExecDestroy(found->second.exec);
+    s.recordings.erase(found);
+  }
+  const auto warm = s.warm.find(rows);
+  if (!s.graphs || warm == s.warm.end() || warm->second != s.generation) {
     step();
-    s.warm = s.generation;
+    s.warm[rows] = s.generation;
     return;
   }
   try {
-    s.capture(step);
+    s.capture(rows, step);
     ++s.replays;
   } catch (const std::exception&) {
     // A step that cannot be captured still runs, eagerly, from now on; decode_steps_replayed()
     // (NativeModel.graphReplays, checked by the GPU tests) shows that graphs are off.
-    s.drop_graph();
+    s.drop_recordings();
     s.graphs = false;
     step();
   }

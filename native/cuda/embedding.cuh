@@ -8,11 +8,11 @@
 
 namespace gpt::cuda {
 
-// out[t] = wte[tokens[t]] + wpe[start + t] for t < rows, widened to fp32; wte [V, C] and
-// wpe [P, C] row-major in their storage dtypes. With `device_start` non-null the start position is
-// read from that int32 in device memory and `start` is ignored. Ids and positions are checked by
-// the caller (core/gpt2.cpp); the kernel reads in bounds for the ids and positions it is given.
-void embed(const int32_t* tokens, int64_t rows, int64_t start, const int32_t* device_start, int64_t C, const void* wte,
-           DType wte_dtype, const void* wpe, DType wpe_dtype, float* out, cudaStream_t stream);
+// out[t] = wte[tokens[t]] + wpe[positions[t]] for t < rows, widened to fp32; wte [V, C] and
+// wpe [P, C] row-major in their storage dtypes; tokens and positions int32 in device memory. Ids
+// and positions are checked by the caller (core/gpt2.cpp); the kernel reads in bounds for the ids
+// and positions it is given.
+void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, int64_t C, const void* wte, DType wte_dtype,
+           const void* wpe, DType wpe_dtype, float* out, cudaStream_t stream);
 
 }  // namespace gpt::cuda

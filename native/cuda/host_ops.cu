@@ -1,4 +1,5 @@
 // The cudaOps test surface (see host_ops.h): upload, launch on the default stream, download.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -64,53 +65,49 @@ void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const f
   download(d_out, out);
 }
 
-void host_embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
-                float* out) {
+void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,
+                const WeightView& wpe, float* out) {
   const int64_t C = wte.shape[1];
-  DeviceBuffer d_t = upload(tokens, size_t(rows) * 4), d_wte = upload(wte), d_wpe = upload(wpe);
-  DeviceBuffer d_out = upload(out, size_t(rows * C) * 4);
-  embed(d_t.get<int32_t>(), rows, start, nullptr, C, d_wte.get(), wte.dtype, d_wpe.get(), wpe.dtype, d_out.get<float>(),
-        nullptr);
+  DeviceBuffer d_t = upload(tokens, size_t(rows) * 4), d_p = upload(positions, size_t(rows) * 4);
+  DeviceBuffer d_wte = upload(wte), d_wpe = upload(wpe), d_out = upload(out, size_t(rows * C) * 4);
+  embed(d_t.get<int32_t>(), d_p.get<int32_t>(), rows, C, d_wte.get(), wte.dtype, d_wpe.get(), wpe.dtype,
+        d_out.get<float>(), nullptr);
   download(d_out, out);
 }
 
-void host_attention(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache,
-                    DType cache_dtype, bool start_on_device, AttentionPath path, float* out) {
-  const int64_t C = s.heads * s.head_dim;
-  const size_t cache_n = size_t(2 * s.heads * s.capacity * s.head_dim);
+void host_attention(const AttentionShape& s, const float* qkv, const StepLayout& layout, int64_t blocks, float* pool,
+                    DType cache_dtype, float* out) {
+  const int64_t C = s.heads * s.head_dim, rows = layout.rows;
+  const size_t half = size_t(blocks * s.heads * kKvBlockSize * s.head_dim), pool_n = 2 * half;
   DeviceBuffer d_qkv = upload(qkv, size_t(rows * 3 * C) * 4);
-  DeviceBuffer d_cache;
+  DeviceBuffer d_pool;
   if (cache_dtype == DType::F32) {
-    d_cache = upload(cache, cache_n * 4);
+    d_pool = upload(pool, pool_n * 4);
   } else {
-    std::vector<uint16_t> bits(cache_n);
-    for (size_t i = 0; i < cache_n; ++i)
-      bits[i] = cache_dtype == DType::F16 ? f32_to_f16(cache[i]) : f32_to_bf16(cache[i]);
-    d_cache = upload(bits.data(), cache_n * 2);
+    std::vector<uint16_t> bits(pool_n);
+    for (size_t i = 0; i < pool_n; ++i) bits[i] = cache_dtype == DType::F16 ? f32_to_f16(pool[i]) : f32_to_bf16(pool[i]);
+    d_pool = upload(bits.data(), pool_n * 2);
   }
+  DeviceBuffer d_positions = upload(layout.positions, size_t(rows) * 4);
+  DeviceBuffer d_starts = upload(layout.table_starts, size_t(rows) * 4);
+  DeviceBuffer d_tables = upload(layout.tables, size_t(layout.table_entries) * 4);
   DeviceBuffer d_out = upload(out, size_t(rows * C) * 4);
-  const size_t ws_floats = attention_workspace_floats(s, rows);
+  int64_t max_positions = 1;
+  for (int64_t r = 0; r < rows; ++r) max_positions = std::max<int64_t>(max_positions, int64_t(layout.positions[r]) + 1);
+  const DeviceLayout d_layout{d_positions.get<int32_t>(), d_starts.get<int32_t>(), d_tables.get<int32_t>(), rows,
+                              max_positions};
+  char* k = d_pool.get<char>();
+  const DevicePool d_kv{k, k + half * dtype_size(cache_dtype), cache_dtype};
+  const size_t ws_floats = attention_workspace_floats(s, rows, max_positions);
   DeviceBuffer ws(ws_floats * 4, "the attention workspace");
-  AttentionCall call{d_qkv.get<float>(), rows, start, nullptr, d_cache.get(), cache_dtype, d_out.get<float>()};
-  DeviceBuffer d_start;
-  if (start_on_device) {
-    // The kernels trust the device value to be at most the bound: check it here.
-    GPT_REQUIRE(start >= 0 && start + rows <= s.capacity && start <= INT32_MAX,
-                "host_attention: start " + std::to_string(start) + " + rows " + std::to_string(rows) +
-                    " must lie within the cache capacity " + std::to_string(s.capacity));
-    const int32_t start32 = int32_t(start);
-    d_start = upload(&start32, 4);
-    call.device_start = d_start.get<int32_t>();
-    call.start = s.capacity - rows;
-  }
-  attention(s, call, path, ws.get<float>(), ws_floats, nullptr);
+  kv_append(s, d_qkv.get<float>(), d_layout, d_kv, nullptr);
+  attention(s, d_qkv.get<float>(), d_layout, d_kv, d_out.get<float>(), ws.get<float>(), ws_floats, nullptr);
   if (cache_dtype == DType::F32) {
-    download(d_cache, cache);
+    download(d_pool, pool);
   } else {
-    std::vector<uint16_t> bits(cache_n);
-    download(d_cache, bits.data());
-    for (size_t i = 0; i < cache_n; ++i)
-      cache[i] = cache_dtype == DType::F16 ? f16_to_f32(bits[i]) : bf16_to_f32(bits[i]);
+    std::vector<uint16_t> bits(pool_n);
+    download(d_pool, bits.data());
+    for (size_t i = 0; i < pool_n; ++i) pool[i] = cache_dtype == DType::F16 ? f16_to_f32(bits[i]) : bf16_to_f32(bits[i]);
   }
   download(d_out, out);
 }

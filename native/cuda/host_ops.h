@@ -7,6 +7,7 @@
 
 #include "core/backend.h"
 #include "core/dtype.h"
+#include "core/kv_layout.h"
 #include "core/sampler.h"
 #include "core/weight_view.h"
 #include "cuda/options.h"
@@ -24,16 +25,15 @@ void host_lm_head(const float* in, int64_t M, const WeightView& wte, MatmulPath 
 void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, const float* beta,
                     float eps, float* out);
 
-void host_embed(const int32_t* tokens, int64_t rows, int64_t start, const WeightView& wte, const WeightView& wpe,
-                float* out);
+void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,
+                const WeightView& wpe, float* out);
 
-// `cache` is one layer, k[H][capacity][D] then v[H][capacity][D], in fp32 here and in
-// `cache_dtype` on the device (rounded to nearest on upload, widened on download), read and
-// written back after this call's keys and values are appended. With `start_on_device` the kernels
-// read `start` from device memory and are sized for the largest start, capacity − rows, as a
-// CUDA graph replay would be.
-void host_attention(const AttentionShape& s, const float* qkv, int64_t rows, int64_t start, float* cache,
-                    DType cache_dtype, bool start_on_device, AttentionPath path, float* out);
+// kv_append, then attention, over `pool`: one layer of `blocks` blocks, k[blocks][H][16][D] then
+// v likewise, in fp32 here and in `cache_dtype` on the device (rounded to nearest on upload,
+// widened on download), written back with the rows' keys and values in it. The layout's rows
+// (positions, block tables; tokens unused) as core/kv_layout.h has them, checked by the caller.
+void host_attention(const AttentionShape& s, const float* qkv, const StepLayout& layout, int64_t blocks, float* pool,
+                    DType cache_dtype, float* out);
 
 Sampled host_sample(const float* logits, int64_t vocab, const SamplingParams& params, double u);
 

@@ -192,18 +192,32 @@ KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, boo
   });
 }
 
-KernelTime time_attention(const AttentionShape& s, int64_t rows, int64_t start, DType cache_dtype,
+KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t rows, int64_t start, DType cache_dtype,
                           const TimingPlan& plan) {
   const int64_t C = s.heads * s.head_dim;
+  const int64_t blocks = (capacity + kKvBlockSize - 1) / kKvBlockSize;
+  const size_t half = size_t(blocks * s.heads * kKvBlockSize * s.head_dim);
   const DeviceBuffer qkv = random_buffer(size_t(rows * 3 * C) * 4, DType::F32, 6, 1.0f, "the attention input");
-  const DeviceBuffer cache = random_buffer(size_t(2 * s.heads * s.capacity * s.head_dim) * dtype_size(cache_dtype),
-                                           cache_dtype, 7, 1.0f, "the KV cache");
+  const DeviceBuffer pool = random_buffer(2 * half * dtype_size(cache_dtype), cache_dtype, 7, 1.0f, "the KV pool");
   const DeviceBuffer out(size_t(rows * C) * 4, "the attention output");
-  const size_t ws_floats = attention_workspace_floats(s, rows);
+  // One sequence: positions start … start + rows − 1, its blocks in a scattered order.
+  std::vector<int32_t> host(size_t(2 * rows + blocks));
+  for (int64_t t = 0; t < rows; ++t) {
+    host[size_t(t)] = int32_t(start + t);
+    host[size_t(rows + t)] = 0;
+  }
+  // b ↦ 7919 b mod blocks is a permutation (7919 is prime, and more than any pool here).
+  for (int64_t b = 0; b < blocks; ++b) host[size_t(2 * rows + b)] = int32_t((b * 7919) % blocks);
+  const DeviceBuffer layout(host.size() * 4, "the step layout");
+  CUDA_CHECK(cudaMemcpy(layout.get(), host.data(), host.size() * 4, cudaMemcpyHostToDevice));
+  const int32_t* d = layout.get<int32_t>();
+  const DeviceLayout l{d, d + rows, d + 2 * rows, rows, start + rows};
+  const DevicePool kv{pool.get(), pool.get<char>() + half * dtype_size(cache_dtype), cache_dtype};
+  const size_t ws_floats = attention_workspace_floats(s, rows, start + rows);
   const DeviceBuffer ws(ws_floats * 4, "the attention workspace");
-  const AttentionCall call{qkv.get<float>(), rows, start, nullptr, cache.get(), cache_dtype, out.get<float>()};
   return time_launches(plan, 1, [&](int64_t) {
-    attention(s, call, AttentionPath::kAuto, ws.get<float>(), ws_floats, nullptr);
+    kv_append(s, qkv.get<float>(), l, kv, nullptr);
+    attention(s, qkv.get<float>(), l, kv, out.get<float>(), ws.get<float>(), ws_floats, nullptr);
   });
 }
 

@@ -36,9 +36,9 @@ KernelTime time_matmul(int64_t rows, int64_t k, int64_t n, DType dtype, bool col
 KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, bool cold_weights,
                         const TimingPlan& plan);
 
-// One layer's attention with its fused KV append: `rows` new positions after `start` cached ones,
-// the cache in `cache_dtype`. Path auto: decode for up to kDecodeMaxQueries rows, prefill above.
-KernelTime time_attention(const AttentionShape& s, int64_t rows, int64_t start, DType cache_dtype,
+// One layer's KV append and attention for `rows` new positions of one sequence after `start`
+// cached ones, its blocks scattered over a pool of `capacity` positions, in `cache_dtype`.
+KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t rows, int64_t start, DType cache_dtype,
                           const TimingPlan& plan);
 
 // A STREAM-style read of `bytes` of device memory (16-byte loads, summed so they are not

@@ -10,10 +10,15 @@
 //                          thread. The exact path: fp32 products of the widened weight.
 //   matmul_wmma            tensor cores (WMMA 16×16×16), F16/BF16 weights; the fp32 input is
 //                          rounded to the weight's dtype as it is staged in shared memory.
-//   matmul_decode_splitk   M ≤ 16 rows (decode): a GEMV-like sweep where each thread reads 16
-//                          bytes of a weight row per step, every weight byte once, K split over
-//                          blocks (partials in a workspace, summed by matmul_splitk_finish).
-//   lm_head_decode         M ≤ 16 rows of the LM head: one warp per vocabulary row.
+//   matmul_decode_splitk   a GEMV-like sweep over chunks of 16 rows (grid z) where each thread
+//                          reads 16 bytes of a weight row per step, K split over blocks a number of
+//                          ways that depends on the shape and the GPU, never on M (partials in a
+//                          workspace, summed in split order by matmul_splitk_finish).
+//   lm_head_decode         the LM head in chunks of 16 rows (grid y): one warp per vocabulary row.
+// Path auto takes the decode kernels for any M whenever the shapes allow them, else the fp32
+// tiles: a choice made without looking at M, and kernels whose every output is one fixed chain
+// of sums, so a row's result does not depend on the other rows (batch invariance). The tensor-core
+// kernel, faster for long prompts but not invariant, is kept for the kernel tests and the bench.
 // Tiled loads are scalar with bounds checks (any shape); the decode paths need N (or C) to be a
 // multiple of 16 / sizeof(dtype) and 16-byte aligned pointers, checked on the host.
 //
@@ -171,7 +176,8 @@ __global__ void __launch_bounds__(kWmmaThreads) matmul_wmma(Operands op) {
 
 // Decode: 256 threads = 32 K-lanes × 8 column threads; each column thread owns 16 bytes of a
 // weight row (kVec columns), so a block covers 8 · kVec columns and a warp reads four 128-byte
-// row segments per step. Block y takes K range [k_begin, k_end) of `splits`.
+// row segments per step. Block y takes K range [k_begin, k_end) of `splits`, block z rows
+// 16z … 16z + 15.
 constexpr int kDecodeThreads = 256;
 constexpr int kColThreads = 8, kKLanes = kDecodeThreads / kColThreads;
 constexpr int kMaxSplits = 16;
@@ -186,6 +192,7 @@ __global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands 
   const int ct = tid % kColThreads, kl = tid / kColThreads;
   const int64_t n = int64_t(blockIdx.x) * kCols + ct * kVec;
   const int64_t k_begin = int64_t(blockIdx.y) * k_chunk, k_end = min(op.K, k_begin + k_chunk);
+  const int64_t m0 = int64_t(blockIdx.z) * kDecodeRowChunk, rows = min(int64_t(MT), op.M - m0);
 
   float acc[MT][kVec] = {};
   if (n < op.N) {
@@ -194,8 +201,8 @@ __global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands 
       load16(W + k * op.N + n, w);
 #pragma unroll
       for (int m = 0; m < MT; ++m) {
-        if (m < op.M) {
-          const float x = __ldg(op.in + m * op.K + k);
+        if (m < rows) {
+          const float x = __ldg(op.in + (m0 + m) * op.K + k);
 #pragma unroll
           for (int j = 0; j < kVec; ++j) acc[m][j] = fmaf(x, w[j], acc[m][j]);
         }
@@ -216,14 +223,15 @@ __global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands 
   for (int i = tid; i < MT * kCols; i += kDecodeThreads) {
     const int m = i / kCols, c = i % kCols;
     const int64_t col = int64_t(blockIdx.x) * kCols + c;
-    if (m >= op.M || col >= op.N) continue;
+    if (m >= rows || col >= op.N) continue;
     float s = 0.0f;
 #pragma unroll
     for (int w = 0; w < kDecodeThreads / 32; ++w) s += red[w][m][c];
+    const int64_t at = (m0 + m) * op.N + col;
     if (gridDim.y == 1)
-      apply_epilogue(op.out, m * op.N + col, s + (op.bias ? op.bias[col] : 0.0f), op.ep);
+      apply_epilogue(op.out, at, s + (op.bias ? op.bias[col] : 0.0f), op.ep);
     else
-      partial[(int64_t(blockIdx.y) * op.M + m) * op.N + col] = s;
+      partial[int64_t(blockIdx.y) * op.M * op.N + at] = s;
   }
 }
 
@@ -236,8 +244,8 @@ __global__ void matmul_splitk_finish(Operands op, int splits, const float* parti
   apply_epilogue(op.out, i, s + (op.bias ? op.bias[i % op.N] : 0.0f), op.ep);
 }
 
-// LM head, M ≤ 16: warp w of the block computes logits[:, v] for one vocabulary row v; its lanes
-// stride over C in 16-byte pieces of the wte row.
+// LM head: warp w of the block computes logits[m, v] for one vocabulary row v and the rows
+// 16y … 16y + 15 of block y; its lanes stride over C in 16-byte pieces of the wte row.
 constexpr int kHeadThreads = 256;
 
 template <typename T, int MT>
@@ -247,6 +255,10 @@ __global__ void __launch_bounds__(kHeadThreads) lm_head_decode(const float* in, 
   const int lane = threadIdx.x % 32;
   const int64_t v = int64_t(blockIdx.x) * (kHeadThreads / 32) + threadIdx.x / 32;
   if (v >= V) return;
+  const int64_t m0 = int64_t(blockIdx.y) * kDecodeRowChunk;
+  in += m0 * C;
+  logits += m0 * V;
+  M = min(M - m0, int64_t(MT));
   float acc[MT] = {};
   const T* row = wte + v * C;
   for (int64_t c = int64_t(lane) * kVec; c < C; c += 32 * kVec) {
@@ -322,14 +334,19 @@ struct LaunchDecode {
   static void run(const Operands& op, float* workspace, size_t workspace_floats, cudaStream_t stream) {
     constexpr int kCols = kColThreads * int(16 / sizeof(T));
     const int64_t blocks = ceil_div(op.N, kCols);
-    // Enough blocks for two per SM, but no K range shorter than kMinSplitK, and what fits.
+    // Enough blocks for two per SM at one chunk of rows, but no K range shorter than kMinSplitK:
+    // a split that depends on the shape and the GPU, not on M, so every row sums in one order.
     int64_t splits = std::min<int64_t>({ceil_div(2 * sm_count(), blocks), std::max<int64_t>(1, op.K / kMinSplitK),
                                         kMaxSplits});
-    splits = std::min<int64_t>(splits, workspace ? int64_t(workspace_floats / size_t(op.M * op.N)) : 1);
-    splits = std::max<int64_t>(splits, 1);
     const int64_t k_chunk = ceil_div(op.K, splits);
     splits = ceil_div(op.K, k_chunk);
-    const dim3 grid{unsigned(blocks), unsigned(splits)};
+    GPT_REQUIRE(splits == 1 || (workspace && workspace_floats >= size_t(splits * op.M * op.N)),
+                "matmul: the split-K workspace holds " + std::to_string(workspace_floats) + " floats, " +
+                    std::to_string(splits * op.M * op.N) + " needed");
+    const int64_t chunks = ceil_div(op.M, kDecodeRowChunk);
+    GPT_REQUIRE(chunks <= 65535, "matmul: " + std::to_string(op.M) + " rows exceed the grid limit");
+    const dim3 grid{unsigned(blocks), unsigned(splits), unsigned(chunks)};
+    // Rows per block: the smallest template that holds min(M, 16); each row's sums are the same in all.
     if (op.M <= 1) launch_decode<T, 1>(op, grid, k_chunk, workspace, stream);
     else if (op.M <= 2) launch_decode<T, 2>(op, grid, k_chunk, workspace, stream);
     else if (op.M <= 4) launch_decode<T, 4>(op, grid, k_chunk, workspace, stream);
@@ -346,8 +363,8 @@ struct LaunchDecode {
 template <typename T, int MT>
 void launch_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, float* logits,
                  cudaStream_t stream) {
-  const unsigned blocks = unsigned(ceil_div(V, kHeadThreads / 32));
-  lm_head_decode<T, MT><<<blocks, kHeadThreads, 0, stream>>>(in, M, C, V, static_cast<const T*>(wte), logits);
+  const dim3 grid{unsigned(ceil_div(V, kHeadThreads / 32)), unsigned(ceil_div(M, kDecodeRowChunk))};
+  lm_head_decode<T, MT><<<grid, kHeadThreads, 0, stream>>>(in, M, C, V, static_cast<const T*>(wte), logits);
   CUDA_CHECK_LAUNCH("lm_head_decode");
 }
 
@@ -362,9 +379,9 @@ struct LaunchHeadDecode {
 };
 
 // Whether the 16-byte decode loads can read rows of `cols` elements of `dtype` from these pointers.
-bool decode_fits(int64_t M, int64_t cols, DType dtype, const void* w, const float* in, bool in_vectorised) {
+bool decode_fits(int64_t cols, DType dtype, const void* w, const float* in, bool in_vectorised) {
   const int64_t vec = 16 / int64_t(dtype_size(dtype));
-  return M <= kDecodeMaxRows && cols % vec == 0 && aligned16(w) && (!in_vectorised || aligned16(in));
+  return cols % vec == 0 && aligned16(w) && (!in_vectorised || aligned16(in));
 }
 
 std::string shape_text(int64_t M, int64_t K, int64_t N, DType dtype) {
@@ -376,8 +393,7 @@ std::string shape_text(int64_t M, int64_t K, int64_t N, DType dtype) {
 template <typename What>
 void check_path(MatmulPath path, bool decode_ok, DType dtype, const What& what) {
   if (path == MatmulPath::kDecode && !decode_ok)
-    throw std::invalid_argument("gpt-cuda: " + what() + ": the decode path needs at most " +
-                                std::to_string(kDecodeMaxRows) + " rows, a row length that is a multiple of " +
+    throw std::invalid_argument("gpt-cuda: " + what() + ": the decode path needs a row length that is a multiple of " +
                                 std::to_string(16 / dtype_size(dtype)) + " and 16-byte aligned pointers");
   if (path == MatmulPath::kTensorCore && dtype == DType::F32)
     throw std::invalid_argument("gpt-cuda: " + what() + ": the tensor-core path needs F16 or BF16 weights");
@@ -385,18 +401,15 @@ void check_path(MatmulPath path, bool decode_ok, DType dtype, const What& what) 
 
 }  // namespace
 
-size_t matmul_workspace_floats(int64_t M, int64_t N) {
-  return size_t(kMaxSplits) * size_t(std::min<int64_t>(M, kDecodeMaxRows)) * size_t(N);
-}
+size_t matmul_workspace_floats(int64_t M, int64_t N) { return size_t(kMaxSplits) * size_t(M) * size_t(N); }
 
 void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DType dtype, const float* bias,
             Epilogue epilogue, float* out, MatmulPath path, float* workspace, size_t workspace_floats,
             cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && K > 0 && N > 0, "matmul: empty shape " + shape_text(M, K, N, dtype));
-  const bool decode_ok = decode_fits(M, N, dtype, w, in, false);
+  const bool decode_ok = decode_fits(N, dtype, w, in, false);
   check_path(path, decode_ok, dtype, [&] { return "matmul " + shape_text(M, K, N, dtype); });
-  if (path == MatmulPath::kAuto)
-    path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
+  if (path == MatmulPath::kAuto) path = decode_ok ? MatmulPath::kDecode : MatmulPath::kFp32;
   const Operands op{in, w, N, 1, bias, out, M, K, N, epilogue};
   if (path == MatmulPath::kDecode)
     by_dtype<LaunchDecode>(dtype, op, workspace, workspace_floats, stream);
@@ -407,11 +420,10 @@ void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DTy
 void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, DType dtype, float* logits,
              MatmulPath path, cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && C > 0 && V > 0, "lm_head: empty shape " + shape_text(M, C, V, dtype));
-  const bool decode_ok = decode_fits(M, C, dtype, wte, in, true);
+  const bool decode_ok = decode_fits(C, dtype, wte, in, true);
   check_path(path, decode_ok, dtype,
              [&] { return std::string("lm_head ") + path_name(path) + " " + shape_text(M, C, V, dtype); });
-  if (path == MatmulPath::kAuto)
-    path = decode_ok ? MatmulPath::kDecode : dtype == DType::F32 ? MatmulPath::kFp32 : MatmulPath::kTensorCore;
+  if (path == MatmulPath::kAuto) path = decode_ok ? MatmulPath::kDecode : MatmulPath::kFp32;
   if (path == MatmulPath::kDecode) {
     by_dtype<LaunchHeadDecode>(dtype, in, M, C, V, wte, logits, stream);
   } else {

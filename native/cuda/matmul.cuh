@@ -12,11 +12,11 @@
 
 namespace gpt::cuda {
 
-// Rows up to which the decode path applies.
-constexpr int64_t kDecodeMaxRows = 16;
+// Rows per block of the decode kernels; more rows take more blocks.
+constexpr int64_t kDecodeRowChunk = 16;
 
-// Floats of workspace the decode path may use for its split-K partials at these sizes. With less,
-// it splits K fewer ways (down to none); the result is the same.
+// Floats of workspace the decode path needs at most for its split-K partials at these sizes
+// (it throws std::invalid_argument with less).
 size_t matmul_workspace_floats(int64_t M, int64_t N);
 
 // out[M, N] = epilogue(in[M, K] · w[K, N] + bias[N]); bias fp32 or null (zero). For kResidual

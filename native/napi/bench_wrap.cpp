@@ -193,25 +193,35 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
 }
 
 // attention({heads, headDim, capacity, rows, start, threads, warmup, iterations, maxSeconds}):
-// one layer's kv_append + attention for `rows` new positions after `start` cached ones.
+// one layer's kv_append + attention for `rows` new positions of one sequence after `start`
+// cached ones, its blocks scattered over a pool of `capacity` positions as a block pool leaves them.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
-  cpu::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim"),
-                        positive_field(env, a, "capacity")};
+  cpu::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim")};
+  const int64_t capacity = positive_field(env, a, "capacity");
   const int64_t rows = positive_field(env, a, "rows"), start = non_negative_field(env, a, "start");
-  if (start + rows > s.capacity)
+  if (start + rows > capacity)
     throw Napi::RangeError::New(env, "start + rows (" + std::to_string(start + rows) + ") exceeds capacity " +
-                                         std::to_string(s.capacity));
+                                         std::to_string(capacity));
   const Timing timing = timing_args(env, a);
   const int64_t C = s.heads * s.head_dim;
+  const int64_t blocks = (capacity + kKvBlockSize - 1) / kKvBlockSize;
   std::vector<float> qkv = random_floats(size_t(rows * 3 * C), 6);
-  std::vector<float> cache = random_floats(size_t(2 * s.heads * s.capacity * s.head_dim), 7);
+  std::vector<float> pool = random_floats(size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim), 7);
   std::vector<float> out(size_t(rows * C));
-  ThreadPool pool(int(positive_field(env, a, "threads")));
+  std::vector<int32_t> table(static_cast<size_t>(blocks)), positions(static_cast<size_t>(rows));
+  std::vector<int32_t> table_starts(static_cast<size_t>(rows), 0);
+  for (int64_t i = 0; i < blocks; ++i) table[size_t(i)] = int32_t(i);
+  Rng rng(8);
+  for (int64_t i = blocks - 1; i > 0; --i) std::swap(table[size_t(i)], table[size_t(rng.next() % uint64_t(i + 1))]);
+  for (int64_t t = 0; t < rows; ++t) positions[size_t(t)] = int32_t(start + t);
+  const StepLayout layout{rows, nullptr, positions.data(), table_starts.data(), table.data(), blocks};
+  const cpu::PagedLayer kv{pool.data(), pool.data() + blocks * s.heads * kKvBlockSize * s.head_dim};
+  ThreadPool threads(int(positive_field(env, a, "threads")));
   return time_kernel(env, timing, [&](int64_t) {
-    cpu::kv_append(s, qkv.data(), rows, start, cache.data());
-    cpu::attention(pool, s, qkv.data(), rows, start, cache.data(), out.data());
+    cpu::kv_append(s, qkv.data(), layout, kv);
+    cpu::attention(threads, s, qkv.data(), layout, kv, out.data());
   });
 }
 

@@ -71,13 +71,13 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
 // attention({heads, headDim, capacity, rows, start, cacheDtype, warmup, iterations, maxSeconds})
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
-    const cuda::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim"),
-                                 positive_field(env, a, "capacity")};
+    const cuda::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim")};
+    const int64_t capacity = positive_field(env, a, "capacity");
     const int64_t rows = positive_field(env, a, "rows"), start = non_negative_field(env, a, "start");
-    if (start + rows > s.capacity)
+    if (start + rows > capacity)
       throw Napi::RangeError::New(env, "start + rows (" + std::to_string(start + rows) + ") exceeds capacity " +
-                                           std::to_string(s.capacity));
-    return kernel_time(env, cuda::time_attention(s, rows, start, dtype_name_field(env, a, "cacheDtype"),
+                                           std::to_string(capacity));
+    return kernel_time(env, cuda::time_attention(s, capacity, rows, start, dtype_name_field(env, a, "cacheDtype"),
                                                  timing_args(env, a)));
   });
 }

@@ -9,6 +9,7 @@
 #include "cuda/device.h"
 #include "cuda/host_ops.h"
 #include "napi/cuda_call.h"
+#include "napi/layout_args.h"
 #endif
 
 namespace gpt::napi {
@@ -127,35 +128,29 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
     if (start + rows > P) throw Napi::RangeError::New(env, "positions exceed wpe");
     const WeightView wte = weight_field(env, a, "wte", "wteDtype", {V, C});
     const WeightView wpe = weight_field(env, a, "wpe", "wpeDtype", {P, C});
-    cuda::host_embed(tokens.Data(), rows, start, wte, wpe, f32(env, a, "out", size_t(rows * C)));
+    std::vector<int32_t> positions(static_cast<size_t>(rows));
+    for (int64_t t = 0; t < rows; ++t) positions[size_t(t)] = int32_t(start + t);
+    cuda::host_embed(tokens.Data(), positions.data(), rows, wte, wpe, f32(env, a, "out", size_t(rows * C)));
     return env.Undefined();
   });
 }
 
-// attention({path, qkv, rows, start, heads, headDim, capacity, cache, out, cacheDtype?, startOnDevice?}):
-// appends to `cache` (one layer: k[H][capacity][D] then v, fp32 here, `cacheDtype` on the device)
-// and writes `out`.
+// attention({qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out, cacheDtype?}):
+// writes the rows' keys and values into `pool` (one layer: k[blocks][H][16][D] then v, fp32 here,
+// `cacheDtype` on the device) and writes `out`.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
-    const cuda::AttentionShape s{int_field(env, a, "heads"), int_field(env, a, "headDim"),
-                                 int_field(env, a, "capacity")};
-    const int64_t rows = int_field(env, a, "rows"), start = int_field(env, a, "start"), C = s.heads * s.head_dim;
-    const std::string path = string_field(a, "path");
-    cuda::AttentionPath p;
-    if (path == "auto") p = cuda::AttentionPath::kAuto;
-    else if (path == "prefill") p = cuda::AttentionPath::kPrefill;
-    else if (path == "decode") p = cuda::AttentionPath::kDecode;
-    else throw Napi::TypeError::New(env, "unknown attention path " + path);
+    const cuda::AttentionShape s{int_field(env, a, "heads"), int_field(env, a, "headDim")};
+    const int64_t rows = int_field(env, a, "rows"), blocks = int_field(env, a, "blocks"), C = s.heads * s.head_dim;
+    if (rows < 1 || blocks < 1) throw Napi::RangeError::New(env, "attention needs rows and blocks ≥ 1");
     DType cache_dtype = DType::F32;
     const Napi::Value dv = a.Get("cacheDtype");
     if (!dv.IsUndefined() && (!dv.IsString() || !parse_dtype(dv.As<Napi::String>().Utf8Value(), &cache_dtype)))
       throw Napi::TypeError::New(env, "cacheDtype must be \"F32\", \"F16\" or \"BF16\"");
-    const Napi::Value sv = a.Get("startOnDevice");
-    if (!sv.IsUndefined() && !sv.IsBoolean()) throw Napi::TypeError::New(env, "startOnDevice must be a boolean");
-    const bool start_on_device = !sv.IsUndefined() && sv.As<Napi::Boolean>().Value();
-    cuda::host_attention(s, f32(env, a, "qkv", size_t(rows * 3 * C)), rows, start,
-                         f32(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)), cache_dtype,
-                         start_on_device, p, f32(env, a, "out", size_t(rows * C)));
+    const StepLayout layout = layout_args(env, a, rows, blocks);
+    cuda::host_attention(s, f32(env, a, "qkv", size_t(rows * 3 * C)), layout, blocks,
+                         f32(env, a, "pool", size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim)), cache_dtype,
+                         f32(env, a, "out", size_t(rows * C)));
     return env.Undefined();
   });
 }

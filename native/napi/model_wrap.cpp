@@ -40,10 +40,7 @@ class LoadWorker final : public Napi::AsyncWorker {
     try {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
                                        : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
-      std::unique_ptr<Backend> backend = make_backend(spec_);
-      const bool asynchronous = backend->asynchronous();
-      model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), std::move(backend));
-      model_->set_prefetch(spec_.prefetch_next_step.value_or(asynchronous));
+      model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), make_backend(spec_), spec_.kv_blocks);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -57,30 +54,20 @@ class LoadWorker final : public Napi::AsyncWorker {
   std::shared_ptr<Gpt2Model> model_;
 };
 
-// One forward pass on a worker thread: resolves with the logits (a Float32Array), or, when
-// sampling parameters are given, with the token sampled from the last row ({token, logprob}).
-class ForwardWorker final : public Napi::AsyncWorker {
+// One engine step on a worker thread: resolves with {tokens, logprobs, logits} (NativeStepResult).
+class StepWorker final : public Napi::AsyncWorker {
  public:
-  ForwardWorker(Napi::Env env, std::shared_ptr<Gpt2Model> model, std::shared_ptr<std::atomic<bool>> busy,
-                std::vector<int32_t> tokens, int64_t start, LogitsMode mode, std::optional<ForwardSampling> sampling)
+  StepWorker(Napi::Env env, std::shared_ptr<Gpt2Model> model, std::shared_ptr<std::atomic<bool>> busy, StepPlan plan)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         model_(std::move(model)),
         busy_(std::move(busy)),
-        tokens_(std::move(tokens)),
-        start_(start),
-        mode_(mode),
-        sampling_(sampling) {}
+        plan_(std::move(plan)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      const int64_t count = int64_t(tokens_.size());
-      if (sampling_)
-        sampled_ = model_->forward_sample(tokens_.data(), count, start_, sampling_->params, sampling_->u,
-                                          sampling_->u_next);
-      else
-        logits_ = model_->forward(tokens_.data(), count, start_, mode_);
+      out_ = model_->step(plan_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -88,18 +75,22 @@ class ForwardWorker final : public Napi::AsyncWorker {
   void OnOK() override {
     busy_->store(false);
     Napi::Env env = Env();
-    if (sampling_) {
-      Napi::Object out = Napi::Object::New(env);
-      out.Set("token", Napi::Number::New(env, sampled_.token));
-      out.Set("logprob", Napi::Number::New(env, sampled_.logprob));
-      deferred_.Resolve(out);
-      return;
+    const size_t n = out_.sampled.size();
+    Napi::Int32Array tokens = Napi::Int32Array::New(env, n);
+    Napi::Float32Array logprobs = Napi::Float32Array::New(env, n);
+    for (size_t i = 0; i < n; ++i) {
+      tokens[i] = out_.sampled[i].token;
+      logprobs[i] = out_.sampled[i].logprob;
     }
-    auto* heap = new std::vector<float>(std::move(logits_));
+    auto* heap = new std::vector<float>(std::move(out_.logits));
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
         env, heap->data(), heap->size() * sizeof(float),
         [](Napi::Env, void*, std::vector<float>* owned) { delete owned; }, heap);
-    deferred_.Resolve(Napi::Float32Array::New(env, heap->size(), buffer, 0));
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("tokens", tokens);
+    result.Set("logprobs", logprobs);
+    result.Set("logits", Napi::Float32Array::New(env, heap->size(), buffer, 0));
+    deferred_.Resolve(result);
   }
   void OnError(const Napi::Error& e) override {
     busy_->store(false);
@@ -110,27 +101,15 @@ class ForwardWorker final : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<Gpt2Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_;
-  std::vector<int32_t> tokens_;
-  int64_t start_;
-  LogitsMode mode_;
-  std::optional<ForwardSampling> sampling_;
-  std::vector<float> logits_;
-  Sampled sampled_{};
+  StepPlan plan_;
+  StepOutput out_;
 };
 
-// info[first … first + 3] = temperature, topK, topP, u; `call` names the method in errors.
-ForwardSampling parse_sampling(const Napi::CallbackInfo& info, size_t first, const std::string& call) {
-  Napi::Env env = info.Env();
-  for (size_t i = first; i < first + 4; ++i) {
-    if (!info[i].IsNumber())
-      throw Napi::TypeError::New(env, call + ": temperature, topK, topP and u must be numbers");
-    if (!std::isfinite(info[i].As<Napi::Number>().DoubleValue()))
-      throw Napi::RangeError::New(env, call + ": temperature, topK, topP and u must be finite numbers");
-  }
-  const double temperature = info[first].As<Napi::Number>().DoubleValue();
-  const double top_k = info[first + 1].As<Napi::Number>().DoubleValue();
-  const double top_p = info[first + 2].As<Napi::Number>().DoubleValue();
-  const double u = info[first + 3].As<Napi::Number>().DoubleValue();
+// Checks temperature, topK, topP and u; `call` names the method in errors.
+SampleRequest parse_sampling(Napi::Env env, double temperature, double top_k, double top_p, double u,
+                               const std::string& call) {
+  for (const double v : {temperature, top_k, top_p, u})
+    if (!std::isfinite(v)) throw Napi::RangeError::New(env, call + ": temperature, topK, topP and u must be finite numbers");
   // The ranges lib/options.ts enforces; anything else here is a caller's bug, named plainly.
   const auto fail = [&](const std::string& what, double v, const char* limit) {
     std::ostringstream text;
@@ -141,16 +120,12 @@ ForwardSampling parse_sampling(const Napi::CallbackInfo& info, size_t first, con
   if (top_k < 0 || top_k != std::floor(top_k)) throw fail("topK", top_k, "is not a non-negative integer");
   if (!(top_p >= 0 && top_p <= 1)) throw fail("topP", top_p, "is outside [0, 1]");
   if (!(u >= 0 && u < 1)) throw fail("u", u, "is outside [0, 1)");
-  ForwardSampling s;
+  SampleRequest s;
   s.params.temperature = float(temperature);
   s.params.top_k = int64_t(top_k);
   s.params.top_p = float(top_p);
   s.u = u;
   return s;
-}
-
-bool is_int32_array(const Napi::Value& v) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
 }
 
 LogitsMode parse_mode(Napi::Env env, const Napi::Value& v) {
@@ -161,16 +136,63 @@ LogitsMode parse_mode(Napi::Env env, const Napi::Value& v) {
   throw Napi::TypeError::New(env, "logits mode must be \"all\", \"last\" or \"none\"");
 }
 
+Napi::Int32Array int32_array_field(const Napi::Object& obj, const char* key, const std::string& where) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(obj.Env(), where + key + " must be an Int32Array");
+  return v.As<Napi::Int32Array>();
+}
+
+int64_t integer_field(const Napi::Object& obj, const char* key, const std::string& where) {
+  Napi::Value v = obj.Get(key);
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(d == std::floor(d) && std::fabs(d) < 9007199254740992.0))
+    throw Napi::TypeError::New(obj.Env(), where + key + " must be an integer");
+  return int64_t(d);
+}
+
+// A NativeStep object (bindings.d.ts) as the model's StepPlan; the model checks the values.
+StepPlan parse_step(Napi::Env env, const Napi::Value& arg) {
+  if (!arg.IsObject()) throw Napi::TypeError::New(env, "step(plan: {tokens: Int32Array, segments: object[]})");
+  Napi::Object obj = arg.As<Napi::Object>();
+  StepPlan plan;
+  Napi::Int32Array tokens = int32_array_field(obj, "tokens", "step: ");
+  plan.tokens.assign(tokens.Data(), tokens.Data() + tokens.ElementLength());
+  Napi::Value segments = obj.Get("segments");
+  if (!segments.IsArray()) throw Napi::TypeError::New(env, "step: segments must be an array");
+  Napi::Array list = segments.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const std::string where = "step: segments[" + std::to_string(i) + "].";
+    Napi::Value item = list.Get(i);
+    if (!item.IsObject()) throw Napi::TypeError::New(env, where.substr(0, where.size() - 1) + " must be an object");
+    Napi::Object seg = item.As<Napi::Object>();
+    SegmentPlan s;
+    s.rows = integer_field(seg, "rows", where);
+    s.start = integer_field(seg, "start", where);
+    Napi::Int32Array blocks = int32_array_field(seg, "blocks", where);
+    s.blocks.assign(blocks.Data(), blocks.Data() + blocks.ElementLength());
+    s.logits = parse_mode(env, seg.Get("logits"));
+    Napi::Value sample = seg.Get("sample");
+    if (!sample.IsUndefined() && !sample.IsNull()) {
+      if (!sample.IsObject()) throw Napi::TypeError::New(env, where + "sample must be an object or null");
+      Napi::Object p = sample.As<Napi::Object>();
+      s.sample = parse_sampling(env, number_field(p, "temperature"), number_field(p, "topK"), number_field(p, "topP"),
+                                number_field(p, "u"), where + "sample");
+    }
+    plan.segments.push_back(std::move(s));
+  }
+  return plan;
+}
+
 }  // namespace
 
 void ModelWrap::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeModel",
                                     {
-                                        InstanceMethod<&ModelWrap::Forward>("forward"),
-                                        InstanceMethod<&ModelWrap::ForwardSample>("forwardSample"),
+                                        InstanceMethod<&ModelWrap::Step>("step"),
                                         InstanceMethod<&ModelWrap::Sample>("sample"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
-                                        InstanceAccessor<&ModelWrap::CachedLength>("cachedLength"),
+                                        InstanceAccessor<&ModelWrap::KvBlocks>("kvBlocks"),
                                         InstanceAccessor<&ModelWrap::ResidentBytes>("residentBytes"),
                                         InstanceAccessor<&ModelWrap::KvCacheBytes>("kvCacheBytes"),
                                         InstanceAccessor<&ModelWrap::Threads>("threads"),
@@ -180,6 +202,7 @@ void ModelWrap::Register(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("NativeModel", ctor);
   exports.Set("loadModel", Napi::Function::New<LoadModel>(env, "loadModel"));
+  exports.Set("kvBlockSize", Napi::Number::New(env, double(kKvBlockSize)));
 }
 
 Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, int threads) {
@@ -197,41 +220,16 @@ Gpt2Model& ModelWrap::model(Napi::Env env) {
   return *model_;
 }
 
-Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   model(env);
-  if (info.Length() < 3 || !is_int32_array(info[0]) || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "forward(tokens: Int32Array, start: number, logits: mode)");
-  return queue_forward(info, parse_mode(env, info[2]), std::nullopt);
-}
-
-Napi::Value ModelWrap::ForwardSample(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  model(env);
-  const std::string usage = "forwardSample(tokens: Int32Array, start, temperature, topK, topP, u, uNext?)";
-  if (info.Length() < 6 || !is_int32_array(info[0]) || !info[1].IsNumber()) throw Napi::TypeError::New(env, usage);
-  ForwardSampling sampling = parse_sampling(info, 2, "forwardSample");
-  if (info.Length() > 6 && !info[6].IsUndefined()) {
-    const double u_next = info[6].IsNumber() ? info[6].As<Napi::Number>().DoubleValue() : -1.0;
-    if (!(u_next >= 0 && u_next < 1))
-      throw Napi::RangeError::New(env, "forwardSample: uNext must be a number in [0, 1)");
-    sampling.u_next = u_next;
-  }
-  return queue_forward(info, LogitsMode::kLast, sampling);
-}
-
-Napi::Value ModelWrap::queue_forward(const Napi::CallbackInfo& info, LogitsMode mode,
-                                     std::optional<ForwardSampling> sampling) {
-  Napi::Env env = info.Env();
-  Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
+  StepPlan plan = parse_step(env, info[0]);
   if (busy_->exchange(true)) {
     auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::Error::New(env, "a forward pass is already running on this model").Value());
+    deferred.Reject(Napi::Error::New(env, "a step is already running on this model").Value());
     return deferred.Promise();
   }
-  std::vector<int32_t> copy(tokens.Data(), tokens.Data() + tokens.ElementLength());
-  auto* worker = new ForwardWorker(env, model_, busy_, std::move(copy),
-                                   int64_t(info[1].As<Napi::Number>().Int64Value()), mode, sampling);
+  auto* worker = new StepWorker(env, model_, busy_, std::move(plan));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -247,7 +245,10 @@ Napi::Value ModelWrap::Sample(const Napi::CallbackInfo& info) {
   const int64_t row = info[1].As<Napi::Number>().Int64Value();
   if (row < 0 || (row + 1) * vocab > int64_t(logits.ElementLength()))
     throw Napi::RangeError::New(env, "sample: row " + std::to_string(row) + " is outside the logits");
-  const ForwardSampling s = parse_sampling(info, 2, "sample");
+  for (size_t i = 2; i < 6; ++i)
+    if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "sample: temperature, topK, topP and u must be numbers");
+  const auto arg = [&](size_t i) { return info[i].As<Napi::Number>().DoubleValue(); };
+  const SampleRequest s = parse_sampling(env, arg(2), arg(3), arg(4), arg(5), "sample");
   try {
     Sampled r = sample_token(logits.Data() + row * vocab, vocab, s.params, s.u);
     Napi::Object out = Napi::Object::New(env);
@@ -264,8 +265,8 @@ Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value ModelWrap::CachedLength(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(model(info.Env()).cached_length()));
+Napi::Value ModelWrap::KvBlocks(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(model(info.Env()).kv_blocks()));
 }
 
 Napi::Value ModelWrap::ResidentBytes(const Napi::CallbackInfo& info) {

@@ -1,25 +1,15 @@
-// NativeModel: the JS handle of a loaded Gpt2Model. Loading and forward passes run on libuv's
-// worker threads (the event loop keeps turning); forwardSample samples there too, sample() on
-// host logits is quick and runs inline.
+// NativeModel: the JS handle of a loaded Gpt2Model. Loading and engine steps run on libuv's
+// worker threads (the event loop keeps turning); sample() on host logits is quick and runs inline.
 #pragma once
 #include <napi.h>
 
 #include <atomic>
 #include <memory>
-#include <optional>
 
 #include "core/gpt2.h"
 #include "core/sampler.h"
 
 namespace gpt::napi {
-
-// Sampling parameters and the uniform number for one forwardSample call, and the one for the
-// step after it, when the caller lets it start early (Gpt2Model::forward_sample).
-struct ForwardSampling {
-  SamplingParams params;
-  double u;
-  std::optional<double> u_next;
-};
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -28,22 +18,19 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   explicit ModelWrap(const Napi::CallbackInfo& info);
 
  private:
-  Napi::Value Forward(const Napi::CallbackInfo& info);
-  Napi::Value ForwardSample(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value Sample(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value CachedLength(const Napi::CallbackInfo& info);
+  Napi::Value KvBlocks(const Napi::CallbackInfo& info);
   Napi::Value ResidentBytes(const Napi::CallbackInfo& info);
   Napi::Value KvCacheBytes(const Napi::CallbackInfo& info);
   Napi::Value Threads(const Napi::CallbackInfo& info);
   Napi::Value GraphReplays(const Napi::CallbackInfo& info);
 
   Gpt2Model& model(Napi::Env env);
-  // Starts a ForwardWorker on info[0] (tokens) and info[1] (start), unless one is running.
-  Napi::Value queue_forward(const Napi::CallbackInfo& info, LogitsMode mode, std::optional<ForwardSampling> sampling);
 
-  // Shared with the in-flight worker, so dispose() during a forward pass frees the model only
-  // when that pass has finished.
+  // Shared with the in-flight worker, so dispose() during a step frees the model only when that
+  // step has finished.
   std::shared_ptr<Gpt2Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
   int threads_ = 1;

@@ -7,6 +7,7 @@
 #include "cpu/attention.h"
 #include "cpu/gelu.h"
 #include "cpu/matmul.h"
+#include "napi/layout_args.h"
 #include "napi/spec.h"
 
 namespace gpt::napi {
@@ -93,28 +94,29 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attention({impl, qkv, rows, start, heads, headDim, capacity, cache, out, threads}): appends this
-// call's keys and values to `cache` (one layer: k[H][capacity][D] then v[H][capacity][D]), then
-// writes `out`.
+// attention({impl, qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out,
+// threads}): writes each row's key and value into `pool` (one layer: k[blocks][H][16][D] then
+// v[blocks][H][16][D]) at its position, then writes `out` (cpu/attention.h).
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
-  const int64_t rows = int64_t(number_field(a, "rows")), start = int64_t(number_field(a, "start"));
-  cpu::AttentionShape s{int64_t(number_field(a, "heads")), int64_t(number_field(a, "headDim")),
-                        int64_t(number_field(a, "capacity"))};
-  if (rows < 1 || start < 0 || s.heads < 1 || s.head_dim < 1 || start + rows > s.capacity)
-    throw Napi::RangeError::New(env, "attention needs rows ≥ 1, start ≥ 0, heads and headDim ≥ 1, start + rows ≤ capacity");
+  const int64_t rows = int64_t(number_field(a, "rows")), blocks = int64_t(number_field(a, "blocks"));
+  cpu::AttentionShape s{int64_t(number_field(a, "heads")), int64_t(number_field(a, "headDim"))};
+  if (rows < 1 || blocks < 1 || s.heads < 1 || s.head_dim < 1)
+    throw Napi::RangeError::New(env, "attention needs rows, blocks, heads and headDim ≥ 1");
   const int64_t C = s.heads * s.head_dim;
   const float* qkv = f32_arg(env, a, "qkv", size_t(rows * 3 * C)).Data();
-  float* cache = f32_arg(env, a, "cache", size_t(2 * s.heads * s.capacity * s.head_dim)).Data();
+  float* pool = f32_arg(env, a, "pool", size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim)).Data();
   float* out = f32_arg(env, a, "out", size_t(rows * C)).Data();
+  const StepLayout layout = layout_args(env, a, rows, blocks);
+  const cpu::PagedLayer kv{pool, pool + blocks * s.heads * kKvBlockSize * s.head_dim};
   const bool fast = fast_impl(env, a);
-  cpu::kv_append(s, qkv, rows, start, cache);
+  cpu::kv_append(s, qkv, layout, kv);
   if (fast) {
-    ThreadPool pool(int(number_field(a, "threads")));
-    cpu::attention(pool, s, qkv, rows, start, cache, out);
+    ThreadPool threads(int(number_field(a, "threads")));
+    cpu::attention(threads, s, qkv, layout, kv, out);
   } else {
-    cpu::attention_reference(s, qkv, rows, start, cache, out);
+    cpu::attention_reference(s, qkv, layout, kv, out);
   }
   return env.Undefined();
 }

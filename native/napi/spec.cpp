@@ -87,11 +87,7 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
   out.threads = int(int_field(spec, "threads", 1));
   Napi::Value device = spec.Get("cudaDevice");
   if (!device.IsNull() && !device.IsUndefined()) out.cuda_device = int(int_field(spec, "cudaDevice", 0));
-  Napi::Value prefetch = spec.Get("prefetchNextStep");
-  if (!prefetch.IsNull() && !prefetch.IsUndefined()) {
-    if (!prefetch.IsBoolean()) throw Napi::TypeError::New(spec.Env(), "prefetchNextStep must be a boolean");
-    out.prefetch_next_step = prefetch.As<Napi::Boolean>().Value();
-  }
+  out.kv_blocks = int_field(spec, "kvBlocks", 1);
   return out;
 }
 

@@ -21,8 +21,8 @@ struct ModelSpec {
   int threads;
   // -1: the CPU backend; otherwise the CUDA device to run on.
   int cuda_device = -1;
-  // Gpt2Model::set_prefetch; unset: on where the backend is asynchronous.
-  std::optional<bool> prefetch_next_step;
+  // Blocks in the KV pool (core/kv_layout.h).
+  int64_t kv_blocks = 1;
 };
 
 // Throws Napi::TypeError naming the field that is missing or of the wrong type.

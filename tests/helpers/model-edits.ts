@@ -33,3 +33,18 @@ export async function eosModel(): Promise<string> {
   }
   return dir;
 }
+
+/** tiny-f32 with a NaN in ln_f's bias: every logit is NaN, so every pick fails in the engine. */
+export async function nanModel(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-nan-"));
+  await cp(fixtureDir("tiny-f32"), dir, { recursive: true });
+  const ck = await loadCheckpoint(dir);
+  const beta = ck.tensors.get("ln_f.bias")!;
+  const file = await open(beta.file, "r+");
+  try {
+    await file.write(Buffer.from(Float32Array.of(NaN).buffer), 0, 4, beta.offset);
+  } finally {
+    await file.close();
+  }
+  return dir;
+}

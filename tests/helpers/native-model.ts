@@ -1,14 +1,14 @@
-/** A NativeModel straight from a checkpoint, for tests that drive forward() positions by hand. */
-import type { NativeModel } from "../../bindings.js";
+/** A NativeModel straight from a checkpoint, for tests that drive steps and block tables by hand. */
+import type { NativeLogitsMode, NativeModel, NativeSampling } from "../../bindings.js";
 import { loadCheckpoint } from "../../lib/checkpoint/index.js";
 import { native } from "../../lib/native.js";
 
-/** `cudaDevice` null (the default) loads on the CPU; `prefetchNextStep` as in NativeModelSpec. */
+/** `cudaDevice` null (the default) loads on the CPU; the pool holds `kvBlocks` blocks. */
 export async function loadNativeModel(
   dir: string,
   threads = 2,
   cudaDevice: number | null = null,
-  prefetchNextStep: boolean | null = null,
+  kvBlocks = 64,
 ): Promise<NativeModel> {
   const ck = await loadCheckpoint(dir);
   return native().loadModel({
@@ -18,6 +18,26 @@ export async function loadNativeModel(
     convertTo: null,
     threads,
     cudaDevice,
-    prefetchNextStep,
+    kvBlocks,
+  });
+}
+
+/** Blocks first … first + count − 1: a block table for one sequence. */
+export function blockRange(count: number, first = 0): Int32Array {
+  return Int32Array.from({ length: count }, (_, i) => first + i);
+}
+
+/** Runs `tokens` of one sequence at `start` through its block table; resolves with the step's result. */
+export function runSequence(
+  model: NativeModel,
+  tokens: readonly number[],
+  start: number,
+  blocks: Int32Array,
+  logits: NativeLogitsMode,
+  sample: NativeSampling | null = null,
+) {
+  return model.step({
+    tokens: Int32Array.from(tokens),
+    segments: [{ rows: tokens.length, start, blocks, logits, sample }],
   });
 }

@@ -1,0 +1,184 @@
+/**
+ * The engine loop: while any sequence can run, ask the scheduler for a step, run it as one
+ * forward pass of the native model (NativeModel.step), and hand each sequence its results. One
+ * step is in flight at a time; sequences join and leave between steps. Nothing here blocks on
+ * a sequence's owner: an owner that stops reading pauses its sequence (which then holds no
+ * slot and no blocks), and cancel() takes a sequence out at once or, if it is in the step
+ * running now, as soon as that step ends.
+ */
+import type { NativeModel, NativeSegment, NativeStep, NativeStepResult } from "../../bindings.js";
+import { BlockPool, type BlockPoolUsage } from "./block-pool.js";
+import { KvCacheManager } from "./kv-cache-manager.js";
+import { Scheduler, type ScheduledSegment, type SchedulerLimits } from "./scheduler.js";
+import type { Sequence } from "./sequence.js";
+
+export interface EngineOptions extends SchedulerLimits {
+  /** Blocks in the native model's KV pool. */
+  kvBlocks: number;
+  blockSize: number;
+  vocabSize: number;
+  /** What a sequence's owner is failed with, for an error of the native step. */
+  wrapError: (error: unknown) => unknown;
+}
+
+export class Engine {
+  private readonly pool: BlockPool;
+  private readonly kv: KvCacheManager;
+  private readonly scheduler: Scheduler;
+  /** The sequences of the step now running, or null between steps. */
+  private inFlight: Set<Sequence> | null = null;
+  /** In-flight sequences to take out when their step ends, and the error to fail them with (null: cancelled). */
+  private readonly leaving = new Map<Sequence, unknown>();
+  private looping = false;
+  private disposedBy: unknown = undefined;
+
+  constructor(
+    private readonly model: NativeModel,
+    private readonly options: EngineOptions,
+  ) {
+    this.pool = new BlockPool(options.kvBlocks);
+    this.kv = new KvCacheManager(this.pool, options.blockSize);
+    this.scheduler = new Scheduler(this.kv, options);
+  }
+
+  usage(): BlockPoolUsage {
+    return this.pool.usage();
+  }
+
+  /** Queues a sequence; it runs as soon as a step has room for it. */
+  submit(seq: Sequence): void {
+    if (this.disposedBy !== undefined) {
+      seq.owner.failed(this.disposedBy);
+      return;
+    }
+    this.scheduler.add(seq);
+    this.kick();
+  }
+
+  /** Ends a sequence for good (its owner settles itself); its blocks go back to the pool. */
+  cancel(seq: Sequence): void {
+    if (this.inFlight?.has(seq)) this.leaving.set(seq, null);
+    else this.scheduler.finish(seq);
+  }
+
+  /** Takes a sequence out of the batch until resume(); it keeps no slot and no blocks meanwhile. */
+  pause(seq: Sequence): void {
+    this.scheduler.pause(seq);
+  }
+
+  resume(seq: Sequence): void {
+    this.scheduler.resume(seq);
+    this.kick();
+  }
+
+  /** Fails every sequence with `error` (those in the running step once it ends); later submits fail at once. */
+  dispose(error: unknown): void {
+    if (this.disposedBy !== undefined) return;
+    this.disposedBy = error;
+    for (const seq of this.scheduler.all()) this.fail(seq, error);
+  }
+
+  private kick(): void {
+    if (!this.looping) void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.looping = true;
+    try {
+      while (this.disposedBy === undefined) {
+        const segments = this.scheduler.schedule();
+        if (segments.length === 0) return;
+        const plan = this.plan(segments);
+        this.inFlight = new Set(segments.map((s) => s.seq));
+        let result: NativeStepResult | undefined;
+        let error: unknown;
+        try {
+          result = await this.model.step(plan);
+        } catch (e) {
+          error = e;
+        }
+        this.inFlight = null;
+        for (const { seq } of segments) {
+          if (!this.leaving.has(seq)) continue;
+          const why = this.leaving.get(seq);
+          this.leaving.delete(seq);
+          if (why === null) this.scheduler.finish(seq);
+          else this.fail(seq, why);
+        }
+        if (result) this.apply(segments, result);
+        else for (const { seq } of segments) this.fail(seq, this.options.wrapError(error));
+      }
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  /** The native step for these segments; each sampling segment draws its uniform number now. */
+  private plan(segments: ScheduledSegment[]): NativeStep {
+    const rows = segments.reduce((n, s) => n + s.rows, 0);
+    const tokens = new Int32Array(rows);
+    let at = 0;
+    const native: NativeSegment[] = segments.map(({ seq, start, rows }) => {
+      for (let i = 0; i < rows; i++) tokens[at++] = seq.tokens[start + i]!;
+      const last = start + rows === seq.tokens.length;
+      const sampling = seq.owner.output === "sample" && last;
+      return {
+        rows,
+        start,
+        blocks: Int32Array.from(seq.blocks),
+        logits: seq.owner.output === "logits" ? "all" : "none",
+        sample: sampling ? seq.owner.sampling() : null,
+      };
+    });
+    for (const { seq } of segments) seq.owner.started();
+    return { tokens, segments: native };
+  }
+
+  private apply(segments: ScheduledSegment[], result: NativeStepResult): void {
+    const vocab = this.options.vocabSize;
+    let logitRow = 0;
+    segments.forEach(({ seq, start, rows }, i) => {
+      const logits =
+        seq.owner.output === "logits" ? result.logits.subarray(logitRow * vocab, (logitRow += rows) * vocab) : null;
+      if (seq.state === "finished") return; // cancelled while the step ran
+      try {
+        this.advance(seq, start + rows, logits, result.tokens[i]!, result.logprobs[i]!);
+      } catch (e) {
+        // An owner that throws (say, a token its tokenizer cannot decode) fails its own sequence only.
+        this.fail(seq, e);
+      }
+    });
+  }
+
+  /** The sequence's positions up to `computed` are in its blocks; its owner hears of the logits or the pick. */
+  private advance(seq: Sequence, computed: number, logits: Float32Array | null, token: number, logprob: number): void {
+    seq.computed = computed;
+    this.kv.commit(seq);
+    if (logits) {
+      seq.owner.logits(computed - logits.length / this.options.vocabSize, logits);
+      if (seq.pending === 0) {
+        this.scheduler.finish(seq);
+        seq.owner.done();
+      }
+      return;
+    }
+    if (seq.pending > 0) return; // a prompt chunk: the pick comes with its last one
+    const verdict = seq.owner.token(token, logprob);
+    if (verdict === "finish") {
+      this.scheduler.finish(seq);
+      return;
+    }
+    seq.tokens.push(token);
+    if (verdict === "pause") this.scheduler.pause(seq);
+  }
+
+  private fail(seq: Sequence, error: unknown): void {
+    if (this.inFlight?.has(seq)) {
+      this.leaving.set(seq, error);
+      return;
+    }
+    if (seq.state === "finished") return;
+    this.scheduler.finish(seq);
+    seq.owner.failed(error);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * One generate() or stream() call as the engine's owner of its sequence: turns each picked token
+ * into a chunk (through the UTF-8 and stop-string hold-backs), decides when generation ends,
+ * queues chunks for a streaming reader, and settles the result. A streaming reader that falls
+ * 16 chunks behind pauses the sequence; reading resumes it.
+ */
+import type { NativeSampling } from "../../bindings.js";
+import type { Engine } from "../engine/engine.js";
+import { Sequence, type SequenceOwner, type TokenVerdict } from "../engine/sequence.js";
+import type { ResolvedGenerateOptions } from "../options.js";
+import { Random } from "../random.js";
+import { StopMatcher } from "../stop-matcher.js";
+import { StreamDecoder, type Tokenizer } from "../tokenizer/index.js";
+import type { FinishReason, GenerateResult, StreamChunk } from "./results.js";
+
+/** Unread chunks at which a stream's sequence leaves the batch until its reader catches up. */
+export const PAUSE_AFTER_UNREAD = 16;
+
+type Outcome = { result: GenerateResult } | { error: unknown };
+
+export class GenerationRequest implements SequenceOwner {
+  readonly output = "sample";
+  readonly sequence: Sequence;
+  /** Settles once generation ends; never rejects unhandled (a handler is attached here). */
+  readonly result: Promise<GenerateResult>;
+
+  private readonly random: Random;
+  private readonly decoder: StreamDecoder;
+  private readonly stops: StopMatcher;
+  private readonly promptTokens: number;
+  private readonly generated: number[] = [];
+  private text = "";
+  private readonly unread: StreamChunk[] = [];
+  private reader: { resolve: (r: IteratorResult<StreamChunk, undefined>) => void; reject: (e: unknown) => void } | null =
+    null;
+  private outcome: Outcome | null = null;
+  private paused = false;
+  private settle!: { resolve: (r: GenerateResult) => void; reject: (e: unknown) => void };
+  private readonly times: { submitted: number; started?: number; firstToken?: number } = { submitted: performance.now() };
+  private readonly onAbort = () => this.cancel();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly tokenizer: Tokenizer,
+    prompt: number[],
+    private readonly options: ResolvedGenerateOptions,
+    /** Whether a reader takes the chunks (stream()); generate() only wants the result. */
+    private readonly streaming: boolean,
+  ) {
+    this.sequence = new Sequence([...prompt], this, true);
+    this.promptTokens = prompt.length;
+    this.random = new Random(options.seed);
+    this.decoder = new StreamDecoder(tokenizer);
+    this.stops = new StopMatcher(options.stop);
+    this.result = new Promise<GenerateResult>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.result.catch(() => {});
+  }
+
+  /** Queues the sequence, or ends at once when the signal has already fired. */
+  start(): void {
+    const { signal } = this.options;
+    if (signal?.aborted) return this.finish("abort");
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+    this.engine.submit(this.sequence);
+  }
+
+  // ---- the reader's side (GenerationStream) ----
+
+  next(): Promise<IteratorResult<StreamChunk, undefined>> {
+    const chunk = this.unread.shift();
+    if (chunk) {
+      if (this.paused && this.unread.length < PAUSE_AFTER_UNREAD) {
+        this.paused = false;
+        this.engine.resume(this.sequence);
+      }
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.outcome) {
+      if ("error" in this.outcome) return Promise.reject(this.outcome.error);
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    if (this.reader) return Promise.reject(new Error("stream: next() called while an earlier next() is pending"));
+    return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
+  }
+
+  /** Ends generation early (the reader left, its signal fired, or it was collected): the result is "abort". */
+  cancel(): void {
+    if (this.outcome) return;
+    this.engine.cancel(this.sequence);
+    this.finish("abort");
+  }
+
+  // ---- the engine's side (SequenceOwner) ----
+
+  sampling(): NativeSampling {
+    const { temperature, topK, topP } = this.options;
+    return { temperature, topK, topP, u: this.random.next() };
+  }
+
+  started(): void {
+    this.times.started ??= performance.now();
+  }
+
+  token(token: number, logprob: number): TokenVerdict {
+    this.times.firstToken ??= performance.now();
+    const { tokenizer, options, stops, decoder } = this;
+    if (token === tokenizer.eosTokenId && !options.ignoreEos) {
+      this.emit({ token, text: stops.push(decoder.flush()).emit + stops.flush(), logprob });
+      this.finish("eos", true);
+      return "finish";
+    }
+    this.generated.push(token);
+    const step = stops.push(decoder.push(token));
+    if (step.stopped) {
+      this.emit({ token, text: step.emit, logprob });
+      this.finish("stop");
+      return "finish";
+    }
+    if (this.generated.length === options.maxTokens) {
+      const tail = stops.push(decoder.flush());
+      this.emit({ token, text: step.emit + tail.emit + (tail.stopped ? "" : stops.flush()), logprob });
+      this.finish(tail.stopped ? "stop" : "length");
+      return "finish";
+    }
+    this.emit({ token, text: step.emit, logprob });
+    if (this.streaming && this.unread.length >= PAUSE_AFTER_UNREAD) {
+      this.paused = true;
+      return "pause";
+    }
+    return "continue";
+  }
+
+  logits(): void {
+    throw new Error("a generation does not take logits");
+  }
+
+  done(): void {
+    throw new Error("a generation ends by its tokens, not by running out of them");
+  }
+
+  failed(error: unknown): void {
+    if (this.outcome) return;
+    this.outcome = { error };
+    this.options.signal?.removeEventListener("abort", this.onAbort);
+    this.settle.reject(error);
+    const reader = this.reader;
+    this.reader = null;
+    if (reader && this.unread.length === 0) reader.reject(error);
+  }
+
+  // ----
+
+  private emit(chunk: StreamChunk): void {
+    this.text += chunk.text;
+    if (!this.streaming) return;
+    const reader = this.reader;
+    if (reader) {
+      this.reader = null;
+      reader.resolve({ value: chunk, done: false });
+    } else {
+      this.unread.push(chunk);
+    }
+  }
+
+  private finish(reason: FinishReason, eos = false): void {
+    if (this.outcome) return;
+    const now = performance.now();
+    const { submitted, started = now, firstToken = now } = this.times;
+    const result: GenerateResult = {
+      text: this.text,
+      tokens: this.generated,
+      finishReason: reason,
+      usage: {
+        promptTokens: this.promptTokens,
+        completionTokens: this.generated.length + (eos ? 1 : 0),
+        cachedTokens: this.sequence.cachedTokens,
+      },
+      timings: { queueMs: started - submitted, prefillMs: firstToken - started, decodeMs: now - firstToken },
+    };
+    this.outcome = { result };
+    this.options.signal?.removeEventListener("abort", this.onAbort);
+    this.settle.resolve(result);
+    const reader = this.reader;
+    this.reader = null;
+    reader?.resolve({ value: undefined, done: true });
+  }
+}
