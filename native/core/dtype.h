@@ -10,7 +10,7 @@ namespace gpt {
 
 enum class DType { F32, F16, BF16 };
 
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+constexpr size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
 
 inline const char* dtype_name(DType t) {
   switch (t) {

@@ -1,6 +1,8 @@
 #include "core/weight_store.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace gpt {
@@ -36,7 +38,23 @@ void store_from_f32(void* dst, DType dtype, int64_t i, float v) {
   }
 }
 
+// Where owned weights start: a page. The kernels read weight rows in runs of 64 to 512 bytes;
+// misaligned by a few bytes, every run straddles an extra cache line and page boundary, which
+// made batched decode two to three times slower (bench/NOTES.md §8).
+constexpr size_t kAlignment = 4096;
+
+bool aligned_for_kernels(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+
 }  // namespace
+
+void WeightStore::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
+
+unsigned char* WeightStore::allocate(size_t bytes) {
+  void* p = std::aligned_alloc(kAlignment, std::max<size_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment));
+  if (!p) throw std::runtime_error("out of memory allocating " + std::to_string(bytes) + " bytes for a weight");
+  owned_.emplace_back(static_cast<unsigned char*>(p));
+  return owned_.back().get();
+}
 
 WeightStore::WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
                          std::optional<DType> convert_to) {
@@ -63,26 +81,26 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
 
     const unsigned char* src = file.data() + t.offset;
     DType want = convert_to.value_or(t.dtype);
-    bool aligned = t.offset % dtype_size(t.dtype) == 0;
     WeightView view;
     view.shape = t.shape;
     view.dtype = want;
-    if (want == t.dtype && aligned) {
+    if (want == t.dtype && aligned_for_kernels(src)) {
       view.data = src;
     } else {
-      size_t bytes = size_t(numel) * dtype_size(want);
-      auto buf = std::make_unique<uint16_t[]>((bytes + 1) / 2);
-      // Convert in chunks and drop each chunk's mapped pages once done, so that memory holds
-      // about one copy of each weight, not two, even for the embedding (the largest tensor).
+      unsigned char* buf = allocate(size_t(numel) * dtype_size(want));
+      // Convert (or copy) in chunks and drop each chunk's mapped pages once done, so that memory
+      // holds about one copy of each weight, not two, even for the embedding (the largest tensor).
       const int64_t chunk = int64_t(1) << 20;
+      const size_t elem = dtype_size(t.dtype);
       for (int64_t begin = 0; begin < numel; begin += chunk) {
         const int64_t end = std::min(numel, begin + chunk);
-        for (int64_t i = begin; i < end; ++i) store_from_f32(buf.get(), want, i, load_as_f32(src, t.dtype, i));
-        const size_t elem = dtype_size(t.dtype);
+        if (want == t.dtype)
+          std::memcpy(buf + size_t(begin) * elem, src + size_t(begin) * elem, size_t(end - begin) * elem);
+        else
+          for (int64_t i = begin; i < end; ++i) store_from_f32(buf, want, i, load_as_f32(src, t.dtype, i));
         file.release(t.offset + size_t(begin) * elem, size_t(end - begin) * elem);
       }
-      view.data = buf.get();
-      owned_.push_back(std::move(buf));
+      view.data = buf;
     }
     add(t.name, std::move(view));
   }
@@ -101,7 +119,7 @@ std::unique_ptr<WeightStore> WeightStore::random(const std::vector<TensorSpec>& 
     view.shape = t.shape;
     view.dtype = t.dtype;
     const int64_t numel = view.numel();
-    auto buf = std::make_unique<uint16_t[]>(size_t(numel) * dtype_size(t.dtype) / 2);
+    unsigned char* buf = store->allocate(size_t(numel) * dtype_size(t.dtype));
     const bool scale = t.name.find("ln_") != std::string::npos && t.name.size() > 7 &&
                        t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
     for (int64_t i = 0; i < numel; ++i) {
@@ -109,10 +127,9 @@ std::unique_ptr<WeightStore> WeightStore::random(const std::vector<TensorSpec>& 
       state ^= state >> 7;
       state ^= state << 17;
       const float u = float(state >> 40) / float(1 << 24) - 0.5f;  // [-0.5, 0.5)
-      store_from_f32(buf.get(), t.dtype, i, scale ? 1.0f + 0.1f * u : 0.1f * u);
+      store_from_f32(buf, t.dtype, i, scale ? 1.0f + 0.1f * u : 0.1f * u);
     }
-    view.data = buf.get();
-    store->owned_.push_back(std::move(buf));
+    view.data = buf;
     store->add(t.name, std::move(view));
   }
   return store;

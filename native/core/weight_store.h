@@ -1,5 +1,6 @@
-// Owns the bytes behind every weight: mapped checkpoint files, plus converted copies of the
-// tensors whose storage dtype differs from the one asked for (or that are misaligned).
+// Owns the bytes behind every weight: mapped checkpoint files, plus page-aligned copies of the
+// tensors whose storage dtype differs from the one asked for, or that do not start on a 64-byte
+// boundary in their file (the kernels stream weight rows in whole cache lines).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -38,11 +39,17 @@ class WeightStore {
   size_t resident_bytes() const { return resident_bytes_; }
 
  private:
+  struct FreeDeleter {
+    void operator()(unsigned char* p) const;
+  };
+
   WeightStore() = default;
   void add(const std::string& name, WeightView view);
+  // A page-aligned buffer of `bytes` that the store owns.
+  unsigned char* allocate(size_t bytes);
 
   std::vector<std::unique_ptr<MappedFile>> files_;
-  std::vector<std::unique_ptr<uint16_t[]>> owned_;  // converted copies, 2-byte granules
+  std::vector<std::unique_ptr<unsigned char, FreeDeleter>> owned_;
   std::map<std::string, WeightView> views_;
   size_t resident_bytes_ = 0;
 };

@@ -9,9 +9,12 @@
 // One row (decode) is a matrix-vector product, bound by memory bandwidth: a task owns a block of
 // up to 256 columns, keeps their accumulators in registers and streams the K rows of W past them.
 //
-// More rows (prefill, batched decode) is a GEMM: a task packs a strip of 32 columns of W as fp32
-// [K][32] (kept for the next task on the same strip), then runs a 12 × 32 register-blocked
-// micro-kernel (24 zmm accumulators) over a chunk of rows, with the epilogue fused into the store.
+// Up to 32 rows (batched decode, short prompt chunks): a task owns 64 columns and streams W past
+// 4 × 4 register accumulators for each group of 4 rows, W widened in registers as it comes.
+//
+// More rows (prefill) is a GEMM: a task packs a strip of 32 columns of W as fp32 [K][32] (kept for
+// the next task on the same strip), then runs a 12 × 32 register-blocked micro-kernel (24 zmm
+// accumulators) over a chunk of rows, with the epilogue fused into the store.
 //
 // Tested against matmul_reference / lm_head_reference by tests/ops.test.ts.
 #include "cpu/matmul_avx512.h"
@@ -141,6 +144,107 @@ void gemv(ThreadPool& pool, const float* x, const WeightView& w, const WeightVie
       case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
       case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
       case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A few rows (batched decode, short chunks): the same sweep for up to 4 rows at once, without
+// packing: each k-row of a 64-column block of W is widened in registers once for all of them
+
+// Rows per register tile and zmm of columns per task: 4 × 4 accumulators over 64 columns. Tiles of
+// 6 × 4, 8 × 2 and 8 × 3 were no faster (bench/NOTES.md §8).
+constexpr int kDirectRows = 4;
+constexpr int kDirectVectors = 4;
+// Rows of W ahead that the direct kernel prefetches: its k-steps are short (16 fmas), so 8 rows
+// ahead (gemv's distance) is far too close to hide DRAM latency; 64 halved its time at 4 rows,
+// 32 and 128 were slower (bench/NOTES.md §8).
+constexpr int64_t kDirectAhead = 64;
+
+// out[r0 + r, j0 : j0 + 16·kDirectVectors] for r < R, each element the same fma chain over k as
+// gemv_block and gemm_tile: W's block is widened in registers once per k for all R rows. With
+// kTail the block is the narrow last one: `masks` says which lanes of each vector exist.
+template <DType D, int R, bool kTail>
+GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
+                            const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+  constexpr int NV = kDirectVectors;
+  constexpr int kLines = NV * 16 * int(dtype_size(D)) / 64;
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t row = k * N + j0;
+    // Every cache line of the block's row, kDirectAhead rows ahead: rows of W are N apart, too far
+    // for the hardware prefetcher to follow a narrow block (fp32 weights included, unlike gemv).
+    if (k + kDirectAhead < K)
+#pragma GCC unroll 8
+      for (int l = 0; l < kLines; ++l) prefetch<D>(w, row + kDirectAhead * N + l * 64 / int(dtype_size(D)));
+    __m512 wv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) wv[v] = kTail ? load16_masked<D>(w, row + 16 * v, masks[v]) : load16<D>(w, row + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 xk = _mm512_set1_ps(x[r * K + k]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(xk, wv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    if (kTail && !masks[v]) break;
+    const __mmask16 m = kTail ? masks[v] : __mmask16(0xffff);
+    const __m512 b = load_bias(bias, j0 + 16 * v, m);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], b), ep, out + r * N + j0 + 16 * v, m);
+  }
+}
+
+// direct_tile for n ≤ R rows.
+template <DType D, bool kTail, int R = kDirectRows>
+void direct_tile_rows(int n, const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
+                      const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+  if constexpr (R == 1) {
+    direct_tile<D, 1, kTail>(x, w, K, N, j0, masks, bias, ep, out);
+  } else {
+    if (n == R) return direct_tile<D, R, kTail>(x, w, K, N, j0, masks, bias, ep, out);
+    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, N, j0, masks, bias, ep, out);
+  }
+}
+
+template <DType D, bool kTail>
+void direct_rows(const float* x, int64_t rows, const void* w, int64_t K, int64_t N, int64_t j0,
+                 const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+  for (int64_t r0 = 0; r0 < rows; r0 += kDirectRows)
+    direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, K, N, j0, masks, bias,
+                               ep, out + r0 * N);
+}
+
+template <DType D>
+void direct_block(const float* x, int64_t rows, const void* w, int64_t K, int64_t N, int64_t j0,
+                  const WeightView& bias, Epilogue ep, float* out) {
+  __mmask16 masks[kDirectVectors];
+  bool tail = false;
+  for (int v = 0; v < kDirectVectors; ++v) {
+    masks[v] = tail_mask(std::max<int64_t>(0, N - j0 - 16 * v));
+    tail = tail || masks[v] != 0xffff;
+  }
+  if (tail)
+    direct_rows<D, true>(x, rows, w, K, N, j0, masks, bias, ep, out);
+  else
+    direct_rows<D, false>(x, rows, w, K, N, j0, masks, bias, ep, out);
+}
+
+void direct(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue ep,
+            float* out) {
+  const int64_t K = w.shape[0], N = w.shape[1];
+  constexpr int64_t cols = 16 * kDirectVectors;
+  pool.parallel_for((N + cols - 1) / cols, [&](int64_t b) {
+    switch (w.dtype) {
+      case DType::F32: direct_block<DType::F32>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
+      case DType::F16: direct_block<DType::F16>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
+      case DType::BF16: direct_block<DType::BF16>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
     }
   });
 }
@@ -286,6 +390,67 @@ GPT_AVX512 void lm_head_block(const float* in, int64_t rows, int64_t C, int64_t 
   }
 }
 
+// One 16-lane piece at column c of lm_head_tile's products (masked: the last, narrow piece);
+// with `ahead`, it also prefetches the next tile's rows at this column.
+template <DType D, int R, bool kMasked>
+GPT_AVX512_INLINE void lm_head_piece(const float* in, int64_t C, const void* w, int64_t v, int64_t c, __mmask16 tail,
+                                     bool ahead, __m512 (&acc)[R][4]) {
+  __m512 xv[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) xv[r] = kMasked ? _mm512_maskz_loadu_ps(tail, in + r * C + c) : _mm512_loadu_ps(in + r * C + c);
+#pragma GCC unroll 4
+  for (int u = 0; u < 4; ++u) {
+    if (ahead) prefetch<D>(w, (v + 4 + u) * C + c);
+    const __m512 wv = kMasked ? load16_masked<D>(w, (v + u) * C + c, tail) : load16<D>(w, (v + u) * C + c);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[r][u] = _mm512_fmadd_ps(wv, xv[r], acc[r][u]);
+  }
+}
+
+// logits[r, v … v + 3] for r < R: the same dot products as lm_head_block (one 16-lane fma chain
+// over C per logit, then a horizontal sum), four vocabulary rows by R input rows at a time, so
+// that each piece of wte is widened once for all R rows.
+template <DType D, int R>
+GPT_AVX512 void lm_head_tile(const float* in, int64_t C, int64_t V, const void* w, int64_t v, bool ahead,
+                             float* logits) {
+  const int64_t full = C & ~int64_t(15);
+  const __mmask16 tail = tail_mask(C - full);
+  __m512 acc[R][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) acc[r][u] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < full; c += 16) lm_head_piece<D, R, false>(in, C, w, v, c, tail, ahead, acc);
+  if (tail) lm_head_piece<D, R, true>(in, C, w, v, full, tail, ahead, acc);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) logits[r * V + v + u] = _mm512_reduce_add_ps(acc[r][u]);
+}
+
+// logits[:, v0 … v0 + nv − 1] for more than one row: tiles of four vocabulary rows by up to four
+// input rows, and lm_head_block's loop for the vocabulary rows that do not fill a tile.
+template <DType D>
+void lm_head_rows(const float* in, int64_t rows, int64_t C, int64_t V, const void* w, int64_t v0, int nv,
+                  float* logits) {
+  const int tiled = nv & ~3;
+  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+    const float* x = in + r0 * C;
+    float* out = logits + r0 * V;
+    for (int i = 0; i < tiled; i += 4) {
+      // The first group of rows brings the block in from memory: it prefetches the next tile.
+      const bool ahead = kPrefetch<D> && r0 == 0 && v0 + i + 8 <= V;
+      switch (std::min<int64_t>(4, rows - r0)) {
+        case 4: lm_head_tile<D, 4>(x, C, V, w, v0 + i, ahead, out); break;
+        case 3: lm_head_tile<D, 3>(x, C, V, w, v0 + i, ahead, out); break;
+        case 2: lm_head_tile<D, 2>(x, C, V, w, v0 + i, ahead, out); break;
+        default: lm_head_tile<D, 1>(x, C, V, w, v0 + i, ahead, out); break;
+      }
+    }
+  }
+  if (tiled < nv) lm_head_block<D>(in, rows, C, V, w, v0 + tiled, nv - tiled, logits);
+}
+
 GPT_AVX512 void gelu_run(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
@@ -295,10 +460,16 @@ GPT_AVX512 void gelu_run(const float* x, int64_t n, float* out) {
 
 }  // namespace
 
+// Up to this many rows the unpacked kernel is faster; past about 64 the packed GEMM catches up
+// (bench/NOTES.md §8). Both sum in the same order, so the choice changes no result.
+constexpr int64_t kDirectMaxRows = 32;
+
 void matmul_avx512(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
                    Epilogue epilogue, float* out) {
   if (rows == 1)
     gemv(pool, in, w, bias, epilogue, out);
+  else if (rows <= kDirectMaxRows)
+    direct(pool, in, rows, w, bias, epilogue, out);
   else
     gemm(pool, in, rows, w, bias, epilogue, out);
 }
@@ -309,10 +480,20 @@ void lm_head_avx512(ThreadPool& pool, const float* in, int64_t rows, const Weigh
   pool.parallel_for(blocks, [&](int64_t blk) {
     const int64_t v0 = blk * kVocabBlock;
     const int nv = int(std::min<int64_t>(kVocabBlock, V - v0));
+    const bool one = rows == 1;
     switch (wte.dtype) {
-      case DType::F32: lm_head_block<DType::F32>(in, rows, C, V, wte.data, v0, nv, logits); break;
-      case DType::F16: lm_head_block<DType::F16>(in, rows, C, V, wte.data, v0, nv, logits); break;
-      case DType::BF16: lm_head_block<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits); break;
+      case DType::F32:
+        one ? lm_head_block<DType::F32>(in, rows, C, V, wte.data, v0, nv, logits)
+            : lm_head_rows<DType::F32>(in, rows, C, V, wte.data, v0, nv, logits);
+        break;
+      case DType::F16:
+        one ? lm_head_block<DType::F16>(in, rows, C, V, wte.data, v0, nv, logits)
+            : lm_head_rows<DType::F16>(in, rows, C, V, wte.data, v0, nv, logits);
+        break;
+      case DType::BF16:
+        one ? lm_head_block<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits)
+            : lm_head_rows<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits);
+        break;
     }
   });
 }
