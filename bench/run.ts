@@ -8,7 +8,9 @@
  *
  * For each dtype: load time, prefill tokens/s (128 and 512 tokens), decode tokens/s and p50/p99
  * ms per token at several context lengths, weight and KV bytes read per token and the bandwidth
- * that makes, peak RSS; then the block's matmuls, the LM head and attention timed natively, on the
+ * that makes, peak RSS; the batched engine (aggregate decode with 1 to 16 sequences at once, time
+ * to first token cold and from the prefix cache, an abort during a long prefill); then the
+ * block's matmuls, the LM head and attention timed natively, on the
  * device the model ran on (with --device cuda, the CUDA kernels, timed with CUDA events).
  * Progress goes to stderr; the table (or --json) to stdout; the JSON and a decode-speed chart
  * (SVG) are saved under bench/results/. `npm run bench -- --help` lists the flags.
@@ -22,6 +24,7 @@ import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { Gpt, GptError, type GptConfig, type WeightDtype } from "../lib/index.js";
 import { native } from "../lib/native.js";
 import { ArgError, parseArgs, USAGE, type BenchArgs } from "./lib/args.js";
+import { BENCH_MAX_SEQUENCES, batchPlan, measureBatch } from "./lib/batch.js";
 import {
   endToEndPlan,
   IdSource,
@@ -69,7 +72,7 @@ export function parameterCount(c: GptConfig, nInner: number): number {
 }
 
 async function loadModel(args: BenchArgs, dtype: WeightDtype | null): Promise<Gpt> {
-  const options = { device: args.device, threads: args.threads };
+  const options = { device: args.device, threads: args.threads, maxSequences: BENCH_MAX_SEQUENCES };
   if (args.model.kind === "random") return Gpt.random(args.model.preset, { ...options, dtype: dtype ?? "float32" });
   return Gpt.load(args.model.path, dtype ? { ...options, dtype } : options);
 }
@@ -108,6 +111,10 @@ async function measureModel(
     const deadline = performance.now() + plan.repeatSeconds * 1000;
     const prefill = await measurePrefill(gpt, plan, ids, progress, label, deadline);
     const decode = await measureDecode(gpt, plan, ids, progress, label, deadline);
+    const kvBytesPerPosition = gpt.kvCacheUsage.bytesPerToken;
+    const batch = args.batch
+      ? await measureBatch(gpt, batchPlan(config.nCtx, gpt.limits.maxSequences, gpt.device, args.quick), ids, progress, label)
+      : null;
     const after = residentMemory();
     const others = otherCpuShare(cpuBefore, cpuSnapshot(), machine.cpus);
     model = {
@@ -123,13 +130,14 @@ async function measureModel(
       prefill,
       decode: decode.map((d) => ({
         ...d,
-        kvBytesReadPerToken: kvBytesReadPerToken(gpt.kvCacheBytes, config, d.context),
+        kvBytesReadPerToken: kvBytesReadPerToken(kvBytesPerPosition, d.context),
         achievedGBs: 0, // filled in once the read bandwidth is known
         fractionOfMemoryRead: null,
       })),
       memory:
         before && after ? { rssBeforeLoadBytes: before.rss, peakRssBytes: after.peak, peakIsThisModels: peakReset } : null,
       otherCpuShare: others,
+      batch,
       kernels: [],
     };
   } finally {

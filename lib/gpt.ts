@@ -42,6 +42,8 @@ export interface KvCacheUsage {
   /** Blocks nobody holds that keep a cached prefix for later prompts; reused when no block is free. */
   cachedBlocks: number;
   freeBlocks: number;
+  /** Bytes of keys and values one position of one sequence takes (every layer's key and value). */
+  bytesPerToken: number;
   /** Bytes of keys and values in the used blocks. */
   usedBytes: number;
 }
@@ -167,9 +169,10 @@ export class Gpt {
   get kvCacheUsage(): KvCacheUsage {
     const model = this.live();
     const usage = this.engine.usage();
+    const blockSize = native().kvBlockSize;
     // The native pool holds one scratch block more than the engine hands out.
-    const bytesPerBlock = model.kvCacheBytes / (model.kvBlocks + 1);
-    return { blockSize: native().kvBlockSize, ...usage, usedBytes: usage.usedBlocks * bytesPerBlock };
+    const bytesPerToken = model.kvCacheBytes / ((model.kvBlocks + 1) * blockSize);
+    return { blockSize, ...usage, bytesPerToken, usedBytes: usage.usedBlocks * blockSize * bytesPerToken };
   }
 
   /**

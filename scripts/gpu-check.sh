@@ -485,9 +485,11 @@ const prefill = m.prefill.map((p) => `${p.promptTokens}: ${Math.round(p.tokensPe
 const pick = m.decode.filter((d, i) => i === 0 || [128, 512, 900].includes(d.context));
 const decode = pick.map((d) => `@${d.context} ${d.msPerToken.p50.toFixed(2)}`).join(", ");
 const kernelsOnCuda = (m.kernels ?? []).some((k) => k.device === "cuda" || k.backend === "cuda");
+// The batched engine (issue 10's GPU floor: 32 sequences at ≥ 10× one sequence's tokens/s).
+const batch = (m.batch?.decode ?? []).map((d) => `${d.sequences}: ${Math.round(d.tokensPerSecond)} (${d.speedup.toFixed(1)}×)`).join(", ");
 row(m.device === "cuda" ? "ok" : "error",
   `${m.device === "cuda" ? "" : `ran on ${m.device}! `}load ${m.loadSeconds.toFixed(1)}s; prefill tok/s ${prefill}; decode p50 ms ${decode}` +
-  ` (${Math.round(1000 / pick[pick.length - 1].msPerToken.p50)} tok/s); kernel timings: ${m.kernels?.length ? (kernelsOnCuda ? "cuda" : "CPU only") : "none"}`);
+  ` (${Math.round(1000 / pick[pick.length - 1].msPerToken.p50)} tok/s); batch decode tok/s ${batch || "n/a"}; kernel timings: ${m.kernels?.length ? (kernelsOnCuda ? "cuda" : "CPU only") : "none"}`);
 JS
 bench() { # preset cap reserve flags...
   local preset=$1 cap=$2 reserve=$3 step="bench $1 f16 cuda"

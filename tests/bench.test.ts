@@ -36,6 +36,7 @@ describe("bench arguments", () => {
       outDir: "/out",
       quick: false,
       kernels: true,
+      batch: true,
       help: false,
     });
   });
@@ -46,6 +47,7 @@ describe("bench arguments", () => {
     expect(a).toMatchObject({ model: { kind: "random", preset: "gpt2-xl" }, dtypes: ["bfloat16", "float16"], threads: 3 });
     expect(a).toMatchObject({ device: "cpu", json: true, outDir: null });
     expect(parse("--quick", "--no-kernels", "--out", "x")).toMatchObject({ quick: true, kernels: false, outDir: "x" });
+    expect(parse("--no-batch")).toMatchObject({ batch: false, kernels: true });
     expect(parse("-h").help).toBe(true);
   });
 
@@ -111,7 +113,7 @@ describe("bench plans and byte counts", () => {
     const params = 124_439_808;
     const read = weightBytesReadPerToken(params * 4, params, GPT2);
     expect(read).toBe((params - 1023 * 768) * 4);
-    expect(kvBytesReadPerToken(75_497_472, GPT2, 900)).toBe(2 * 12 * 900 * 768 * 4);
+    expect(kvBytesReadPerToken(2 * 12 * 768 * 4, 900)).toBe(2 * 12 * 900 * 768 * 4);
   });
 
   it("prompts never share a first token, so no prefill reuses the cache", () => {
@@ -326,6 +328,13 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect([...model!.kernels, ...result.attention].every((k) => k.device === "cpu")).toBe(true);
     expect(model!.memory!.peakRssBytes).toBeGreaterThan(0);
     expect(model!.otherCpuShare).toBeGreaterThanOrEqual(0);
+    // The batched engine: 1 and 4 sequences under --quick, a time to first token cold and cached, an abort.
+    const batch = model!.batch!;
+    expect(batch.decode.map((d) => d.sequences)).toEqual([1, 4]);
+    expect(batch.decode.every((d) => d.tokensPerSecond > 0 && d.peakKvBytes > 0)).toBe(true);
+    expect(batch.decode[0]!.speedup).toBe(1);
+    expect(batch.ttft).toMatchObject({ promptTokens: 32, cachedTokens: 16, hitCachedTokens: 16 });
+    expect(batch.abort!.settleMs).toHaveLength(1);
     expect(stderr).toMatch(/decode at context 16/);
     expect(stderr).toMatch(/done in/);
 
@@ -335,6 +344,8 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(table).toMatch(/decode at context ~16/);
     expect(table).toMatch(/decode attn.c_attn +1×48×144/);
     expect(table).toMatch(/decode attn.c_attn +1×48×144 +cpu /);
+    expect(table).toMatch(/4 sequences: decode tok\/s \(× one\)/);
+    expect(table).toMatch(/16 of them cached/);
   });
 
   it.skipIf(Gpt.devices().length > 0)("device cuda without a GPU fails with the library's one-line E_DEVICE message", async () => {

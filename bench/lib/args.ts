@@ -25,6 +25,8 @@ export interface BenchArgs {
   /** Fewer runs and tokens: checks the bench works, its numbers are rough. */
   quick: boolean;
   kernels: boolean;
+  /** The batched-engine section (bench/lib/batch.ts). */
+  batch: boolean;
   help: boolean;
 }
 
@@ -48,6 +50,7 @@ export const USAGE = `usage: npm run bench -- [<checkpoint dir> | --random <pres
   --out <dir>               where results are saved (default bench/results)
   --no-save                 do not save results
   --no-kernels              skip the per-kernel timings
+  --no-batch                skip the batched-engine section (many sequences, prefix cache, abort)
   --quick                   a short run to check the bench works (rough numbers)
   --help                    this text`;
 
@@ -67,7 +70,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 /** Parses argv (without node and the script); `defaultThreads` is the machine's cores. */
 export function parseArgs(argv: readonly string[], defaultThreads: number, defaultOutDir: string): BenchArgs {
   const valued = new Set(["--random", "--dtype", "--device", "--threads", "--out"]);
-  const flags = new Set(["--json", "--no-save", "--no-kernels", "--quick", "--help", "-h"]);
+  const flags = new Set(["--json", "--no-save", "--no-kernels", "--no-batch", "--quick", "--help", "-h"]);
   const values = new Map<string, string>();
   const set = new Set<string>();
   const positional: string[] = [];
@@ -124,6 +127,7 @@ export function parseArgs(argv: readonly string[], defaultThreads: number, defau
     outDir: set.has("--no-save") ? null : (values.get("--out") ?? defaultOutDir),
     quick: set.has("--quick"),
     kernels: !set.has("--no-kernels"),
+    batch: !set.has("--no-batch"),
     help: set.has("--help"),
   };
 }

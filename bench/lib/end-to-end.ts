@@ -72,9 +72,9 @@ export function weightBytesReadPerToken(weightBytes: number, parameters: number,
   return weightBytes - (config.nCtx - 1) * config.nEmbd * bytesPerParameter;
 }
 
-/** KV-cache bytes one decode step reads at `context` positions (the cache holds nCtx of them). */
-export function kvBytesReadPerToken(kvCacheBytes: number, config: GptConfig, context: number): number {
-  return (kvCacheBytes / config.nCtx) * context;
+/** KV-cache bytes one decode step reads at `context` positions, `bytesPerPosition` each. */
+export function kvBytesReadPerToken(bytesPerPosition: number, context: number): number {
+  return bytesPerPosition * context;
 }
 
 /** One short generation: the first forward pass after loading allocates and faults in its buffers. */

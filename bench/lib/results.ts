@@ -4,9 +4,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { GptConfig } from "../../lib/index.js";
+import type { BatchResult } from "./batch.js";
 import type { MachineInfo } from "./machine.js";
 
-export const SCHEMA = "gpt-cuda-bench/1";
+export const SCHEMA = "gpt-cuda-bench/2";
 
 export interface MemoryReadResult {
   /** Whose memory was read: the host's by CPU threads, or the GPU's (for a model on cuda). */
@@ -91,6 +92,8 @@ export interface ModelResult {
    * on a shared machine, a large share means these numbers are slowed by others.
    */
   otherCpuShare: number | null;
+  /** The batched engine's figures; null with --no-batch. */
+  batch: BatchResult | null;
   /** The block's matmuls and the LM head; on cuda also attention, whose KV cache there is in the weights' dtype. */
   kernels: KernelResult[];
 }

@@ -69,7 +69,7 @@ function endToEndTable(result: BenchResult): string {
   }
   row("peak RSS", (m) => (m.memory ? MB(m.memory.peakRssBytes) : "n/a"));
   row("  RSS before load", (m) => (m.memory ? MB(m.memory.rssBeforeLoadBytes) : "n/a"));
-  row("weights + KV cache", (m) => `${MB(m.weightBytes)} + ${MB(m.kvCacheBytes)}`);
+  row("weights + KV cache capacity", (m) => `${MB(m.weightBytes)} + ${MB(m.kvCacheBytes)}`);
   row("CPU used by other processes", (m) => (m.otherCpuShare === null ? "n/a" : `${Math.round(m.otherCpuShare * 100)}%`));
   return formatTable(["end to end", ...models.map((m) => m.dtype)], rows);
 }
@@ -78,6 +78,42 @@ function decodeSweepTable(result: BenchResult): string {
   const contexts = [...new Set(result.models.flatMap((m) => m.decode.map((d) => d.context)))].sort((a, b) => a - b);
   const rows = result.models.map((m) => [m.dtype, ...contexts.map((c) => (decodeAt(m, c) ? sig(decodeAt(m, c)!.tokensPerSecond) : "-"))]);
   return formatTable(["decode tok/s at context", ...contexts.map(String)], rows);
+}
+
+function batchTable(result: BenchResult): string | null {
+  const models = result.models.filter((m) => m.batch !== null);
+  const first = models[0]?.batch;
+  if (!first) return null;
+  const rows: string[][] = [];
+  const row = (name: string, cell: (b: NonNullable<ModelResult["batch"]>) => string) =>
+    rows.push([name, ...models.map((m) => cell(m.batch!))]);
+  for (const d of first.decode)
+    row(`${d.sequences} sequence${d.sequences === 1 ? "" : "s"}: decode tok/s (× one)`, (b) => {
+      const x = b.decode.find((e) => e.sequences === d.sequences);
+      return x ? `${sig(x.tokensPerSecond)} (${sig(x.speedup)}×)` : "-";
+    });
+  const last = first.decode.at(-1);
+  if (last)
+    row(`  KV cache in use at ${last.sequences}`, (b) => {
+      const x = b.decode.find((e) => e.sequences === last.sequences);
+      return x ? MB(x.peakKvBytes) : "-";
+    });
+  if (first.ttft) {
+    const t = first.ttft;
+    row(`first token, ${t.promptTokens}-token prompt, cold`, (b) => (b.ttft ? `${sig(b.ttft.coldMs)} ms` : "-"));
+    row(`  ${t.cachedTokens} of them cached (÷ cold)`, (b) =>
+      b.ttft ? `${sig(b.ttft.hitMs)} ms (${sig(b.ttft.ratio)})` : "-",
+    );
+  }
+  if (first.abort) {
+    row(`abort during a ${first.abort.promptTokens}-token prefill: settled`, (b) =>
+      b.abort ? `${sig(b.abort.medianSettleMs)} ms (max ${sig(Math.max(...b.abort.settleMs))})` : "-",
+    );
+    row("  its blocks free (the running step ended)", (b) =>
+      b.abort ? `${sig(b.abort.medianFreedMs)} ms (max ${sig(Math.max(...b.abort.freedMs))})` : "-",
+    );
+  }
+  return formatTable(["batched engine", ...models.map((m) => m.dtype)], rows);
 }
 
 function kernelShape(k: KernelResult): string {
@@ -129,6 +165,8 @@ export function renderReport(result: BenchResult): string {
   }
   const sections = [lines.join("\n")];
   if (result.models.length > 0) sections.push(endToEndTable(result), decodeSweepTable(result));
+  const batch = batchTable(result);
+  if (batch) sections.push(batch);
   const kernels = kernelTable(result);
   if (kernels) sections.push(kernels);
   const attention = attentionTable(result);
@@ -138,6 +176,12 @@ export function renderReport(result: BenchResult): string {
     [
       `Decode: greedy, batch 1; tok/s = 1000 / p50 ms per token${samples ? `, p50/p99 over ${samples} tokens` : ""}. ` +
         "Prefill: median of runs.",
+      ...(first?.batch
+        ? [
+            `Batched engine: N greedy sequences at once (${first.batch.promptTokens}-token prompts, ${first.batch.newTokens} new ` +
+              "tokens each), the tokens of all over the decode phase's wall time (median of runs); first token: from the call.",
+          ]
+        : []),
       "Bandwidth = (weights + KV cache read per token) × tok/s, against the measured read bandwidth; " +
         "over 100% means part of the weights came from the CPU's cache.",
       "Decode-shape kernels cycle their weights through copies larger than the last-level cache (a GPU's: twice its L2), read from memory as in a real decode step; prefill shapes reuse one copy.",
