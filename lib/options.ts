@@ -77,6 +77,8 @@ export interface EngineLimits {
 }
 
 export const DEFAULT_MAX_SEQUENCES = 16;
+/** The most rows one step may have: the CUDA kernels launch a grid dimension per row (≤ 65535). */
+const MAX_BATCH_TOKENS = 65535;
 const DEFAULT_MAX_BATCH_TOKENS = { cpu: 256, cuda: 2048 } as const;
 /** Past this many tokens per sequence the default cache stops growing with the context. */
 const DEFAULT_TOKENS_PER_SEQUENCE = 256;
@@ -137,7 +139,7 @@ export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
     o.maxSequences === undefined ? DEFAULT_MAX_SEQUENCES : integer("maxSequences", o.maxSequences, 1, 4096);
   const kvCacheTokens = o.kvCacheTokens === undefined ? undefined : integer("kvCacheTokens", o.kvCacheTokens, 1, 2 ** 26);
   const maxBatchTokens =
-    o.maxBatchTokens === undefined ? undefined : integer("maxBatchTokens", o.maxBatchTokens, maxSequences, 2 ** 20);
+    o.maxBatchTokens === undefined ? undefined : integer("maxBatchTokens", o.maxBatchTokens, maxSequences, MAX_BATCH_TOKENS);
   return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads, maxSequences, kvCacheTokens, maxBatchTokens };
 }
 

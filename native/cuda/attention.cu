@@ -77,7 +77,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
   __shared__ float sm_o[kWarps][DPL * 32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t split = blockIdx.x, h = blockIdx.y, r = blockIdx.z;
-  const int64_t keys = int64_t(layout.positions[r]) + 1;
+  // A row past the launch's max_positions (a caller's bug: the host checks rule it out) is cut
+  // to what the launch and its workspace hold, rather than read or write out of bounds.
+  const int64_t keys = min(int64_t(layout.positions[r]) + 1, g.splits * kSplitKeys);
   const int64_t splits = ceil_div(keys, kSplitKeys);
   if (split >= splits) return;  // the launch was sized for longer rows: the whole block leaves
   const int64_t begin = split * kSplitKeys, end = min(keys, begin + kSplitKeys);
@@ -149,7 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
 // out[r, h] = Σ_s O_s · e^(M_s − M) / Σ_s L_s · e^(M_s − M), over the query's own splits.
 __global__ void attention_paged_combine(Dims g, DeviceLayout layout, const float* partial, float* out) {
   const int64_t h = blockIdx.x, r = blockIdx.y;
-  const int64_t splits = ceil_div(int64_t(layout.positions[r]) + 1, kSplitKeys);
+  const int64_t splits = min(ceil_div(int64_t(layout.positions[r]) + 1, kSplitKeys), g.splits);
   if (splits == 1) return;  // written by the split itself
   const int64_t stride = partial_floats(g.D);
   const float* base = partial + (r * g.H + h) * g.splits * stride;

@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "cuda/check.cuh"
@@ -58,11 +59,17 @@ __host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + 
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-// Multiprocessors of the current device (the split-K heuristics aim at a few blocks per SM).
+// Multiprocessors of the current device (the split-K heuristics aim at a few blocks per SM),
+// asked of the runtime once per device: the launchers call this for every matmul.
 inline int sm_count() {
-  int device = 0, sms = 0;
+  constexpr int kDevices = 64;
+  static std::atomic<int> known[kDevices] = {};
+  int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
+  if (device < kDevices && known[device].load(std::memory_order_relaxed) > 0) return known[device].load();
+  int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (device < kDevices) known[device].store(sms);
   return sms;
 }
 

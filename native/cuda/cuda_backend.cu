@@ -82,8 +82,8 @@ struct CudaBackend::State {
   int64_t rows_cap = 0, tables_cap = 0;
   PinnedBuffer staging, gather_staging, sampled_host;
   int64_t step_rows = 0, step_max_positions = 0;
-  // While a decode step runs, attention is launched for n_positions, so that a recording of the
-  // step serves every later position.
+  // While a decode step runs with graphs on, attention is launched for n_positions, so that a
+  // recording of the step serves every later position.
   bool in_decode_step = false;
 
   bool graphs = !graphs_disabled_by_env();
@@ -125,7 +125,7 @@ struct CudaBackend::State {
 
   DeviceLayout device_layout() const {
     return DeviceLayout{d_positions(), d_table_starts(), d_tables(), step_rows,
-                        in_decode_step ? dims.max_positions : step_max_positions};
+                        in_decode_step && graphs ? dims.max_positions : step_max_positions};
   }
 
   void drop_recordings() {
@@ -254,6 +254,8 @@ void CudaBackend::begin_step(const StepLayout& layout) {
     const int64_t rows_cap = std::max(layout.rows + layout.rows / 4, s.rows_cap);
     const int64_t tables_cap = std::max(layout.table_entries, rows_cap * ((s.dims.max_positions + kKvBlockSize - 1) / kKvBlockSize));
     s.ensure(s.layout, size_t(3 * rows_cap + tables_cap) * sizeof(int32_t), "the step's layout");
+    // The recordings baked in where the arrays start inside the buffer: new offsets make them stale.
+    if (rows_cap != s.rows_cap) ++s.generation;
     s.rows_cap = rows_cap;
     s.tables_cap = tables_cap;
   }
@@ -290,7 +292,7 @@ void CudaBackend::matmul(const float* in, int64_t rows, const WeightView& w, con
                          Epilogue epilogue, float* out) {
   s_->use();
   const int64_t K = w.shape[0], N = w.shape[1];
-  const size_t ws = matmul_workspace_floats(rows, N);
+  const size_t ws = matmul_workspace_floats(rows, K, N, w.dtype);
   cuda::matmul(in, rows, K, N, w.data, w.dtype, static_cast<const float*>(bias.data), epilogue, out,
                MatmulPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
 }

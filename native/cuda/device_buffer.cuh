@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "core/resource_error.h"
 #include "cuda/check.cuh"
 
 namespace gpt::cuda {
@@ -12,7 +13,7 @@ namespace gpt::cuda {
 // "12 MiB": sizes in error messages, rounded up.
 inline std::string mib_text(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 
-// Throws std::runtime_error, saying `what` needs `bytes` (and of what, when `detail` is given),
+// Throws ResourceError, saying `what` needs `bytes` (and of what, when `detail` is given),
 // when that exceeds the current device's free memory.
 inline void require_free_memory(size_t bytes, const std::string& what, const std::string& detail = "") {
   size_t free_bytes = 0, total_bytes = 0;
@@ -20,7 +21,7 @@ inline void require_free_memory(size_t bytes, const std::string& what, const std
   if (bytes <= free_bytes) return;
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  throw std::runtime_error("gpt-cuda: " + what + " needs " + mib_text(bytes) + " of GPU memory" +
+  throw ResourceError("gpt-cuda: " + what + " needs " + mib_text(bytes) + " of GPU memory" +
                            (detail.empty() ? "" : " (" + detail + ")") + ", but CUDA device " +
                            std::to_string(device) + " has only " + mib_text(free_bytes) + " free (of " +
                            mib_text(total_bytes) + ")");

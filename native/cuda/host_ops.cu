@@ -35,7 +35,7 @@ void host_matmul(const float* in, int64_t M, const WeightView& w, const float* b
   const int64_t K = w.shape[0], N = w.shape[1];
   DeviceBuffer d_in = upload(in, size_t(M * K) * 4), d_w = upload(w), d_out = upload(out, size_t(M * N) * 4);
   DeviceBuffer d_bias = bias ? upload(bias, size_t(N) * 4) : DeviceBuffer();
-  const size_t ws_floats = matmul_workspace_floats(M, N);
+  const size_t ws_floats = matmul_workspace_floats(M, K, N, w.dtype);
   DeviceBuffer ws(ws_floats * 4, "the split-K workspace");
   matmul(d_in.get<float>(), M, K, N, d_w.get(), w.dtype, d_bias.get<float>(), epilogue, d_out.get<float>(), path,
          ws.get<float>(), ws_floats, nullptr);

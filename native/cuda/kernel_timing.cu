@@ -174,7 +174,7 @@ KernelTime time_matmul(int64_t rows, int64_t k, int64_t n, DType dtype, bool col
   const DeviceBuffer in = random_buffer(size_t(rows * k) * 4, DType::F32, 2, 1.0f, "the matmul input");
   const DeviceBuffer bias = random_buffer(size_t(n) * 4, DType::F32, 3, 0.1f, "the matmul bias");
   const DeviceBuffer out(size_t(rows * n) * 4, "the matmul output");
-  const size_t ws_floats = matmul_workspace_floats(rows, n);
+  const size_t ws_floats = matmul_workspace_floats(rows, k, n, dtype);
   const DeviceBuffer ws(ws_floats * 4, "the split-K workspace");
   return time_launches(plan, w.copies, [&](int64_t i) {
     matmul(in.get<float>(), rows, k, n, w.copy(i), dtype, bias.get<float>(), Epilogue::kStore, out.get<float>(),
@@ -206,7 +206,7 @@ KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t row
     host[size_t(t)] = int32_t(start + t);
     host[size_t(rows + t)] = 0;
   }
-  // b ↦ 7919 b mod blocks is a permutation (7919 is prime, and more than any pool here).
+  // b ↦ 7919 b mod blocks is a permutation: 7919 is prime, and no pool here is a multiple of it.
   for (int64_t b = 0; b < blocks; ++b) host[size_t(2 * rows + b)] = int32_t((b * 7919) % blocks);
   const DeviceBuffer layout(host.size() * 4, "the step layout");
   CUDA_CHECK(cudaMemcpy(layout.get(), host.data(), host.size() * 4, cudaMemcpyHostToDevice));

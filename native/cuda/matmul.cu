@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "cuda/common.cuh"
 #include "cuda/matmul.cuh"
@@ -269,8 +270,12 @@ __global__ void __launch_bounds__(kHeadThreads) lm_head_decode(const float* in, 
       if (m >= M) break;
 #pragma unroll
       for (int j = 0; j < kVec; j += 4) {
+        // One explicit fma chain: the same operations for every row count and template.
         const float4 x = __ldg(reinterpret_cast<const float4*>(in + m * C + c + j));
-        acc[m] += x.x * w[j] + x.y * w[j + 1] + x.z * w[j + 2] + x.w * w[j + 3];
+        acc[m] = fmaf(x.x, w[j], acc[m]);
+        acc[m] = fmaf(x.y, w[j + 1], acc[m]);
+        acc[m] = fmaf(x.z, w[j + 2], acc[m]);
+        acc[m] = fmaf(x.w, w[j + 3], acc[m]);
       }
     }
   }
@@ -329,29 +334,34 @@ void launch_decode(const Operands& op, dim3 grid, int64_t k_chunk, float* partia
   CUDA_CHECK_LAUNCH("matmul_decode_splitk");
 }
 
+// The decode kernel's K split: (splits, rows of K per split). Enough blocks for two per SM at one
+// chunk of rows, but no K range shorter than kMinSplitK: it depends on the shape, the dtype and
+// the GPU, never on M, so every row sums in one order.
+std::pair<int64_t, int64_t> decode_split(int64_t K, int64_t N, DType dtype) {
+  const int64_t cols = kColThreads * int64_t(16 / dtype_size(dtype));
+  int64_t splits = std::min<int64_t>({ceil_div(2 * sm_count(), ceil_div(N, cols)), std::max<int64_t>(1, K / kMinSplitK),
+                                      kMaxSplits});
+  const int64_t k_chunk = ceil_div(K, splits);
+  return {ceil_div(K, k_chunk), k_chunk};
+}
+
 template <typename T>
 struct LaunchDecode {
-  static void run(const Operands& op, float* workspace, size_t workspace_floats, cudaStream_t stream) {
+  static void run(const Operands& op, DType dtype, float* workspace, size_t workspace_floats, cudaStream_t stream) {
     constexpr int kCols = kColThreads * int(16 / sizeof(T));
     const int64_t blocks = ceil_div(op.N, kCols);
-    // Enough blocks for two per SM at one chunk of rows, but no K range shorter than kMinSplitK:
-    // a split that depends on the shape and the GPU, not on M, so every row sums in one order.
-    int64_t splits = std::min<int64_t>({ceil_div(2 * sm_count(), blocks), std::max<int64_t>(1, op.K / kMinSplitK),
-                                        kMaxSplits});
-    const int64_t k_chunk = ceil_div(op.K, splits);
-    splits = ceil_div(op.K, k_chunk);
+    const auto [splits, k_chunk] = decode_split(op.K, op.N, dtype);
     GPT_REQUIRE(splits == 1 || (workspace && workspace_floats >= size_t(splits * op.M * op.N)),
                 "matmul: the split-K workspace holds " + std::to_string(workspace_floats) + " floats, " +
                     std::to_string(splits * op.M * op.N) + " needed");
     const int64_t chunks = ceil_div(op.M, kDecodeRowChunk);
     GPT_REQUIRE(chunks <= 65535, "matmul: " + std::to_string(op.M) + " rows exceed the grid limit");
     const dim3 grid{unsigned(blocks), unsigned(splits), unsigned(chunks)};
-    // Rows per block: the smallest template that holds min(M, 16); each row's sums are the same in all.
+    // Rows per block: the smallest template that holds min(M, 8); each row's sums are the same in all.
     if (op.M <= 1) launch_decode<T, 1>(op, grid, k_chunk, workspace, stream);
     else if (op.M <= 2) launch_decode<T, 2>(op, grid, k_chunk, workspace, stream);
     else if (op.M <= 4) launch_decode<T, 4>(op, grid, k_chunk, workspace, stream);
-    else if (op.M <= 8) launch_decode<T, 8>(op, grid, k_chunk, workspace, stream);
-    else launch_decode<T, 16>(op, grid, k_chunk, workspace, stream);
+    else launch_decode<T, 8>(op, grid, k_chunk, workspace, stream);
     if (splits > 1) {
       const int64_t n = op.M * op.N;
       matmul_splitk_finish<<<unsigned(ceil_div(n, 256)), 256, 0, stream>>>(op, int(splits), workspace);
@@ -374,7 +384,7 @@ struct LaunchHeadDecode {
                   cudaStream_t stream) {
     if (M <= 1) launch_head<T, 1>(in, M, C, V, wte, logits, stream);
     else if (M <= 4) launch_head<T, 4>(in, M, C, V, wte, logits, stream);
-    else launch_head<T, 16>(in, M, C, V, wte, logits, stream);
+    else launch_head<T, 8>(in, M, C, V, wte, logits, stream);
   }
 };
 
@@ -401,7 +411,10 @@ void check_path(MatmulPath path, bool decode_ok, DType dtype, const What& what) 
 
 }  // namespace
 
-size_t matmul_workspace_floats(int64_t M, int64_t N) { return size_t(kMaxSplits) * size_t(M) * size_t(N); }
+size_t matmul_workspace_floats(int64_t M, int64_t K, int64_t N, DType dtype) {
+  const int64_t splits = decode_split(K, N, dtype).first;
+  return splits > 1 ? size_t(splits) * size_t(M) * size_t(N) : 0;
+}
 
 void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DType dtype, const float* bias,
             Epilogue epilogue, float* out, MatmulPath path, float* workspace, size_t workspace_floats,
@@ -412,7 +425,7 @@ void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DTy
   if (path == MatmulPath::kAuto) path = decode_ok ? MatmulPath::kDecode : MatmulPath::kFp32;
   const Operands op{in, w, N, 1, bias, out, M, K, N, epilogue};
   if (path == MatmulPath::kDecode)
-    by_dtype<LaunchDecode>(dtype, op, workspace, workspace_floats, stream);
+    by_dtype<LaunchDecode>(dtype, op, dtype, workspace, workspace_floats, stream);
   else
     by_dtype<LaunchTiled>(dtype, op, path == MatmulPath::kTensorCore, stream);
 }

@@ -12,12 +12,13 @@
 
 namespace gpt::cuda {
 
-// Rows per block of the decode kernels; more rows take more blocks.
-constexpr int64_t kDecodeRowChunk = 16;
+// Rows per block of the decode kernels; more rows take more blocks. Eight, not sixteen: at 16
+// rows the half-precision kernel needed all 255 registers (one block per SM).
+constexpr int64_t kDecodeRowChunk = 8;
 
-// Floats of workspace the decode path needs at most for its split-K partials at these sizes
-// (it throws std::invalid_argument with less).
-size_t matmul_workspace_floats(int64_t M, int64_t N);
+// Floats of workspace the decode path needs for its split-K partials at these sizes on the
+// current GPU, 0 when it does not split (it throws std::invalid_argument with less).
+size_t matmul_workspace_floats(int64_t M, int64_t K, int64_t N, DType dtype);
 
 // out[M, N] = epilogue(in[M, K] · w[K, N] + bias[N]); bias fp32 or null (zero). For kResidual
 // `out` is read and added to. Throws std::invalid_argument when the forced path cannot run.

@@ -1,6 +1,8 @@
 #include "napi/layout_args.h"
 
+#include <set>
 #include <string>
+#include <utility>
 
 namespace gpt::napi {
 
@@ -21,6 +23,7 @@ StepLayout layout_args(Napi::Env env, const Napi::Object& obj, int64_t rows, int
   if (int64_t(positions.ElementLength()) != rows || int64_t(table_starts.ElementLength()) != rows)
     throw Napi::RangeError::New(env, "positions and tableStarts must hold one entry per row");
   const int64_t entries = int64_t(tables.ElementLength());
+  std::set<std::pair<int32_t, int64_t>> written;  // (block, slot) of each row's own key and value
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t first = table_starts[size_t(r)], pos = positions[size_t(r)];
     const int64_t last = first + pos / kKvBlockSize;
@@ -31,6 +34,9 @@ StepLayout layout_args(Napi::Env env, const Napi::Object& obj, int64_t rows, int
       if (tables[size_t(j)] < 0 || tables[size_t(j)] >= blocks)
         throw Napi::RangeError::New(env, "tables[" + std::to_string(j) + "] = " + std::to_string(tables[size_t(j)]) +
                                              " is outside the pool of " + std::to_string(blocks) + " blocks");
+    if (!written.emplace(tables[size_t(last)], pos % kKvBlockSize).second)
+      throw Napi::RangeError::New(env, "row " + std::to_string(r) + " writes the slot of block " +
+                                           std::to_string(tables[size_t(last)]) + " that another row writes");
   }
   return StepLayout{rows, nullptr, positions.Data(), table_starts.Data(), tables.Data(), entries};
 }

@@ -11,8 +11,8 @@
 namespace gpt::napi {
 
 // Throws a TypeError for a field that is not an Int32Array, a RangeError naming the row or the
-// entry for one entry per row missing, a position its table does not cover, or a block outside
-// [0, blocks).
+// entry for one entry per row missing, a position its table does not cover, a block outside
+// [0, blocks), or two rows writing the same slot (their keys would race).
 StepLayout layout_args(Napi::Env env, const Napi::Object& obj, int64_t rows, int64_t blocks);
 
 }  // namespace gpt::napi
