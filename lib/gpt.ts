@@ -141,7 +141,10 @@ export class Gpt {
     const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
     const limits = limitsFor(opts, config.nCtx, cudaDevice);
-    const model = await native().loadModel(randomModelSpec(config, dtype, seed, opts.threads, cudaDevice, limits.kvBlocks));
+    const spec = randomModelSpec(config, dtype, seed, opts.threads, cudaDevice, limits.kvBlocks);
+    const model = await native()
+      .loadModel(spec)
+      .catch((e: unknown) => Promise.reject(loadError(e, `random:${preset}`, limits.kvBlocks)));
     return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits);
   }
 
@@ -278,7 +281,8 @@ export class Gpt {
 function isPromptList(
   prompt: string | readonly number[] | readonly string[] | readonly (readonly number[])[],
 ): prompt is readonly string[] | readonly (readonly number[])[] {
-  return Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === "string" || Array.isArray(prompt[0]));
+  // A list holds strings or id arrays (each checked as its own prompt); numbers alone are one prompt of ids.
+  return Array.isArray(prompt) && prompt.some((p) => typeof p === "string" || Array.isArray(p));
 }
 
 function limitsFor(opts: ResolvedLoadOptions, nCtx: number, cudaDevice: number | null): EngineLimits {
@@ -318,9 +322,21 @@ async function loadNative(
   try {
     return await native().loadModel(spec);
   } catch (e) {
-    if (e instanceof GptError) throw e;
-    throw new GptLoadError("E_CHECKPOINT", checkpoint.dir, (e as Error).message, { cause: e });
+    throw loadError(e, checkpoint.dir, kvBlocks);
   }
+}
+
+/** What a native load's failure means: memory the machine could not give (E_DEVICE), else a bad checkpoint. */
+function loadError(e: unknown, dir: string, kvBlocks: number): unknown {
+  if (e instanceof GptError) return e;
+  const message = (e as Error).message;
+  if ((e as { code?: unknown }).code === "E_RESOURCE")
+    return new GptError(
+      "E_DEVICE",
+      `${message} (kvCacheTokens ${kvBlocks * native().kvBlockSize}: a smaller cache needs less)`,
+      { cause: e },
+    );
+  return new GptLoadError("E_CHECKPOINT", dir, message, { cause: e });
 }
 
 function wrapNative(e: unknown, disposed: boolean): unknown {

@@ -113,6 +113,20 @@ describe("KvCacheManager", () => {
     expect(kv.sharePrefix(other)).toBe(0);
   });
 
+  it("releases a sequence's last block first, so eviction keeps the prefix that can still be found", () => {
+    const kv = new KvCacheManager(new BlockPool(5), B);
+    const first = seq(64);
+    expect(kv.reserve(first, 64)).toBe(true);
+    first.computed = 64;
+    kv.commit(first);
+    kv.release(first); // four cached blocks, one free
+    const other = kv.pool.allocate(); // the free one
+    kv.pool.allocate(); // evicts one cached block: the prefix's last, not its first
+    const again = seq(70);
+    expect(kv.sharePrefix(again)).toBe(48);
+    kv.pool.release(other);
+  });
+
   it("reserve takes nothing when the pool is short, and release returns every block", () => {
     const kv = new KvCacheManager(new BlockPool(3), B);
     const a = seq(30);

@@ -1,7 +1,9 @@
 // Bad input through the public API: each error is typed and names the value or limit at fault.
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdtemp, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -76,6 +78,27 @@ describe("errors: options", () => {
     await expect(Gpt.load(fixtureDir("tiny-f32"), { dtype: "int8" as never })).rejects.toThrow(/dtype must be one of/);
     await expect(Gpt.load(fixtureDir("tiny-f32"), { threads: 0 })).rejects.toThrow(/threads must be an integer/);
     await expect(Gpt.load("")).rejects.toThrow(/needs a checkpoint path/);
+    // The batched engine's sizes: maxBatchTokens must hold every running sequence's decode row.
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { maxSequences: 0 })).rejects.toThrow(/maxSequences must be an integer in \[1, 4096\], got 0/);
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { maxSequences: 8, maxBatchTokens: 4 })).rejects.toThrow(
+      /maxBatchTokens must be an integer in \[8, 65535\], got 4/,
+    );
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { kvCacheTokens: 1.5 })).rejects.toThrow(/kvCacheTokens must be an integer/);
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { maxBatchTokens: 70_000 })).rejects.toThrow(/65535/);
+  });
+
+  it.skipIf(process.platform !== "linux")("a KV cache the machine cannot reserve is E_DEVICE, naming kvCacheTokens", () => {
+    // Under a 40 GB address-space limit, a cache of 2^26 tokens (256 GiB for the demo model) does not fit.
+    const script = `import { Gpt } from ${JSON.stringify(fileURLToPath(new URL("../lib/index.ts", import.meta.url)))};
+      try { await Gpt.load(undefined, { device: "cpu", kvCacheTokens: 2 ** 26 }); console.log("LOADED"); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const out = execFileSync("bash", ["-c", `ulimit -v 40000000 && "${process.execPath}" --import tsx --input-type=module -e "$0"`, script], {
+      encoding: "utf8",
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+    });
+    const r = JSON.parse(out.trim().split("\n").pop()!) as { code: string; message: string };
+    expect(r.code).toBe("E_DEVICE");
+    expect(r.message).toMatch(/cannot reserve 262144 MiB of address space for the KV cache \(67108864 tokens\).*kvCacheTokens 67108864/);
   });
 
   it.skipIf(Gpt.devices().length > 0)("says clearly why device cuda is not available here", async () => {

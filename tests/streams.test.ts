@@ -85,6 +85,31 @@ describe("stream()", () => {
     expect((await a.next()).done).toBe(true); // a finished stream stays finished
   });
 
+  it("queues next() calls made before the chunks come, as an async generator does", async () => {
+    const stream = gpt.stream("Queued reads", { maxTokens: 5, temperature: 0, ignoreEos: true });
+    const reads = await Promise.all(Array.from({ length: 7 }, () => stream.next()));
+    expect(reads.map((r) => r.done)).toEqual([false, false, false, false, false, true, true]);
+    expect(reads.slice(0, 5).map((r) => r.value!.token)).toEqual((await stream.result).tokens);
+  });
+
+  it("one AbortSignal shared by many calls: one listener, no leak warning, every call aborted", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const controller = new AbortController();
+      const calls = Array.from({ length: 30 }, (_, i) => gpt.generate(`Shared ${i}`, { maxTokens: 200, signal: controller.signal }));
+      await turns(3);
+      controller.abort();
+      const results = await Promise.all(calls);
+      expect(results.every((r) => r.finishReason === "abort")).toBe(true);
+      await turns(2);
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("a reader that stops pauses its stream at 16 unread chunks; reading resumes it with the same tokens", async () => {
     const options = { maxTokens: 60, temperature: 0.9, seed: 21, ignoreEos: true };
     const want = (await gpt.generate("In the morning", options)).tokens;

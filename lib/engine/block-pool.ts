@@ -73,6 +73,7 @@ export class BlockPool {
    * one and this block stays private.
    */
   register(block: number, key: string): void {
+    if (!(this.refs[block]! > 0)) throw new Error(`block ${block} is registered but nobody holds it`);
     if (this.keys[block] !== undefined || this.byKey.has(key)) return;
     this.keys[block] = key;
     this.byKey.set(key, block);

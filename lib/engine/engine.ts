@@ -61,11 +61,7 @@ export class Engine {
     else this.scheduler.finish(seq);
   }
 
-  /** Takes a sequence out of the batch until resume(); it keeps no slot and no blocks meanwhile. */
-  pause(seq: Sequence): void {
-    this.scheduler.pause(seq);
-  }
-
+  /** A sequence its owner paused (token() said "pause") joins the queue again. */
   resume(seq: Sequence): void {
     this.scheduler.resume(seq);
     this.kick();
@@ -79,16 +75,19 @@ export class Engine {
   }
 
   private kick(): void {
-    if (!this.looping) void this.loop();
+    // The loop catches what the model and the owners throw; anything escaping it is a bug here,
+    // and rather than leave every call waiting on a loop that stopped, each is failed with it.
+    if (!this.looping) this.loop().catch((e: unknown) => this.dispose(e));
   }
 
   private async loop(): Promise<void> {
     this.looping = true;
     try {
       while (this.disposedBy === undefined) {
-        const segments = this.scheduler.schedule();
-        if (segments.length === 0) return;
-        const plan = this.plan(segments);
+        const scheduled = this.scheduler.schedule();
+        if (scheduled.length === 0) return;
+        const { segments, step: plan } = this.plan(scheduled);
+        if (segments.length === 0) continue;
         this.inFlight = new Set(segments.map((s) => s.seq));
         let result: NativeStepResult | undefined;
         let error: unknown;
@@ -113,25 +112,30 @@ export class Engine {
     }
   }
 
-  /** The native step for these segments; each sampling segment draws its uniform number now. */
-  private plan(segments: ScheduledSegment[]): NativeStep {
-    const rows = segments.reduce((n, s) => n + s.rows, 0);
-    const tokens = new Int32Array(rows);
-    let at = 0;
-    const native: NativeSegment[] = segments.map(({ seq, start, rows }) => {
-      for (let i = 0; i < rows; i++) tokens[at++] = seq.tokens[start + i]!;
+  /**
+   * The native step for these segments; each sampling segment draws its uniform number now. A
+   * segment whose owner throws here is failed and left out (the others run); the segments kept
+   * come back with the step.
+   */
+  private plan(scheduled: ScheduledSegment[]): { segments: ScheduledSegment[]; step: NativeStep } {
+    const segments: ScheduledSegment[] = [];
+    const native: NativeSegment[] = [];
+    for (const segment of scheduled) {
+      const { seq, start, rows } = segment;
       const last = start + rows === seq.tokens.length;
-      const sampling = seq.owner.output === "sample" && last;
-      return {
-        rows,
-        start,
-        blocks: Int32Array.from(seq.blocks),
-        logits: seq.owner.output === "logits" ? "all" : "none",
-        sample: sampling ? seq.owner.sampling() : null,
-      };
-    });
-    for (const { seq } of segments) seq.owner.started();
-    return { tokens, segments: native };
+      try {
+        const sample = seq.owner.output === "sample" && last ? seq.owner.sampling() : null;
+        seq.owner.started();
+        native.push({ rows, start, blocks: Int32Array.from(seq.blocks), logits: seq.owner.output === "logits" ? "all" : "none", sample });
+        segments.push(segment);
+      } catch (e) {
+        this.fail(seq, e);
+      }
+    }
+    const tokens = new Int32Array(segments.reduce((n, s) => n + s.rows, 0));
+    let at = 0;
+    for (const { seq, start, rows } of segments) for (let i = 0; i < rows; i++) tokens[at++] = seq.tokens[start + i]!;
+    return { segments, step: { tokens, segments: native } };
   }
 
   private apply(segments: ScheduledSegment[], result: NativeStepResult): void {

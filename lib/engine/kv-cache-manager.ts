@@ -51,9 +51,13 @@ export class KvCacheManager {
       this.pool.register(seq.blocks[seq.registered]!, this.key(seq, seq.registered));
   }
 
-  /** Lets go of all the sequence's blocks (registered ones stay cached); it has no positions after. */
+  /**
+   * Lets go of all the sequence's blocks (registered ones stay cached); it has no positions after.
+   * Last block first: the pool evicts the least recently released first, and a prefix is only
+   * found again from its first block on, so the first blocks must be the last to go.
+   */
   release(seq: Sequence): void {
-    for (const block of seq.blocks) this.pool.release(block);
+    for (let i = seq.blocks.length - 1; i >= 0; i--) this.pool.release(seq.blocks[i]!);
     seq.blocks = [];
     seq.registered = 0;
     seq.computed = 0;

@@ -2,19 +2,26 @@
  * One generate() or stream() call as the engine's owner of its sequence: turns each picked token
  * into a chunk (through the UTF-8 and stop-string hold-backs), decides when generation ends,
  * queues chunks for a streaming reader, and settles the result. A streaming reader that falls
- * 16 chunks behind pauses the sequence; reading resumes it.
+ * 16 chunks behind pauses the sequence; reading it down to 8 resumes it.
  */
 import type { NativeSampling } from "../../bindings.js";
 import type { Engine } from "../engine/engine.js";
 import { Sequence, type SequenceOwner, type TokenVerdict } from "../engine/sequence.js";
 import type { ResolvedGenerateOptions } from "../options.js";
 import { Random } from "../random.js";
+import { onAbort } from "./abort-listeners.js";
 import { StopMatcher } from "../stop-matcher.js";
 import { StreamDecoder, type Tokenizer } from "../tokenizer/index.js";
 import type { FinishReason, GenerateResult, StreamChunk } from "./results.js";
 
-/** Unread chunks at which a stream's sequence leaves the batch until its reader catches up. */
+/** Unread chunks at which a stream's sequence leaves the batch until its reader catches up... */
 export const PAUSE_AFTER_UNREAD = 16;
+/**
+ * ...and how few must be left unread before it rejoins: half, so that a reader a little slower
+ * than the engine does not make the sequence leave and rejoin (recomputing its last block) at
+ * every token.
+ */
+export const RESUME_AT_UNREAD = PAUSE_AFTER_UNREAD / 2;
 
 type Outcome = { result: GenerateResult } | { error: unknown };
 
@@ -31,13 +38,14 @@ export class GenerationRequest implements SequenceOwner {
   private readonly generated: number[] = [];
   private text = "";
   private readonly unread: StreamChunk[] = [];
-  private reader: { resolve: (r: IteratorResult<StreamChunk, undefined>) => void; reject: (e: unknown) => void } | null =
-    null;
+  /** next() calls waiting for a chunk, first first (an async generator queues them the same way). */
+  private readonly readers: { resolve: (r: IteratorResult<StreamChunk, undefined>) => void; reject: (e: unknown) => void }[] =
+    [];
   private outcome: Outcome | null = null;
   private paused = false;
   private settle!: { resolve: (r: GenerateResult) => void; reject: (e: unknown) => void };
   private readonly times: { submitted: number; started?: number; firstToken?: number } = { submitted: performance.now() };
-  private readonly onAbort = () => this.cancel();
+  private stopListening: () => void = () => {};
 
   constructor(
     private readonly engine: Engine,
@@ -60,7 +68,7 @@ export class GenerationRequest implements SequenceOwner {
   start(): void {
     const { signal } = this.options;
     if (signal?.aborted) return this.finish("abort");
-    signal?.addEventListener("abort", this.onAbort, { once: true });
+    if (signal) this.stopListening = onAbort(signal, () => this.cancel());
     this.engine.submit(this.sequence);
   }
 
@@ -69,7 +77,7 @@ export class GenerationRequest implements SequenceOwner {
   next(): Promise<IteratorResult<StreamChunk, undefined>> {
     const chunk = this.unread.shift();
     if (chunk) {
-      if (this.paused && this.unread.length < PAUSE_AFTER_UNREAD) {
+      if (this.paused && this.unread.length <= RESUME_AT_UNREAD) {
         this.paused = false;
         this.engine.resume(this.sequence);
       }
@@ -79,8 +87,7 @@ export class GenerationRequest implements SequenceOwner {
       if ("error" in this.outcome) return Promise.reject(this.outcome.error);
       return Promise.resolve({ value: undefined, done: true });
     }
-    if (this.reader) return Promise.reject(new Error("stream: next() called while an earlier next() is pending"));
-    return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
+    return new Promise((resolve, reject) => this.readers.push({ resolve, reject }));
   }
 
   /** Ends generation early (the reader left, its signal fired, or it was collected): the result is "abort". */
@@ -141,11 +148,10 @@ export class GenerationRequest implements SequenceOwner {
   failed(error: unknown): void {
     if (this.outcome) return;
     this.outcome = { error };
-    this.options.signal?.removeEventListener("abort", this.onAbort);
+    this.stopListening();
     this.settle.reject(error);
-    const reader = this.reader;
-    this.reader = null;
-    if (reader && this.unread.length === 0) reader.reject(error);
+    // Waiting readers means nothing is unread: each of them gets the error.
+    for (const reader of this.readers.splice(0)) reader.reject(error);
   }
 
   // ----
@@ -153,13 +159,9 @@ export class GenerationRequest implements SequenceOwner {
   private emit(chunk: StreamChunk): void {
     this.text += chunk.text;
     if (!this.streaming) return;
-    const reader = this.reader;
-    if (reader) {
-      this.reader = null;
-      reader.resolve({ value: chunk, done: false });
-    } else {
-      this.unread.push(chunk);
-    }
+    const reader = this.readers.shift();
+    if (reader) reader.resolve({ value: chunk, done: false });
+    else this.unread.push(chunk);
   }
 
   private finish(reason: FinishReason, eos = false): void {
@@ -178,10 +180,8 @@ export class GenerationRequest implements SequenceOwner {
       timings: { queueMs: started - submitted, prefillMs: firstToken - started, decodeMs: now - firstToken },
     };
     this.outcome = { result };
-    this.options.signal?.removeEventListener("abort", this.onAbort);
+    this.stopListening();
     this.settle.resolve(result);
-    const reader = this.reader;
-    this.reader = null;
-    reader?.resolve({ value: undefined, done: true });
+    for (const reader of this.readers.splice(0)) reader.resolve({ value: undefined, done: true });
   }
 }

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/resource_error.h"
+
 namespace gpt::cpu {
 
 KvPool::KvPool(const KvPoolDims& dims) {
@@ -15,8 +17,8 @@ KvPool::KvPool(const KvPoolDims& dims) {
   bytes_ = size_t(dims.layers) * 2 * size_t(layer_floats_) * sizeof(float);
   void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    throw std::runtime_error("cannot reserve " + std::to_string(bytes_ >> 20) + " MiB for the KV cache (" +
-                             std::to_string(dims.blocks) + " blocks): " + std::strerror(errno));
+    throw ResourceError("cannot reserve " + std::to_string(bytes_ >> 20) + " MiB of address space for the KV cache (" +
+                        std::to_string(dims.blocks * kKvBlockSize) + " tokens): " + std::strerror(errno));
   data_ = static_cast<float*>(p);
 }
 

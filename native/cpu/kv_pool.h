@@ -14,7 +14,7 @@ namespace gpt::cpu {
 class KvPool {
  public:
   KvPool() = default;
-  // Throws std::runtime_error naming the size when the address space cannot be reserved.
+  // Throws ResourceError naming the size when the address space cannot be reserved.
   explicit KvPool(const KvPoolDims& dims);
   ~KvPool();
   KvPool(const KvPool&) = delete;

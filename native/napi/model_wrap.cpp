@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/resource_error.h"
 #include "core/sampler.h"
 #include "cpu/cpu_backend.h"
 #if GPT_CUDA_ENABLED
@@ -41,17 +42,25 @@ class LoadWorker final : public Napi::AsyncWorker {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
                                        : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
       model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), make_backend(spec_), spec_.kv_blocks);
+    } catch (const ResourceError& e) {
+      out_of_memory_ = true;
+      SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     }
   }
   void OnOK() override { deferred_.Resolve(ModelWrap::Wrap(Env(), model_, spec_.threads)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    // The memory a load could not get is the machine's limit, not the checkpoint's fault.
+    if (out_of_memory_) e.Value().Set("code", "E_RESOURCE");
+    deferred_.Reject(e.Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   ModelSpec spec_;
   std::shared_ptr<Gpt2Model> model_;
+  bool out_of_memory_ = false;
 };
 
 // One engine step on a worker thread: resolves with {tokens, logprobs, logits} (NativeStepResult).
