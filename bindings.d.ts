@@ -39,18 +39,50 @@ export interface NativeModelSpec {
 /** Which rows' next-token logits a step returns for a segment. */
 export type NativeLogitsMode = "all" | "last" | "none";
 
+/** One alternative at a pick: a token and its log-softmax over the raw logits. */
+export interface NativeAlternative {
+  token: number;
+  logprob: number;
+}
+
 export interface NativeSampled {
   token: number;
   /** log-softmax of the raw logits at the chosen token. */
   logprob: number;
+  /** The topLogprobs best raw logits (ties: lower id first), best first. */
+  top: NativeAlternative[];
 }
 
-/** A pick from a row of logits; `u` is a uniform random number in [0, 1). */
+/**
+ * Changes to the raw logits before a pick, in vLLM's order: for each ids[i], its logit l becomes
+ * l + bias[i]; then, where repeated[i] is 1, l / repetitionPenalty if positive and
+ * l × repetitionPenalty otherwise; then l − penalty[i]. Each operation is rounded to fp32 on its
+ * own, alike on the CPU and the GPU. A bias of −Infinity bans the token; the others are finite.
+ * The ids are unique and inside the vocabulary; the four arrays have one length.
+ */
+export interface NativeAdjustments {
+  ids: Int32Array;
+  repeated: Uint8Array;
+  bias: Float32Array;
+  penalty: Float32Array;
+}
+
+/**
+ * A pick from a row of logits: the adjustments, then greedy (temperature 0) or temperature,
+ * top-k, top-p and min-p in that order; `u` is a uniform random number in [0, 1).
+ */
 export interface NativeSampling {
   temperature: number;
   topK: number;
   topP: number;
   u: number;
+  /** Keep tokens whose probability is at least minP × the best's (0, the default: all). */
+  minP?: number;
+  /** > 0; 1 (the default) changes nothing. */
+  repetitionPenalty?: number;
+  adjust?: NativeAdjustments | null;
+  /** How many alternatives to report, 0 (the default) … 20. */
+  topLogprobs?: number;
 }
 
 /**
@@ -80,6 +112,12 @@ export interface NativeStepResult {
   tokens: Int32Array;
   /** Per segment: the picked token's logprob (0 where none). */
   logprobs: Float32Array;
+  /** Per segment: how many alternatives its pick reports (its sample's topLogprobs; 0 where none). */
+  topCounts: Int32Array;
+  /** Per segment, 20 slots each: the alternatives' ids, best first (topCounts[i] of them filled). */
+  topIds: Int32Array;
+  /** Per segment, 20 slots each: the alternatives' logprobs, as topIds. */
+  topLogprobs: Float32Array;
   /** The logits rows the segments asked for, in segment order, vocabSize floats each. */
   logits: Float32Array;
 }
@@ -93,8 +131,6 @@ export interface NativeModel {
    * depends on nothing but that row, so a segment's results do not depend on the others.
    */
   step(plan: NativeStep): Promise<NativeStepResult>;
-  /** Picks a token from row `row` of `logits`; `u` is a uniform random number in [0, 1). */
-  sample(logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number): NativeSampled;
   /** Frees the weights and the KV pool (once any running step ends). */
   dispose(): void;
   /** Blocks in the KV pool, as loaded. */
@@ -213,7 +249,8 @@ export interface NativeCudaOps {
       cacheDtype?: NativeDtype;
     },
   ): void;
-  sample(args: { logits: Float32Array; temperature: number; topK: number; topP: number; u: number }): NativeSampled;
+  /** The device sampler (the twin of ops.sample). */
+  sample(args: NativeSampling & { logits: Float32Array }): NativeSampled;
   /** Free and total bytes of a GPU's memory (cudaMemGetInfo), for the tests that look for leaks. */
   memInfo(args: { device: number }): { free: number; total: number };
 }
@@ -227,6 +264,8 @@ export interface NativeOps {
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
   attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
   gelu(args: { impl: NativeImpl; input: Float32Array; out: Float32Array }): void;
+  /** The CPU sampler, the one a CPU model's steps use: throws for unusable logits (NaN, +inf, all −inf). */
+  sample(args: NativeSampling & { logits: Float32Array }): NativeSampled;
 }
 
 /** How a bench kernel is timed: `warmup` untimed calls, then up to `iterations` timed ones, ending early past `maxSeconds`. */

@@ -7,20 +7,12 @@ import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from
 import { Engine } from "./engine/engine.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
-import {
-  engineLimits,
-  resolveGenerateOptions,
-  resolveLoadOptions,
-  type EngineLimits,
-  type GenerateOptions,
-  type LoadOptions,
-  type ResolvedLoadOptions,
-  type WeightDtype,
-} from "./options.js";
+import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
+import { engineLimits, resolveLoadOptions, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
 import { randomModelSpec } from "./random-spec.js";
 import { GenerationRequest } from "./requests/generation-request.js";
 import { LogitsRequest } from "./requests/logits-request.js";
-import type { FinishReason, GenerateResult, StreamChunk } from "./requests/results.js";
+import type { FinishReason, GenerateResult, StreamChunk, TokenLogprob, TokenLogprobs } from "./requests/results.js";
 import { GenerationStream } from "./requests/stream.js";
 import { Tokenizer } from "./tokenizer/index.js";
 
@@ -48,7 +40,12 @@ export interface KvCacheUsage {
   usedBytes: number;
 }
 
-export type { StreamChunk, FinishReason, GenerateResult, GenerationStream };
+export type { StreamChunk, FinishReason, GenerateResult, GenerationStream, TokenLogprob, TokenLogprobs };
+
+/** A prompt: text, or token ids. */
+export type Prompt = string | readonly number[];
+/** Generate options that ask for n sequences: the call returns one result or stream per sequence. */
+export type GenerateNOptions = GenerateOptions & { n: number };
 
 /** The shapes of the four GPT-2 sizes (vocabulary 50257, 1024 positions). */
 const RANDOM_PRESETS = {
@@ -193,33 +190,45 @@ export class Gpt {
   /**
    * Generates a continuation of a prompt (text, or token ids), or of each prompt of a list
    * (resolving to their results in order; each runs with the same options, seed included, so
-   * each result equals that prompt run alone). Calls run together in the batched engine.
+   * each result equals that prompt run alone). Calls run together in the batched engine. With
+   * the n option, a prompt gets n results (a list gets n per prompt, prompt by prompt): n
+   * sequences that compute the prompt once and sample with seeds seed, seed + 1, ….
    */
-  generate(prompt: string | readonly number[], options?: GenerateOptions): Promise<GenerateResult>;
+  generate(prompt: Prompt, options?: GenerateOptions & { n?: undefined }): Promise<GenerateResult>;
+  generate(prompt: Prompt, options: GenerateNOptions): Promise<GenerateResult[]>;
   generate(prompts: readonly string[] | readonly (readonly number[])[], options?: GenerateOptions): Promise<GenerateResult[]>;
+  /** Options whose n is not known here: a list exactly when n is set. */
+  generate(prompt: Prompt, options?: GenerateOptions): Promise<GenerateResult | GenerateResult[]>;
   async generate(
-    prompt: string | readonly number[] | readonly string[] | readonly (readonly number[])[],
+    prompt: Prompt | readonly string[] | readonly (readonly number[])[],
     options?: GenerateOptions,
   ): Promise<GenerateResult | GenerateResult[]> {
+    const opts = resolveGenerateOptions(options, this.config.vocabSize);
     if (isPromptList(prompt)) {
-      const opts = resolveGenerateOptions(options);
-      const requests = prompt.map((p, i) => this.request(p, opts, false, `prompts[${i}]`));
+      const requests = prompt.flatMap((p, i) => this.requests(p, opts, false, `prompts[${i}]`));
       for (const r of requests) r.start();
       return Promise.all(requests.map((r) => r.result));
     }
-    const request = this.request(prompt, resolveGenerateOptions(options), false, "prompt");
-    request.start();
-    return request.result;
+    const requests = this.requests(prompt, opts, false, "prompt");
+    for (const r of requests) r.start();
+    return opts.n === undefined ? requests[0]!.result : Promise.all(requests.map((r) => r.result));
   }
 
   /**
    * Streams a continuation token by token: an async iterable of chunks whose texts concatenate to
    * the result's text, with `result` (finishReason, usage, timings). Generation starts at once.
+   * With the n option: n streams, as generate() makes n results.
    */
-  stream(prompt: string | readonly number[], options?: GenerateOptions): GenerationStream {
-    const request = this.request(prompt, resolveGenerateOptions(options), true, "prompt");
-    request.start();
-    return new GenerationStream(request);
+  stream(prompt: Prompt, options?: GenerateOptions & { n?: undefined }): GenerationStream;
+  stream(prompt: Prompt, options: GenerateNOptions): GenerationStream[];
+  /** Options whose n is not known here: a list exactly when n is set. */
+  stream(prompt: Prompt, options?: GenerateOptions): GenerationStream | GenerationStream[];
+  stream(prompt: Prompt, options?: GenerateOptions): GenerationStream | GenerationStream[] {
+    const opts = resolveGenerateOptions(options, this.config.vocabSize);
+    const requests = this.requests(prompt, opts, true, "prompt");
+    for (const r of requests) r.start();
+    const streams = requests.map((r) => new GenerationStream(r));
+    return opts.n === undefined ? streams[0]! : streams;
   }
 
   /**
@@ -233,12 +242,8 @@ export class Gpt {
     this.model = null;
   }
 
-  private request(
-    prompt: string | readonly number[],
-    opts: ReturnType<typeof resolveGenerateOptions>,
-    streaming: boolean,
-    what: string,
-  ): GenerationRequest {
+  /** The n (or one) requests of a prompt: the first leads, the others wait to share its prompt's blocks. */
+  private requests(prompt: Prompt, opts: ResolvedGenerateOptions, streaming: boolean, what: string): GenerationRequest[] {
     this.live();
     let ids: number[];
     if (typeof prompt === "string") ids = this.tokenizer.encode(prompt);
@@ -246,7 +251,13 @@ export class Gpt {
     // An empty prompt starts from <|endoftext|>, as GPT-2 itself was trained to begin a document.
     if (ids.length === 0) ids = [this.tokenizer.eosTokenId];
     this.checkFits(ids.length, opts.maxTokens, `the ${what}'s ${ids.length} tokens plus maxTokens ${opts.maxTokens}`);
-    return new GenerationRequest(this.engine, this.tokenizer, ids, opts, streaming);
+    const requests: GenerationRequest[] = [];
+    for (let i = 0; i < (opts.n ?? 1); i++) {
+      const request = new GenerationRequest(this.engine, this.tokenizer, ids, { ...opts, seed: (opts.seed + i) >>> 0 }, streaming);
+      request.sequence.leader = requests[0]?.sequence ?? null;
+      requests.push(request);
+    }
+    return requests;
   }
 
   /** E_CONTEXT_OVERFLOW when `tokens` + `more` positions exceed n_positions or the KV cache. */

@@ -3,12 +3,17 @@ export {
   type RandomPreset,
   type GptConfig,
   type GenerateResult,
+  type GenerateNOptions,
+  type Prompt,
   type StreamChunk,
+  type TokenLogprob,
+  type TokenLogprobs,
   type FinishReason,
   type GenerationStream,
   type KvCacheUsage,
 } from "./gpt.js";
 export type { BuildInfo, GpuDevice } from "./device.js";
-export type { LoadOptions, GenerateOptions, Device, WeightDtype } from "./options.js";
+export type { LoadOptions, Device, WeightDtype } from "./options.js";
+export type { GenerateOptions } from "./generate-options.js";
 export { GptError, GptLoadError, GptInputError, type GptErrorCode } from "./errors.js";
 export { Tokenizer } from "./tokenizer/index.js";

@@ -15,7 +15,7 @@ const VOCAB = 50257;
 
 interface Request {
   prompt: number[];
-  options: GenerateOptions;
+  options: GenerateOptions & { n?: undefined };
   /** Steps of other requests to wait for before joining (0: at once). */
   joinAfter: number;
 }

@@ -48,9 +48,7 @@ expectTypeOf<NativeBuildInfo>().toEqualTypeOf<{
   archs: string[];
 }>();
 expectTypeOf<NativeModel["step"]>().toEqualTypeOf<(plan: NativeStep) => Promise<NativeStepResult>>();
-expectTypeOf<NativeModel["sample"]>().toEqualTypeOf<
-  (logits: Float32Array, row: number, temperature: number, topK: number, topP: number, u: number) => NativeSampled
->();
+expectTypeOf<NativeOps["sample"]>().toEqualTypeOf<(args: NativeSampling & { logits: Float32Array }) => NativeSampled>();
 expectTypeOf<NativeStep>().toEqualTypeOf<{ tokens: Int32Array; segments: NativeSegment[] }>();
 expectTypeOf<NativeSegment>().toEqualTypeOf<{
   rows: number;
@@ -59,10 +57,17 @@ expectTypeOf<NativeSegment>().toEqualTypeOf<{
   logits: NativeLogitsMode;
   sample?: NativeSampling | null;
 }>();
-expectTypeOf<NativeStepResult>().toEqualTypeOf<{ tokens: Int32Array; logprobs: Float32Array; logits: Float32Array }>();
+expectTypeOf<NativeStepResult>().toEqualTypeOf<{
+  tokens: Int32Array;
+  logprobs: Float32Array;
+  topCounts: Int32Array;
+  topIds: Int32Array;
+  topLogprobs: Float32Array;
+  logits: Float32Array;
+}>();
 expectTypeOf<NativeModel["graphReplays"]>().toEqualTypeOf<number>();
 expectTypeOf<NativeModel["kvBlocks"]>().toEqualTypeOf<number>();
-expectTypeOf<NativeSampled>().toEqualTypeOf<{ token: number; logprob: number }>();
+expectTypeOf<NativeSampled>().toEqualTypeOf<{ token: number; logprob: number; top: { token: number; logprob: number }[] }>();
 expectTypeOf<NativeLogitsMode>().toEqualTypeOf<"all" | "last" | "none">();
 expectTypeOf<NativeBinding["kvBlockSize"]>().toEqualTypeOf<number>();
 
@@ -109,11 +114,12 @@ describe("addon exports", () => {
     expect(typeof binding.loadModel).toBe("function");
     expect(typeof binding.buildInfo).toBe("function");
     expect(typeof binding.ops).toBe("object");
-    expect(Object.keys(binding.ops).sort()).toEqual(["attention", "gelu", "lmHead", "matmul"]);
+    expect(Object.keys(binding.ops).sort()).toEqual(["attention", "gelu", "lmHead", "matmul", "sample"]);
     expect(typeof binding.ops.matmul).toBe("function");
     expect(typeof binding.ops.lmHead).toBe("function");
     expect(typeof binding.ops.attention).toBe("function");
     expect(typeof binding.ops.gelu).toBe("function");
+    expect(typeof binding.ops.sample).toBe("function");
     expect(Object.keys(binding.bench).sort()).toEqual(["attention", "lmHead", "matmul", "memoryRead"]);
     for (const fn of Object.values(binding.bench)) expect(typeof fn).toBe("function");
   });
@@ -122,7 +128,7 @@ describe("addon exports", () => {
     const ctor = untyped.NativeModel;
     expect(typeof ctor).toBe("function");
     const proto = (ctor as { prototype: object }).prototype;
-    for (const method of ["step", "sample", "dispose"]) {
+    for (const method of ["step", "dispose"]) {
       const d = Object.getOwnPropertyDescriptor(proto, method);
       expect(typeof d?.value, method).toBe("function");
     }
@@ -132,7 +138,7 @@ describe("addon exports", () => {
       expect(d?.set, `${accessor} has no setter`).toBeUndefined();
     }
     expect(Object.getOwnPropertyNames(proto).sort()).toEqual(
-      ["constructor", "dispose", "graphReplays", "kvBlocks", "kvCacheBytes", "residentBytes", "sample", "step", "threads"].sort(),
+      ["constructor", "dispose", "graphReplays", "kvBlocks", "kvCacheBytes", "residentBytes", "step", "threads"].sort(),
     );
   });
 
@@ -257,7 +263,7 @@ describe("NativeModel", () => {
     expect((await model.step(solo([3], 0, "last"))).logits.length).toBe(VOCAB);
   });
 
-  it("a sampled segment picks what sample() picks from its last row, for prompts and single steps", async () => {
+  it("a sampled segment picks what ops.sample picks from its last row, for prompts and single steps", async () => {
     const prompt = [11, 500, 3, 977, 42];
     const settings: [number, number, number][] = [
       [0, 0, 1],
@@ -268,7 +274,7 @@ describe("NativeModel", () => {
       for (const u of [0.03, 0.51, 0.97]) {
         const sample = { temperature, topK, topP, u };
         const { logits } = await model.step(solo(prompt, 0, "last"));
-        const expected = model.sample(logits, 0, temperature, topK, topP, u);
+        const expected = binding.ops.sample({ logits, ...sample });
         const got = await model.step(solo(prompt, 0, "last", sample));
         expect({ token: got.tokens[0], logprob: got.logprobs[0] }).toEqual({
           token: expected.token,
@@ -277,11 +283,39 @@ describe("NativeModel", () => {
         expect(Array.from(got.logits)).toEqual(Array.from(logits));
         // One more token: a decode step.
         const step = await model.step(solo([got.tokens[0]!], prompt.length, "last"));
-        const stepExpected = model.sample(step.logits, 0, temperature, topK, topP, u);
+        const stepExpected = binding.ops.sample({ logits: step.logits, ...sample });
         const stepGot = await model.step(solo([got.tokens[0]!], prompt.length, "none", sample));
         expect(stepGot.tokens[0]).toBe(stepExpected.token);
       }
     expect(model.graphReplays).toBe(0); // the CPU records nothing
+  });
+
+  it("a sampled segment carries min-p, the adjustments and the alternatives through to ops.sample's pick", async () => {
+    const prompt = [7, 300, 12, 999];
+    const sample: NativeSampling = {
+      temperature: 0.9,
+      topK: 0,
+      topP: 1,
+      u: 0.37,
+      minP: 0.05,
+      repetitionPenalty: 1.3,
+      adjust: {
+        ids: Int32Array.of(7, 300, 512),
+        repeated: Uint8Array.of(1, 1, 0),
+        bias: Float32Array.of(-0.5, 0, 2.25),
+        penalty: Float32Array.of(0, 0.75, 0.5),
+      },
+      topLogprobs: 5,
+    };
+    const { logits } = await model.step(solo(prompt, 0, "last"));
+    const expected = binding.ops.sample({ logits, ...sample });
+    const got = await model.step(solo(prompt, 0, "none", sample));
+    expect(got.tokens[0]).toBe(expected.token);
+    expect(got.logprobs[0]).toBe(Math.fround(expected.logprob));
+    expect(got.topCounts[0]).toBe(5);
+    expect(Array.from(got.topIds.subarray(0, 5))).toEqual(expected.top.map((a) => a.token));
+    expect(Array.from(got.topLogprobs.subarray(0, 5))).toEqual(expected.top.map((a) => Math.fround(a.logprob)));
+    expect(got.topIds.length).toBe(20); // 20 slots per segment
   });
 
   it("step checks its sampling parameters", async () => {
@@ -294,16 +328,27 @@ describe("NativeModel", () => {
     expect(call({ temperature: 1, topK: 2.5, topP: 1, u: 0.5 })).toThrow(/topK 2.5/);
     expect(call({ temperature: 1, topK: 0, topP: -0.5, u: 0.5 })).toThrow(/topP -0.5/);
     expect(call({ temperature: 1, topK: 0, topP: 1, u: 1 })).toThrow(/u 1/);
-    expect(() => model.sample(new Float32Array(VOCAB), 0, 1, 0, 1.5, 0.5)).toThrow(/sample: topP 1.5/);
+    const basic = { temperature: 1, topK: 0, topP: 1, u: 0.5 };
+    expect(call({ ...basic, minP: 1.5 })).toThrow(/minP 1.5/);
+    expect(call({ ...basic, repetitionPenalty: 0 })).toThrow(/repetitionPenalty 0/);
+    expect(call({ ...basic, topLogprobs: 21 })).toThrow(/topLogprobs must be an integer in \[0, 20\]/);
+    const adjust = { ids: Int32Array.of(1, 2), repeated: Uint8Array.of(0, 0), bias: Float32Array.of(1, 1), penalty: Float32Array.of(0, 0) };
+    expect(call({ ...basic, adjust: { ...adjust, ids: [1, 2] } })).toThrow(/adjust.ids must be an Int32Array/);
+    expect(call({ ...basic, adjust: { ...adjust, bias: Float32Array.of(1) } })).toThrow(/one length/);
+    expect(call({ ...basic, adjust: { ...adjust, bias: Float32Array.of(1, Infinity) } })).toThrow(/bias\[1\] must be finite or -Infinity/);
+    expect(call({ ...basic, adjust: { ...adjust, penalty: Float32Array.of(NaN, 0) } })).toThrow(/penalty\[0\] is not finite/);
+    expect(call({ ...basic, adjust: { ...adjust, ids: Int32Array.of(4, 4) } })).toThrow(/names id 4 twice/);
+    await expect(model.step(solo([1], 0, "none", { ...basic, adjust: { ...adjust, ids: Int32Array.of(1, VOCAB) } }))).rejects.toThrow(
+      `a logit adjustment names id ${VOCAB}, outside the vocabulary of ${VOCAB}`,
+    );
   });
 });
 
 describe("a disposed NativeModel", () => {
-  it("throws 'the model was disposed' from step and sample", async () => {
+  it("throws 'the model was disposed' from step", async () => {
     const model = await loadTiny();
     model.dispose();
     expect(() => model.step(solo([1], 0, "last"))).toThrow("the model was disposed");
-    expect(() => model.sample(new Float32Array(VOCAB), 0, 0, 0, 1, 0)).toThrow("the model was disposed");
     expect(() => model.kvBlocks).toThrow("the model was disposed");
     model.dispose(); // a second dispose is harmless
   });
@@ -319,7 +364,6 @@ describe("a disposed NativeModel", () => {
   it("a NativeModel constructed from JS (no model behind it) acts as disposed", () => {
     const Ctor = untyped.NativeModel as new () => NativeModel;
     const bare = new Ctor();
-    expect(() => bare.sample(new Float32Array(VOCAB), 0, 0, 0, 1, 0)).toThrow("the model was disposed");
     expect(() => bare.step(solo([1], 0, "last"))).toThrow("the model was disposed");
   });
 });

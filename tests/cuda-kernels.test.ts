@@ -22,8 +22,7 @@ import type {
 } from "../bindings.js";
 import { native } from "../lib/native.js";
 import { bf16BitsToF32, f16BitsToF32, toBf16, toF16 } from "./helpers/half.js";
-import { fixtureDir } from "./helpers/fixtures.js";
-import { loadNativeModel } from "./helpers/native-model.js";
+import { adjustLogits, samplingReference, topAlternatives } from "./helpers/sampling-reference.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
 const SEED = testSeed();
@@ -383,36 +382,8 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
   });
 
   describe("sample", () => {
-    /** The CPU sampler's candidate order and masses (core/sampler.cpp), in double. */
-    function reference(logits: Float32Array, temperature: number, topK: number, topP: number) {
-      const ids = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
-      const max = logits[ids[0]!]!;
-      const logZ = max + Math.log(ids.reduce((s, i) => s + Math.exp(logits[i]! - max), 0));
-      let kept = topK > 0 && topK < ids.length ? ids.slice(0, topK) : ids;
-      const w = (i: number) => Math.exp((logits[i]! - max) / temperature);
-      if (topP < 1) {
-        const need = Math.fround(topP) * kept.reduce((s, i) => s + w(i), 0);
-        let cum = 0;
-        let keep = 0;
-        while (keep < kept.length) {
-          cum += w(kept[keep++]!);
-          if (cum >= need) break;
-        }
-        kept = kept.slice(0, keep);
-      } else {
-        kept = [...kept].sort((a, b) => a - b); // without a top-p sort the CPU walks ids upward
-      }
-      const mass = kept.reduce((s, i) => s + w(i), 0);
-      // Token i is picked for u in [lo, hi).
-      const intervals = new Map<number, [number, number]>();
-      let cum = 0;
-      for (const i of kept) {
-        const lo = cum / mass;
-        cum += w(i);
-        intervals.set(i, [lo, cum / mass]);
-      }
-      return { best: ids[0]!, logZ, intervals };
-    }
+    const reference = (logits: Float32Array, temperature: number, topK: number, topP: number, minP = 0) =>
+      samplingReference(logits, { temperature, topK, topP, minP });
 
     it("greedy: the argmax (lowest id on ties) and its log-softmax", () => {
       const prng = new Prng(deriveSeed(SEED, 5000));
@@ -447,38 +418,84 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       }
     });
 
-    it("picks what the CPU sampler picks for the same u (the twin itself, 1024 ids)", async () => {
-      const model = await loadNativeModel(fixtureDir("tiny-f32"), 1); // its sample() is core/sampler.cpp
-      try {
-        const prng = new Prng(deriveSeed(SEED, 5200));
-        const settings: [number, number, number][] = [
-          [1, 0, 1],
-          [0.6, 0, 1],
-          [1, 30, 1],
-          [1.5, 0, 0.8],
-          [0.9, 100, 0.95],
-        ];
-        let compared = 0;
-        for (const [temperature, topK, topP] of settings) {
-          const logits = random(prng, 1024, -3, 3);
-          const ref = reference(logits, temperature, topK, topP);
-          for (let trial = 0; trial < 40; trial++) {
-            const u = prng.next();
-            const cpu = model.sample(logits, 0, temperature, topK, topP, u);
-            const [lo, hi] = ref.intervals.get(cpu.token)!; // the reference mirrors the CPU sampler
-            expect(u).toBeGreaterThanOrEqual(lo - 1e-6);
-            expect(u).toBeLessThan(hi + 1e-6);
-            if (u - lo < 1e-6 || hi - u < 1e-6) continue; // a boundary the fixed-point sums may round across
-            const gpu = cuda.sample({ logits, temperature, topK, topP, u });
-            expect(gpu.token, `T ${temperature}, top-k ${topK}, top-p ${topP}, u ${u}`).toBe(cpu.token);
-            expect(gpu.logprob).toBeCloseTo(cpu.logprob, 4);
-            compared++;
-          }
+    it("picks what the CPU sampler picks for the same u (the twin itself, 1024 ids)", () => {
+      const prng = new Prng(deriveSeed(SEED, 5200));
+      const settings: [number, number, number, number][] = [
+        [1, 0, 1, 0],
+        [0.6, 0, 1, 0],
+        [1, 30, 1, 0],
+        [1.5, 0, 0.8, 0],
+        [0.9, 100, 0.95, 0],
+        [0.8, 0, 1, 0.05],
+        [1.2, 50, 0.9, 0.02],
+      ];
+      let compared = 0;
+      for (const [temperature, topK, topP, minP] of settings) {
+        const logits = random(prng, 1024, -3, 3);
+        const ref = reference(logits, temperature, topK, topP, minP);
+        for (let trial = 0; trial < 40; trial++) {
+          const u = prng.next();
+          const args = { logits, temperature, topK, topP, u, minP };
+          const cpu = native().ops.sample(args);
+          const [lo, hi] = ref.intervals.get(cpu.token)!; // the reference mirrors the CPU sampler
+          expect(u).toBeGreaterThanOrEqual(lo - 1e-6);
+          expect(u).toBeLessThan(hi + 1e-6);
+          if (u - lo < 1e-6 || hi - u < 1e-6) continue; // a boundary the fixed-point sums may round across
+          const gpu = cuda.sample(args);
+          expect(gpu.token, `T ${temperature}, top-k ${topK}, top-p ${topP}, min-p ${minP}, u ${u}`).toBe(cpu.token);
+          expect(gpu.logprob).toBeCloseTo(cpu.logprob, 4);
+          compared++;
         }
-        expect(compared).toBeGreaterThan(150);
-      } finally {
-        model.dispose();
       }
+      expect(compared).toBeGreaterThan(200);
+    });
+
+    it("adjusts the logits to the bit as the CPU does, and reports the raw logits' best alternatives", () => {
+      const prng = new Prng(deriveSeed(SEED, 5250));
+      const V = 50257;
+      for (let trial = 0; trial < 6; trial++) {
+        const raw = random(prng, V, -8, 8);
+        const count = 1 + prng.int(600);
+        const ids = new Set<number>();
+        while (ids.size < count) ids.add(prng.int(V));
+        const adjust = {
+          ids: Int32Array.from(ids),
+          repeated: Uint8Array.from(ids, () => (prng.next() < 0.6 ? 1 : 0)),
+          bias: Float32Array.from(ids, () => (prng.next() < 0.05 ? -Infinity : prng.uniform(-3, 3))),
+          penalty: Float32Array.from(ids, () => prng.uniform(0, 2)),
+        };
+        const repetitionPenalty = prng.uniform(0.7, 1.8);
+        const topLogprobs = [0, 1, 5, 20][trial % 4]!;
+        const adjusted = adjustLogits(raw, adjust, repetitionPenalty);
+        // Greedy on the adjusted row: exactly its argmax, so exactly the CPU's adjusted values.
+        const greedy = { logits: raw, temperature: 0, topK: 0, topP: 1, u: 0.5, adjust, repetitionPenalty, topLogprobs };
+        const gpu = cuda.sample(greedy);
+        const cpu = native().ops.sample(greedy);
+        expect(gpu.token).toBe(reference(adjusted, 1, 0, 1).best);
+        expect(cpu.token).toBe(gpu.token);
+        expect(gpu.logprob).toBeCloseTo(cpu.logprob, 4); // from the raw logits
+        const want = topAlternatives(raw, topLogprobs);
+        expect(gpu.top.map((a) => a.token)).toEqual(want.map((a) => a.token));
+        expect(cpu.top.map((a) => a.token)).toEqual(want.map((a) => a.token));
+        gpu.top.forEach((a, i) => expect(a.logprob).toBeCloseTo(want[i]!.logprob, 4));
+        // Sampled: the pick of the adjusted row, whose interval holds u.
+        const ref = reference(adjusted, 0.9, 0, 0.95, 0.01);
+        const u = prng.next();
+        const sampled = cuda.sample({ ...greedy, temperature: 0.9, topP: 0.95, minP: 0.01, u });
+        const [lo, hi] = ref.intervals.get(sampled.token)!;
+        expect(u).toBeGreaterThanOrEqual(lo - 1e-6);
+        expect(u).toBeLessThan(hi + 1e-6);
+      }
+    });
+
+    it("alternatives: ties go to the lower id, and a row shorter than topLogprobs reports every id", () => {
+      const logits = Float32Array.of(1, 3, 3, -2, 3, 0.5, -Infinity);
+      const r = cuda.sample({ logits, temperature: 0, topK: 0, topP: 1, u: 0, topLogprobs: 20 });
+      expect(r.top.map((a) => a.token)).toEqual([1, 2, 4, 0, 5, 3, 6]);
+      expect(r.top[6]!.logprob).toBe(-Infinity);
+      expect(native().ops.sample({ logits, temperature: 0, topK: 0, topP: 1, u: 0, topLogprobs: 20 }).top.map((a) => a.token)).toEqual([
+        1, 2, 4, 0, 5, 3, 6,
+      ]);
     });
 
     it("is greedy for a temperature so small that 1 / T overflows, as the CPU sampler is", () => {
@@ -507,6 +524,14 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       expect(() =>
         cuda.sample({ logits: new Float32Array(10).fill(-Infinity), temperature: 1, topK: 0, topP: 1, u: 0 }),
       ).toThrow(/no finite maximum/);
+      // Adjustments that ban every finite logit leave no distribution: named as the adjusted row.
+      const banned = { ids: Int32Array.of(0, 1), repeated: Uint8Array.of(0, 0), bias: Float32Array.of(-Infinity, -Infinity), penalty: Float32Array.of(0, 0) };
+      expect(() =>
+        cuda.sample({ logits: Float32Array.of(2, 1), temperature: 1, topK: 0, topP: 1, u: 0, adjust: banned }),
+      ).toThrow(/adjusted logits have no finite maximum/);
+      expect(() =>
+        cuda.sample({ logits: Float32Array.of(2, 1), temperature: 0, topK: 0, topP: 1, u: 0, adjust: { ...banned, ids: Int32Array.of(0, 2) } }),
+      ).toThrow(/names id 2, outside the vocabulary of 2/);
     });
   });
 });

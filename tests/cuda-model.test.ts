@@ -189,6 +189,42 @@ describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}
     }
   });
 
+  it("generation controls on the GPU: penalties and bias as a loop over its own logits, raw logprobs, n sequences", async () => {
+    const gpt = await Gpt.load(fixtureDir("tiny-f32"), { device: "cuda" });
+    try {
+      const prompt = [49, 78, 296, 352, 486, 373];
+      const controls = { repetitionPenalty: 1.4, presencePenalty: 0.3, frequencyPenalty: 0.2, logitBias: { 717: -100, 607: 1.5 } };
+      const out = await gpt.generate(prompt, { temperature: 0, maxTokens: 12, ignoreEos: true, logprobs: 4, ...controls });
+      // The same picks from the GPU's own logits, adjusted here in double (margins checked).
+      const ids = [...prompt];
+      const counts = new Map<number, number>();
+      for (const [step, token] of out.tokens.entries()) {
+        const all = await gpt.logits(ids);
+        const row = all.slice((ids.length - 1) * 1024);
+        const raw = Float32Array.from(row);
+        for (let id = 0; id < row.length; id++) {
+          let v = row[id]! + (id === 607 ? 1.5 : 0);
+          if (id === 717) v = -Infinity;
+          const c = counts.get(id) ?? 0;
+          if (c > 0 || prompt.includes(id)) v = v > 0 ? v / 1.4 : v * 1.4;
+          if (c > 0) v -= 0.2 * c + 0.3;
+          row[id] = v;
+        }
+        const { best, margin } = top2(row);
+        if (margin > 1e-3) expect(token, `step ${step}`).toBe(best);
+        const sorted = [...raw.keys()].sort((a, b) => raw[b]! - raw[a]! || a - b).slice(0, 4);
+        expect(out.logprobs![step]!.topLogprobs.map((a) => a.token)).toEqual(sorted);
+        ids.push(token);
+        counts.set(token, (counts.get(token) ?? 0) + 1);
+      }
+      const many = await gpt.generate(prompt, { maxTokens: 6, seed: 3, n: 3, minP: 0.05 });
+      for (const [i, r] of many.entries())
+        expect(r.tokens).toEqual((await gpt.generate(prompt, { maxTokens: 6, seed: 3 + i, minP: 0.05 })).tokens);
+    } finally {
+      gpt.dispose();
+    }
+  });
+
   it("a random GPT-2 124M in float16 gives the CPU's logits and greedy text", async () => {
     const cpu = await Gpt.random("gpt2", { dtype: "float16", device: "cpu", seed: 5 });
     const gpu = await Gpt.random("gpt2", { dtype: "float16", device: "cuda", seed: 5 });

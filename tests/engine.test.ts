@@ -13,7 +13,14 @@ function fakeModel(fail: (plan: NativeStep) => boolean = () => false): NativeMod
       await new Promise((r) => setTimeout(r, 1));
       if (fail(plan)) throw new Error("the step failed");
       const n = plan.segments.length;
-      return { tokens: new Int32Array(n).fill(7), logprobs: new Float32Array(n), logits: new Float32Array(0) };
+      return {
+        tokens: new Int32Array(n).fill(7),
+        logprobs: new Float32Array(n),
+        topCounts: new Int32Array(n),
+        topIds: new Int32Array(20 * n),
+        topLogprobs: new Float32Array(20 * n),
+        logits: new Float32Array(0),
+      };
     },
   } as unknown as NativeModel;
 }

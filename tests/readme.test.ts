@@ -15,7 +15,11 @@ describe("README", () => {
   });
 
   it("documents every generation option and the Gpt members it lists", () => {
-    for (const option of ["maxTokens", "temperature", "topK", "topP", "seed", "stop", "ignoreEos", "signal"])
+    const options = [
+      ["maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "presencePenalty", "frequencyPenalty"],
+      ["logitBias", "seed", "stop", "stopTokens", "ignoreEos", "logprobs", "n", "signal"],
+    ].flat();
+    for (const option of options)
       expect(readme).toContain("`" + option + "`");
     for (const member of ["logits", "generate", "stream", "dispose"]) expect(typeof Gpt.prototype[member as keyof Gpt]).toBe("function");
   });

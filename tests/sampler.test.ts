@@ -1,49 +1,21 @@
 /**
- * NativeModel.sample (native/core/sampler.cpp through native/napi/model_wrap.cpp) on hand-made
- * logits: greedy, log-probabilities, the inverse-CDF mapping of u, top-k, top-p, temperature,
- * and its errors. The model is the tiny-f32 fixture (vocab 1024), built straight from the
- * checkpoint loader so these tests do not depend on lib/gpt.ts.
+ * The CPU sampler (native/core/sampler.cpp through ops.sample) on hand-made logits: greedy,
+ * log-probabilities, the inverse-CDF mapping of u, top-k, top-p, temperature, and its errors.
+ * tests/sampling-controls.test.ts covers min-p, the logit adjustments and the alternatives.
  */
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import type { NativeModel } from "../bindings.js";
-import { loadCheckpoint } from "../lib/checkpoint/index.js";
+import type { NativeSampled } from "../bindings.js";
 import { native } from "../lib/native.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/models/tiny-f32", import.meta.url));
-const BIG_VOCAB_FIXTURE = fileURLToPath(new URL("./fixtures/models/fallback-vocab", import.meta.url));
 const SEED = testSeed();
 const VOCAB = 1024;
 const OFF = -1e9; // a logit whose probability is exactly 0 in double
 
-let model: NativeModel;
-
-/** A NativeModel straight from the checkpoint loader, as lib/gpt.ts builds its spec. */
-async function loadNative(dir: string): Promise<{ model: NativeModel; vocab: number }> {
-  const checkpoint = await loadCheckpoint(dir);
-  const { files } = checkpoint;
-  const loaded = await native().loadModel({
-    ...checkpoint.config,
-    files,
-    tensors: [...checkpoint.tensors.values()].map((t) => ({ ...t, file: files.indexOf(t.file) })),
-    convertTo: null,
-    threads: 1,
-    kvBlocks: 1,
-  });
-  return { model: loaded, vocab: checkpoint.config.vocabSize };
+function sample(logits: Float32Array, temperature: number, topK: number, topP: number, u: number): NativeSampled {
+  return native().ops.sample({ logits, temperature, topK, topP, u });
 }
-
-beforeAll(async () => {
-  const loaded = await loadNative(FIXTURE);
-  model = loaded.model;
-  expect(loaded.vocab).toBe(VOCAB);
-});
-
-afterAll(() => {
-  model?.dispose();
-});
 
 // ---------------------------------------------------------------------------------------------
 // JS references
@@ -76,13 +48,13 @@ function distribution(ids: number[], probs: number[], shift = 0): Float32Array {
  */
 function frequencies(
   logits: Float32Array,
-  opts: { temperature?: number; topK?: number; topP?: number; row?: number },
+  opts: { temperature?: number; topK?: number; topP?: number },
   N = 4000,
 ): Map<number, number> {
   const counts = new Map<number, number>();
   for (let i = 0; i < N; i++) {
     const u = (i + 0.5) / N;
-    const { token } = model.sample(logits, opts.row ?? 0, opts.temperature ?? 1, opts.topK ?? 0, opts.topP ?? 1, u);
+    const { token } = sample(logits, opts.temperature ?? 1, opts.topK ?? 0, opts.topP ?? 1, u);
     counts.set(token, (counts.get(token) ?? 0) + 1);
   }
   for (const [token, count] of counts) counts.set(token, count / N);
@@ -103,7 +75,7 @@ function expectFrequencies(got: Map<number, number>, want: Record<number, number
 
 // ---------------------------------------------------------------------------------------------
 
-describe(`NativeModel.sample (seed ${SEED})`, () => {
+describe(`ops.sample, the CPU sampler (seed ${SEED})`, () => {
   it("temperature 0 picks the argmax, the first of ties", () => {
     const rng = new Prng(deriveSeed(SEED, 1));
     for (let trial = 0; trial < 20; trial++) {
@@ -113,14 +85,14 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
       logits[a] = 50;
       logits[b] = 50; // a tie after `a`
       for (const u of [0, 0.3, 0.999]) {
-        const s = model.sample(logits, 0, 0, 0, 1, u);
+        const s = sample(logits, 0, 0, 1, u);
         expect(s.token, `trial ${trial}, u ${u}`).toBe(a);
       }
       // Without a tie it is the plain argmax.
       const plain = rng.normals(VOCAB, 3);
-      expect(model.sample(plain, 0, 0, 0, 1, 0.5).token).toBe(argmax(plain));
+      expect(sample(plain, 0, 0, 1, 0.5).token).toBe(argmax(plain));
       // Top-k and top-p do not change a greedy pick.
-      expect(model.sample(plain, 0, 0, 5, 0.1, 0.9).token).toBe(argmax(plain));
+      expect(sample(plain, 0, 5, 0.1, 0.9).token).toBe(argmax(plain));
     }
   });
 
@@ -135,9 +107,9 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
         [20, 0.5],
       ] as const)
         for (const u of [0, 0.5, 0.999])
-          expect(model.sample(logits, 0, temperature, topK, topP, u).token, `T ${temperature}`).toBe(argmax(logits));
+          expect(sample(logits, temperature, topK, topP, u).token, `T ${temperature}`).toBe(argmax(logits));
     // Small but representable: still sampling, and the argmax is all but certain.
-    expect(model.sample(logits, 0, 1e-30, 0, 0.9, 0.5).token).toBe(argmax(logits));
+    expect(sample(logits, 1e-30, 0, 0.9, 0.5).token).toBe(argmax(logits));
   });
 
   it("returns the log-softmax of the raw logits at the chosen token", () => {
@@ -150,7 +122,7 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
         [0.7, 50, 0.9],
         [2, 0, 1], // temperature does not enter the reported logprob
       ] as const) {
-        const s = model.sample(logits, 0, temperature, topK, topP, rng.next());
+        const s = sample(logits, temperature, topK, topP, rng.next());
         expect(Number.isInteger(s.token) && s.token >= 0 && s.token < VOCAB).toBe(true);
         expect(s.logprob).toBeLessThanOrEqual(0);
         expect(Math.abs(s.logprob - logSoftmax(logits, s.token)), `T ${temperature}, token ${s.token}`).toBeLessThanOrEqual(1e-5);
@@ -164,10 +136,10 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
       const logits = rng.normals(VOCAB, 2);
       const best = argmax(logits);
       for (const u of [0, 0.25, 0.5, 0.75, 0.999999])
-        for (const temperature of [0.5, 1, 3]) expect(model.sample(logits, 0, temperature, 1, 1, u).token).toBe(best);
+        for (const temperature of [0.5, 1, 3]) expect(sample(logits, temperature, 1, 1, u).token).toBe(best);
       logits[best + 1 < VOCAB ? best + 1 : best - 1] = logits[best]!; // tie on the other side
       const tieFirst = Math.min(best, best + 1 < VOCAB ? best + 1 : best - 1);
-      for (const u of [0, 0.5, 0.999999]) expect(model.sample(logits, 0, 1, 1, 1, u).token).toBe(tieFirst);
+      for (const u of [0, 0.5, 0.999999]) expect(sample(logits, 1, 1, 1, u).token).toBe(tieFirst);
     }
   });
 
@@ -177,8 +149,8 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
       const logits = rng.normals(VOCAB, 2);
       const best = argmax(logits);
       for (const u of [0, 0.5, 0.999999]) {
-        expect(model.sample(logits, 0, 1, 0, 1e-6, u).token).toBe(best);
-        expect(model.sample(logits, 0, 1, 0, 0, u).token).toBe(best);
+        expect(sample(logits, 1, 0, 1e-6, u).token).toBe(best);
+        expect(sample(logits, 1, 0, 0, u).token).toBe(best);
       }
     }
   });
@@ -192,7 +164,7 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
     // The logprob reported for each is log p.
     for (const [i, id] of ids.entries()) {
       const u = probs.slice(0, i).reduce((a, b) => a + b, 0) + probs[i]! / 2; // mid-bucket in id order
-      const s = model.sample(logits, 0, 1, 0, 1, u);
+      const s = sample(logits, 1, 0, 1, u);
       expect(s.token).toBe(id);
       expect(s.logprob).toBeCloseTo(Math.log(probs[i]!), 5);
     }
@@ -240,64 +212,34 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
     expectFrequencies(frequencies(logits, { temperature: 0.5, topP: 0.6 }), { 10: 1 }, "T 0.5 + top-p 0.6");
   });
 
-  it("reads the requested row of a multi-row logits array", () => {
-    const rows = [distribution([1], [1]), distribution([2], [1]), distribution([3, 4], [0.5, 0.5])];
-    const all = new Float32Array(rows.length * VOCAB);
-    rows.forEach((r, i) => all.set(r, i * VOCAB));
-    expect(model.sample(all, 0, 0, 0, 1, 0).token).toBe(1);
-    expect(model.sample(all, 1, 1, 0, 1, 0.5).token).toBe(2);
-    expectFrequencies(frequencies(all, { row: 2 }), { 3: 0.5, 4: 0.5 }, "row 2");
-  });
-
   it("throws naming NaN when the logits hold one", () => {
     const logits = new Prng(deriveSeed(SEED, 6)).normals(VOCAB);
     logits[321] = NaN;
     for (const temperature of [0, 1]) {
-      expect(() => model.sample(logits, 0, temperature, 0, 1, 0.5)).toThrow(/NaN/);
-      expect(() => model.sample(logits, 0, temperature, 0, 1, 0.5)).toThrow(/321/);
+      expect(() => sample(logits, temperature, 0, 1, 0.5)).toThrow(/NaN/);
+      expect(() => sample(logits, temperature, 0, 1, 0.5)).toThrow(/321/);
     }
-    // A NaN in another row does not matter.
-    const two = new Float32Array(2 * VOCAB);
-    two.set(new Prng(1).normals(VOCAB), 0);
-    two[VOCAB + 5] = NaN;
-    expect(() => model.sample(two, 0, 1, 0, 1, 0.5)).not.toThrow();
-    expect(() => model.sample(two, 1, 1, 0, 1, 0.5)).toThrow(/NaN/);
-  });
-
-  it("throws a RangeError for a row outside the logits", () => {
-    const logits = new Float32Array(2 * VOCAB);
-    expect(() => model.sample(logits, 2, 0, 0, 1, 0)).toThrow(RangeError);
-    expect(() => model.sample(logits, 2, 0, 0, 1, 0)).toThrow(/row 2 is outside the logits/);
-    expect(() => model.sample(logits, -1, 0, 0, 1, 0)).toThrow(RangeError);
-    expect(() => model.sample(new Float32Array(VOCAB - 1), 0, 0, 0, 1, 0)).toThrow(RangeError);
-    expect(() => model.sample(new Float32Array(0), 0, 0, 0, 1, 0)).toThrow(RangeError);
-    expect(model.sample(logits, 1, 0, 0, 1, 0).token).toBe(0);
   });
 
   it("throws a TypeError for logits that are not a Float32Array or arguments that are not numbers", () => {
-    const untyped = model as unknown as { sample: (...a: unknown[]) => unknown };
-    expect(() => untyped.sample(new Float64Array(VOCAB), 0, 0, 0, 1, 0)).toThrow(TypeError);
-    expect(() => untyped.sample(Array.from({ length: VOCAB }, () => 0), 0, 0, 0, 1, 0)).toThrow(TypeError);
-    expect(() => untyped.sample(new Float32Array(VOCAB), "0", 0, 0, 1, 0)).toThrow(TypeError);
-    expect(() => untyped.sample(new Float32Array(VOCAB), 0, 0, 0, 1)).toThrow(TypeError);
+    const untyped = native().ops.sample as unknown as (a: unknown) => unknown;
+    const args = { temperature: 0, topK: 0, topP: 1, u: 0 };
+    expect(() => untyped({ ...args, logits: new Float64Array(VOCAB) })).toThrow(TypeError);
+    expect(() => untyped({ ...args, logits: Array.from({ length: VOCAB }, () => 0) })).toThrow(TypeError);
+    expect(() => untyped({ ...args, logits: new Float32Array(VOCAB), topK: "0" })).toThrow(TypeError);
+    expect(() => untyped({ logits: new Float32Array(VOCAB), temperature: 0, topK: 0, topP: 1 })).toThrow(/field u/);
+    expect(() => untyped(undefined)).toThrow(TypeError);
   });
 
   describe("top-p over a vocabulary larger than its 1024-candidate fast path", () => {
-    let big: NativeModel | undefined;
     const BIG = 50257;
-    beforeAll(async () => {
-      const loaded = await loadNative(BIG_VOCAB_FIXTURE);
-      big = loaded.model;
-      expect(loaded.vocab).toBe(BIG);
-    });
-    afterAll(() => big?.dispose());
 
     it("keeps the head when the best 1024 reach p", () => {
       const logits = new Float32Array(BIG).fill(OFF);
       const spikes = [100, 30_000, 50_256];
       const probs = [0.6, 0.3, 0.1];
       spikes.forEach((id, i) => (logits[id] = Math.log(probs[i]!)));
-      const draw = (u: number, topP: number) => big!.sample(logits, 0, 1, 0, topP, u).token;
+      const draw = (u: number, topP: number) => sample(logits, 1, 0, topP, u).token;
       for (const u of [0, 0.3, 0.7, 0.999]) expect(draw(u, 0.5)).toBe(100);
       // top-p 0.8: 100 and 30000, in proportion 2 : 1.
       const seen = new Map<number, number>();
@@ -317,7 +259,7 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
       const logits = new Float32Array(BIG);
       const keep = Math.ceil(0.5 * BIG);
       for (const u of [0, 0.1, 0.5, 0.9, 0.99999]) {
-        const s = big!.sample(logits, 0, 1, 0, 0.5, u);
+        const s = sample(logits, 1, 0, 0.5, u);
         expect(s.token, `u ${u}`).toBe(Math.floor(u * keep));
         expect(s.logprob).toBeCloseTo(-Math.log(BIG), 5);
       }
@@ -327,15 +269,15 @@ describe(`NativeModel.sample (seed ${SEED})`, () => {
   it("refuses logits without a finite maximum (+Infinity, or every one -Infinity)", () => {
     const logits = distribution([7], [1]);
     logits[5] = Infinity;
-    for (const t of [0, 1]) expect(() => model.sample(logits, 0, t, 0, 1, 0.5)).toThrow(/no finite maximum/);
+    for (const t of [0, 1]) expect(() => sample(logits, t, 0, 1, 0.5)).toThrow(/no finite maximum/);
     const masked = new Float32Array(logits.length).fill(-Infinity);
-    expect(() => model.sample(masked, 0, 1, 0, 1, 0.5)).toThrow(/no finite maximum/);
+    expect(() => sample(masked, 1, 0, 1, 0.5)).toThrow(/no finite maximum/);
   });
 
   it("refuses a NaN temperature, topP or u", () => {
     const logits = distribution([7], [1]);
-    expect(() => model.sample(logits, 0, Number.NaN, 0, 1, 0.5)).toThrow(/finite/);
-    expect(() => model.sample(logits, 0, 1, 0, Number.NaN, 0.5)).toThrow(/finite/);
-    expect(() => model.sample(logits, 0, 1, 0, 1, Number.NaN)).toThrow(/finite/);
+    expect(() => sample(logits, Number.NaN, 0, 1, 0.5)).toThrow(/finite/);
+    expect(() => sample(logits, 1, 0, Number.NaN, 0.5)).toThrow(/finite/);
+    expect(() => sample(logits, 1, 0, 1, Number.NaN)).toThrow(/finite/);
   });
 });

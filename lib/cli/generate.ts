@@ -1,6 +1,7 @@
 // `gpt-cuda generate [prompt]`: stream a continuation to stdout, or print the result as JSON.
 import { DEFAULT_MODEL_DIR, Gpt, type GenerateResult } from "../gpt.js";
-import type { Device, GenerateOptions, LoadOptions, WeightDtype } from "../options.js";
+import type { GenerateOptions } from "../generate-options.js";
+import type { Device, LoadOptions, WeightDtype } from "../options.js";
 import { UsageError } from "./args.js";
 import { resolveModel, type ResolvedModel } from "./cache.js";
 
@@ -98,7 +99,7 @@ export async function generateCommand(promptArg: string | undefined, flags: Gene
     }
     if (controller.signal.aborted) return EXIT_INTERRUPTED;
 
-    const options: GenerateOptions = {
+    const options: GenerateOptions & { n?: undefined } = {
       ...defined({
         maxTokens: flags.maxTokens,
         temperature: flags.temperature,

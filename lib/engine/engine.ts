@@ -10,7 +10,7 @@ import type { NativeModel, NativeSegment, NativeStep, NativeStepResult } from ".
 import { BlockPool, type BlockPoolUsage } from "./block-pool.js";
 import { KvCacheManager } from "./kv-cache-manager.js";
 import { Scheduler, type ScheduledSegment, type SchedulerLimits } from "./scheduler.js";
-import type { Sequence } from "./sequence.js";
+import type { Pick, Sequence } from "./sequence.js";
 
 export interface EngineOptions extends SchedulerLimits {
   /** Blocks in the native model's KV pool. */
@@ -146,7 +146,7 @@ export class Engine {
         seq.owner.output === "logits" ? result.logits.subarray(logitRow * vocab, (logitRow += rows) * vocab) : null;
       if (seq.state === "finished") return; // cancelled while the step ran
       try {
-        this.advance(seq, start + rows, logits, result.tokens[i]!, result.logprobs[i]!);
+        this.advance(seq, start + rows, logits, pickOf(result, i));
       } catch (e) {
         // An owner that throws (say, a token its tokenizer cannot decode) fails its own sequence only.
         this.fail(seq, e);
@@ -155,7 +155,7 @@ export class Engine {
   }
 
   /** The sequence's positions up to `computed` are in its blocks; its owner hears of the logits or the pick. */
-  private advance(seq: Sequence, computed: number, logits: Float32Array | null, token: number, logprob: number): void {
+  private advance(seq: Sequence, computed: number, logits: Float32Array | null, pick: Pick): void {
     seq.computed = computed;
     this.kv.commit(seq);
     if (logits) {
@@ -167,12 +167,12 @@ export class Engine {
       return;
     }
     if (seq.pending > 0) return; // a prompt chunk: the pick comes with its last one
-    const verdict = seq.owner.token(token, logprob);
+    const verdict = seq.owner.token(pick);
     if (verdict === "finish") {
       this.scheduler.finish(seq);
       return;
     }
-    seq.tokens.push(token);
+    seq.tokens.push(pick.token);
     if (verdict === "pause") this.scheduler.pause(seq);
   }
 
@@ -185,4 +185,14 @@ export class Engine {
     this.scheduler.finish(seq);
     seq.owner.failed(error);
   }
+}
+
+/** Segment i's pick from a step's result (its alternatives sit in slots of NativeStepResult's stride). */
+function pickOf(result: NativeStepResult, i: number): Pick {
+  const count = result.topCounts[i]!;
+  const stride = result.topIds.length / result.tokens.length;
+  const top: Pick["top"] = [];
+  for (let j = 0; j < count; j++)
+    top.push({ token: result.topIds[i * stride + j]!, logprob: result.topLogprobs[i * stride + j]! });
+  return { token: result.tokens[i]!, logprob: result.logprobs[i]!, top };
 }

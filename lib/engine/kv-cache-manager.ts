@@ -24,7 +24,7 @@ export class KvCacheManager {
    */
   sharePrefix(seq: Sequence): number {
     if (seq.blocks.length > 0) throw new Error("sharePrefix: the sequence already holds blocks");
-    const limit = Math.floor((seq.tokens.length - 1) / this.blockSize);
+    const limit = this.shareablePositions(seq) / this.blockSize;
     for (let i = 0; i < limit; i++) {
       const block = this.pool.acquire(this.key(seq, i));
       if (block === undefined) break;
@@ -33,6 +33,11 @@ export class KvCacheManager {
     seq.registered = seq.blocks.length;
     seq.computed = seq.blocks.length * this.blockSize;
     return seq.computed;
+  }
+
+  /** The positions sharePrefix could take from the cache: whole blocks, leaving the last token to compute. */
+  shareablePositions(seq: Sequence): number {
+    return Math.floor((seq.tokens.length - 1) / this.blockSize) * this.blockSize;
   }
 
   /** Grows the block table to cover `positions`; false, taking nothing, when the pool has too few blocks. */

@@ -1,8 +1,9 @@
 /**
  * Decides who runs in each engine step (continuous batching, after vLLM's scheduler): first one
  * decode row for every running sequence that has a token to feed, then the next chunks of the
- * prompts being prefilled, oldest first, then newly admitted sequences from the FIFO queue —
- * all within `maxBatchTokens` rows and `maxSequences` running sequences. When a running
+ * prompts being prefilled, oldest first, then newly admitted sequences from the FIFO queue (a
+ * sequence that shares its leader's prompt lets those behind it pass until the leader has
+ * computed that prompt) — all within `maxBatchTokens` rows and `maxSequences` running sequences. When a running
  * sequence needs a block and the pool has none, the most recently admitted sequence is preempted:
  * its blocks are released (full ones stay in the prefix cache) and it goes back to the front of
  * the queue, to be recomputed from its tokens. Touches memory only through the KvCacheManager.
@@ -67,8 +68,12 @@ export class Scheduler {
     }
     // Admitting right after a preemption would only trade the preempted blocks back and forth.
     if (preempted && segments.length > 0) return segments;
-    while (this.waiting.length > 0 && this.running.length < this.limits.maxSequences && budget > 0) {
-      const seq = this.waiting[0]!;
+    for (let i = 0; i < this.waiting.length && this.running.length < this.limits.maxSequences && budget > 0; ) {
+      const seq = this.waiting[i]!;
+      if (this.awaitsLeader(seq)) {
+        i++; // the sequences behind it need not wait too
+        continue;
+      }
       if (seq.sharesPrefix) this.kv.sharePrefix(seq);
       const rows = Math.min(seq.pending, budget);
       if (!this.kv.reserve(seq, seq.computed + rows)) {
@@ -76,7 +81,7 @@ export class Scheduler {
         this.kv.release(seq);
         break;
       }
-      this.waiting.shift();
+      this.waiting.splice(i, 1);
       if (!seq.admitted) seq.cachedTokens = seq.computed;
       seq.admitted = true;
       seq.state = "running";
@@ -113,6 +118,18 @@ export class Scheduler {
   /** Every sequence the scheduler knows of. */
   all(): Sequence[] {
     return [...this.running, ...this.waiting, ...this.paused];
+  }
+
+  /**
+   * Whether a sequence's first admission still waits for its leader to compute the prompt blocks
+   * they share. It stops waiting once those are computed, or when the leader will not compute
+   * them soon (it finished, paused, or was preempted).
+   */
+  private awaitsLeader(seq: Sequence): boolean {
+    const leader = seq.leader;
+    if (leader === null || seq.admitted) return false;
+    if (leader.state === "finished" || leader.state === "paused" || (leader.state === "waiting" && leader.admitted)) return false;
+    return leader.computed < this.kv.shareablePositions(seq);
   }
 
   private preempt(seq: Sequence): void {

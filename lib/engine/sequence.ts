@@ -7,6 +7,13 @@ import type { NativeSampling } from "../../bindings.js";
 
 export type SequenceState = "waiting" | "running" | "paused" | "finished";
 
+/** A token picked for a sequence: its logprob and the alternatives its sampling asked for, from the raw logits. */
+export interface Pick {
+  token: number;
+  logprob: number;
+  top: { token: number; logprob: number }[];
+}
+
 /** What the owner does with a picked token. */
 export type TokenVerdict = "continue" | "pause" | "finish";
 
@@ -17,8 +24,8 @@ export interface SequenceOwner {
   sampling(): NativeSampling;
   /** The sequence ran for the first time (its queueing ends). */
   started(): void;
-  /** Picked token and logprob; the verdict says whether the sequence goes on (the token appended), pauses, or is done. */
-  token(token: number, logprob: number): TokenVerdict;
+  /** The pick; the verdict says whether the sequence goes on (the token appended), pauses, or is done. */
+  token(pick: Pick): TokenVerdict;
   /** Logits of positions start … start + rows − 1 ("logits" sequences). */
   logits(start: number, rows: Float32Array): void;
   /** Its tokens are all computed ("logits" sequences). */
@@ -41,6 +48,11 @@ export class Sequence {
   cachedTokens = 0;
   /** Whether it has been admitted once (later admissions follow a pause or a preemption). */
   admitted = false;
+  /**
+   * A sequence with the same prompt whose first admission waits until this one has computed it,
+   * so that it finds the prompt's full blocks in the prefix cache instead of computing them too.
+   */
+  leader: Sequence | null = null;
 
   constructor(
     /** The prompt, then each picked token. */

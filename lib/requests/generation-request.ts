@@ -6,13 +6,14 @@
  */
 import type { NativeSampling } from "../../bindings.js";
 import type { Engine } from "../engine/engine.js";
-import { Sequence, type SequenceOwner, type TokenVerdict } from "../engine/sequence.js";
-import type { ResolvedGenerateOptions } from "../options.js";
+import { Sequence, type Pick, type SequenceOwner, type TokenVerdict } from "../engine/sequence.js";
+import type { ResolvedGenerateOptions } from "../generate-options.js";
 import { Random } from "../random.js";
 import { onAbort } from "./abort-listeners.js";
+import { LogitAdjuster } from "./logit-adjuster.js";
 import { StopMatcher } from "../stop-matcher.js";
 import { StreamDecoder, type Tokenizer } from "../tokenizer/index.js";
-import type { FinishReason, GenerateResult, StreamChunk } from "./results.js";
+import type { FinishReason, GenerateResult, StreamChunk, TokenLogprob, TokenLogprobs } from "./results.js";
 
 /** Unread chunks at which a stream's sequence leaves the batch until its reader catches up... */
 export const PAUSE_AFTER_UNREAD = 16;
@@ -34,8 +35,11 @@ export class GenerationRequest implements SequenceOwner {
   private readonly random: Random;
   private readonly decoder: StreamDecoder;
   private readonly stops: StopMatcher;
+  private readonly adjuster: LogitAdjuster;
   private readonly promptTokens: number;
   private readonly generated: number[] = [];
+  /** With the logprobs option: one entry per chunk. */
+  private readonly logprobs: TokenLogprobs[] | undefined;
   private text = "";
   private readonly unread: StreamChunk[] = [];
   /** next() calls waiting for a chunk, first first (an async generator queues them the same way). */
@@ -60,6 +64,8 @@ export class GenerationRequest implements SequenceOwner {
     this.random = new Random(options.seed);
     this.decoder = new StreamDecoder(tokenizer);
     this.stops = new StopMatcher(options.stop);
+    this.adjuster = new LogitAdjuster(options, prompt);
+    this.logprobs = options.logprobs === undefined ? undefined : [];
     this.result = new Promise<GenerateResult>((resolve, reject) => (this.settle = { resolve, reject }));
     this.result.catch(() => {});
   }
@@ -100,36 +106,48 @@ export class GenerationRequest implements SequenceOwner {
   // ---- the engine's side (SequenceOwner) ----
 
   sampling(): NativeSampling {
-    const { temperature, topK, topP } = this.options;
-    return { temperature, topK, topP, u: this.random.next() };
+    const { temperature, topK, topP, minP, repetitionPenalty, logprobs } = this.options;
+    return {
+      temperature,
+      topK,
+      topP,
+      u: this.random.next(),
+      minP,
+      repetitionPenalty,
+      adjust: this.adjuster.adjustments(),
+      topLogprobs: logprobs ?? 0,
+    };
   }
 
   started(): void {
     this.times.started ??= performance.now();
   }
 
-  token(token: number, logprob: number): TokenVerdict {
+  token(pick: Pick): TokenVerdict {
     this.times.firstToken ??= performance.now();
     const { tokenizer, options, stops, decoder } = this;
-    if (token === tokenizer.eosTokenId && !options.ignoreEos) {
-      this.emit({ token, text: stops.push(decoder.flush()).emit + stops.flush(), logprob });
-      this.finish("eos", true);
+    const { token } = pick;
+    const eos = token === tokenizer.eosTokenId && !options.ignoreEos;
+    if (eos || options.stopTokens.has(token)) {
+      this.emit(pick, stops.push(decoder.flush()).emit + stops.flush());
+      this.finish(eos ? "eos" : "stop", true);
       return "finish";
     }
     this.generated.push(token);
+    this.adjuster.accept(token);
     const step = stops.push(decoder.push(token));
     if (step.stopped) {
-      this.emit({ token, text: step.emit, logprob });
+      this.emit(pick, step.emit);
       this.finish("stop");
       return "finish";
     }
     if (this.generated.length === options.maxTokens) {
       const tail = stops.push(decoder.flush());
-      this.emit({ token, text: step.emit + tail.emit + (tail.stopped ? "" : stops.flush()), logprob });
+      this.emit(pick, step.emit + tail.emit + (tail.stopped ? "" : stops.flush()));
       this.finish(tail.stopped ? "stop" : "length");
       return "finish";
     }
-    this.emit({ token, text: step.emit, logprob });
+    this.emit(pick, step.emit);
     if (this.streaming && this.unread.length >= PAUSE_AFTER_UNREAD) {
       this.paused = true;
       return "pause";
@@ -156,15 +174,25 @@ export class GenerationRequest implements SequenceOwner {
 
   // ----
 
-  private emit(chunk: StreamChunk): void {
-    this.text += chunk.text;
+  private emit(pick: Pick, text: string): void {
+    const chunk: StreamChunk = { token: pick.token, text, logprob: pick.logprob };
+    if (this.logprobs) {
+      chunk.topLogprobs = pick.top.map((a) => this.tokenLogprob(a.token, a.logprob));
+      this.logprobs.push({ ...this.tokenLogprob(pick.token, pick.logprob), topLogprobs: chunk.topLogprobs });
+    }
+    this.text += text;
     if (!this.streaming) return;
     const reader = this.readers.shift();
     if (reader) reader.resolve({ value: chunk, done: false });
     else this.unread.push(chunk);
   }
 
-  private finish(reason: FinishReason, eos = false): void {
+  private tokenLogprob(token: number, logprob: number): TokenLogprob {
+    return { token, text: this.tokenizer.tokenText(token), logprob };
+  }
+
+  /** `ended`: the generation ended on a token it leaves out of the text (<|endoftext|> or a stop token). */
+  private finish(reason: FinishReason, ended = false): void {
     if (this.outcome) return;
     const now = performance.now();
     const { submitted, started = now, firstToken = now } = this.times;
@@ -172,9 +200,10 @@ export class GenerationRequest implements SequenceOwner {
       text: this.text,
       tokens: this.generated,
       finishReason: reason,
+      ...(this.logprobs && { logprobs: this.logprobs }),
       usage: {
         promptTokens: this.promptTokens,
-        completionTokens: this.generated.length + (eos ? 1 : 0),
+        completionTokens: this.generated.length + (ended ? 1 : 0),
         cachedTokens: this.sequence.cachedTokens,
       },
       timings: { queueMs: started - submitted, prefillMs: firstToken - started, decodeMs: now - firstToken },

@@ -21,12 +21,6 @@ enum class Epilogue {
 // Activation buffers a forward pass needs; each is sized per call.
 enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogitRows, kLogits, kCount };
 
-// One pick from a row of logits: sample_token's parameters and uniform number.
-struct SampleRequest {
-  SamplingParams params;
-  double u;
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;

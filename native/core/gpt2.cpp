@@ -214,7 +214,7 @@ StepOutput Gpt2Model::step(const StepPlan& plan) {
     run(tokens.data(), rows, logit_rows);
 
   StepOutput out;
-  out.sampled.assign(plan.segments.size(), Sampled{-1, 0.0f});
+  out.sampled.assign(plan.segments.size(), Sampled{-1, 0.0f, 0, {}, {}});
   if (logit_rows.empty()) return out;
   const float* logits = backend_->buffer(Slot::kLogits, logit_rows.size() * size_t(V));
   std::vector<SampleRequest> requests;

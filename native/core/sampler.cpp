@@ -1,9 +1,11 @@
 #include "core/sampler.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace gpt {
@@ -63,30 +65,84 @@ std::vector<int32_t> top_k_ids(const float* logits, int64_t vocab, int64_t k) {
   return ids;
 }
 
-}  // namespace
+// The n best raw logits (ties to the lower id), best first, with their logprobs.
+void top_alternatives(const float* logits, int64_t vocab, int n, double log_z, Sampled& out) {
+  out.top_count = 0;
+  if (n <= 0) return;
+  n = int(std::min<int64_t>(n, vocab));
+  int count = 0;
+  std::array<int32_t, kMaxTopLogprobs>& ids = out.top_ids;
+  for (int64_t i = 0; i < vocab; ++i) {
+    const float v = logits[i];
+    // Ids come in ascending order, so an equal value never displaces an earlier id.
+    if (count == n && !(v > logits[ids[size_t(n - 1)]])) continue;
+    int at = count < n ? count++ : n - 1;
+    while (at > 0 && v > logits[ids[size_t(at - 1)]]) {
+      ids[size_t(at)] = ids[size_t(at - 1)];
+      --at;
+    }
+    ids[size_t(at)] = int32_t(i);
+  }
+  out.top_count = count;
+  for (int k = 0; k < count; ++k) out.top_logprobs[size_t(k)] = float(double(logits[ids[size_t(k)]]) - log_z);
+}
 
-Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
+// The best id (lowest on ties); throws for a NaN or a row without a finite maximum.
+int64_t checked_argmax(const float* logits, int64_t vocab, const char* which) {
   int64_t best = 0;
   for (int64_t i = 0; i < vocab; ++i) {
-    if (std::isnan(logits[i])) throw std::invalid_argument("logits contain NaN at id " + std::to_string(i));
+    if (std::isnan(logits[i])) throw std::invalid_argument(std::string(which) + "logits contain NaN at id " + std::to_string(i));
     if (logits[i] > logits[best]) best = i;
   }
   // exp(l - max) needs a finite maximum: +inf would make it inf - inf, and a row of -inf
   // (every token masked) has no distribution at all.
   if (!std::isfinite(logits[best]))
-    throw std::invalid_argument("logits have no finite maximum (largest is " + std::to_string(logits[best]) + ")");
-  const float max_logit = logits[best];
+    throw std::invalid_argument(std::string(which) + "logits have no finite maximum (largest is " +
+                                std::to_string(logits[best]) + ")");
+  return best;
+}
+
+}  // namespace
+
+double min_p_floor(float max_logit, float temperature, double log_min_p) {
+  return std::fma(double(temperature), log_min_p, double(max_logit));
+}
+
+Sampled sample_token(const float* raw, int64_t vocab, const SampleRequest& request) {
+  const SamplingParams& params = request.params;
+  const double u = request.u;
+  const int64_t raw_best = checked_argmax(raw, vocab, "");
   thread_local std::vector<float> weights;
   weights.resize(size_t(vocab));
-  const double log_z = double(max_logit) + std::log(exp_weights(logits, vocab, max_logit, 1.0f, weights.data()));
-  const auto logprob = [&](int64_t id) { return float(double(logits[id]) - log_z); };
+  const double log_z = double(raw[raw_best]) + std::log(exp_weights(raw, vocab, raw[raw_best], 1.0f, weights.data()));
+  const auto logprob = [&](int64_t id) { return float(double(raw[id]) - log_z); };
+  const auto picked = [&](int64_t id) {
+    Sampled s{int32_t(id), logprob(id)};
+    top_alternatives(raw, vocab, request.top_logprobs, log_z, s);
+    return s;
+  };
+
+  // The logits the pick is made from: the raw ones, adjusted where asked.
+  const float* logits = raw;
+  int64_t best = raw_best;
+  thread_local std::vector<float> adjusted;
+  if (!request.adjustments.empty()) {
+    adjusted.assign(raw, raw + vocab);
+    for (const LogitAdjustment& a : request.adjustments) {
+      if (a.id < 0 || a.id >= vocab)
+        throw std::invalid_argument("a logit adjustment names id " + std::to_string(a.id) + ", outside the vocabulary of " +
+                                    std::to_string(vocab));
+      adjusted[size_t(a.id)] = adjusted_logit(raw[a.id], a, request.repetition_penalty);
+    }
+    logits = adjusted.data();
+    best = checked_argmax(logits, vocab, "adjusted ");
+  }
+  const float max_logit = logits[best];
 
   // Greedy, also for a temperature so small that 1 / T overflows (every weight would be 0 or NaN).
-  if (!(params.temperature > 0.0f) || !std::isfinite(1.0f / params.temperature))
-    return {int32_t(best), logprob(best)};
+  if (!(params.temperature > 0.0f) || !std::isfinite(1.0f / params.temperature)) return picked(best);
 
-  // Weights at this temperature (the T = 1 ones are already there).
-  if (params.temperature != 1.0f) exp_weights(logits, vocab, max_logit, 1.0f / params.temperature, weights.data());
+  exp_weights(logits, vocab, max_logit, 1.0f / params.temperature, weights.data());
   std::vector<int32_t> ids;
   if (params.top_k > 0 && params.top_k < vocab) {
     ids = top_k_ids(logits, vocab, params.top_k);
@@ -121,14 +177,25 @@ Sampled sample_token(const float* logits, int64_t vocab, const SamplingParams& p
     mass = cum;
   }
 
-  if (ids.empty()) return {int32_t(best), logprob(best)};  // unreachable: the best token weighs 1
+  if (params.min_p > 0.0f) {
+    // Keep the tokens whose probability is at least min_p × the best's: logit ≥ max + T · ln(min_p).
+    const double floor = min_p_floor(max_logit, params.temperature, std::log(double(params.min_p)));
+    std::vector<int32_t> kept;
+    for (int32_t id : ids)
+      if (double(logits[id]) >= floor) kept.push_back(id);
+    ids.swap(kept);
+    mass = 0.0;
+    for (int32_t id : ids) mass += w(id);
+  }
+
+  if (ids.empty()) return picked(best);  // unreachable: the best token weighs 1 and passes every filter
   const double target = u * mass;
   double cum = 0.0;
   for (int32_t id : ids) {
     cum += w(id);
-    if (cum > target) return {id, logprob(id)};
+    if (cum > target) return picked(id);
   }
-  return {ids.back(), logprob(ids.back())};  // u rounding at the very top of the range
+  return picked(ids.back());  // u rounding at the very top of the range
 }
 
 }  // namespace gpt

@@ -74,13 +74,14 @@ struct CudaBackend::State {
   size_t weight_bytes = 0;
   DeviceBuffer slots[size_t(Slot::kCount)];
   DeviceBuffer kv_pool, workspace, sampled, gather;
+  DeviceBuffer adjustments, adjusted;  // sample(): the rows' logit adjustments, and one adjusted row
   KvPoolDims dims{};
 
   // The step's layout on the device: tokens[rows_cap] | positions[rows_cap] | table_starts[rows_cap]
   // | tables[tables_cap], filled from `staging` by begin_step.
   DeviceBuffer layout;
   int64_t rows_cap = 0, tables_cap = 0;
-  PinnedBuffer staging, gather_staging, sampled_host;
+  PinnedBuffer staging, gather_staging, sampled_host, adjustments_host;
   int64_t step_rows = 0, step_max_positions = 0;
   // While a decode step runs with graphs on, attention is launched for n_positions, so that a
   // recording of the step serves every later position.
@@ -342,8 +343,32 @@ void CudaBackend::sample(const float* logits, int64_t vocab, const int32_t* rows
   const size_t bytes = size_t(count) * sizeof(DeviceSampled);
   s.ensure(s.sampled, bytes, "the sampling results", false);  // sampled outside the recordings
   DeviceSampled* results = s.sampled.get<DeviceSampled>();
-  for (int64_t i = 0; i < count; ++i)
-    cuda::sample(logits + int64_t(rows[i]) * vocab, vocab, requests[i].params, requests[i].u, results + i, s.stream);
+  // Every row's adjustments go up in one copy; the rows share one adjusted-row buffer, as the
+  // stream runs them one after another.
+  size_t total = 0;
+  for (int64_t i = 0; i < count; ++i) total += requests[i].adjustments.size();
+  const DeviceAdjustment* device_adj = nullptr;
+  float* adjusted = nullptr;
+  if (total > 0) {
+    const size_t adj_bytes = total * sizeof(DeviceAdjustment);
+    DeviceAdjustment* staged = s.adjustments_host.get<DeviceAdjustment>(adj_bytes);
+    size_t at = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      device_adjustments(requests[i], vocab, staged + at);
+      at += requests[i].adjustments.size();
+    }
+    s.ensure(s.adjustments, adj_bytes, "the logit adjustments", false);
+    s.ensure(s.adjusted, size_t(vocab) * sizeof(float), "the adjusted logits", false);
+    CUDA_CHECK(cudaMemcpyAsync(s.adjustments.get(), staged, adj_bytes, cudaMemcpyHostToDevice, s.stream));
+    device_adj = s.adjustments.get<DeviceAdjustment>();
+    adjusted = s.adjusted.get<float>();
+  }
+  size_t at = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    cuda::sample(logits + int64_t(rows[i]) * vocab, vocab, requests[i], device_adj ? device_adj + at : nullptr, adjusted,
+                 results + i, s.stream);
+    at += requests[i].adjustments.size();
+  }
   DeviceSampled* host = s.sampled_host.get<DeviceSampled>(bytes);
   CUDA_CHECK(cudaMemcpyAsync(host, results, bytes, cudaMemcpyDeviceToHost, s.stream));
   CUDA_CHECK(cudaStreamSynchronize(s.stream));  // also where a fault in any kernel of the step surfaces

@@ -112,10 +112,15 @@ void host_attention(const AttentionShape& s, const float* qkv, const StepLayout&
   download(d_out, out);
 }
 
-Sampled host_sample(const float* logits, int64_t vocab, const SamplingParams& params, double u) {
+Sampled host_sample(const float* logits, int64_t vocab, const SampleRequest& request) {
   DeviceBuffer d_l = upload(logits, size_t(vocab) * 4);
+  std::vector<DeviceAdjustment> adj(request.adjustments.size());
+  device_adjustments(request, vocab, adj.data());
+  DeviceBuffer d_adj = upload(adj.data(), adj.size() * sizeof(DeviceAdjustment));
+  DeviceBuffer d_adjusted(adj.empty() ? 0 : size_t(vocab) * 4, "the adjusted logits");
   DeviceBuffer d_r(sizeof(DeviceSampled), "the sampling result");
-  sample(d_l.get<float>(), vocab, params, u, d_r.get<DeviceSampled>(), nullptr);
+  sample(d_l.get<float>(), vocab, request, d_adj.get<DeviceAdjustment>(), d_adjusted.get<float>(),
+         d_r.get<DeviceSampled>(), nullptr);
   DeviceSampled r;
   download(d_r, &r);
   return sampled_or_throw(r);

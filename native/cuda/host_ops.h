@@ -35,6 +35,7 @@ void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, c
 void host_attention(const AttentionShape& s, const float* qkv, const StepLayout& layout, int64_t blocks, float* pool,
                     DType cache_dtype, float* out);
 
-Sampled host_sample(const float* logits, int64_t vocab, const SamplingParams& params, double u);
+// One pick with every feature of SampleRequest (adjustments checked here, as the backend does).
+Sampled host_sample(const float* logits, int64_t vocab, const SampleRequest& request);
 
 }  // namespace gpt::cuda

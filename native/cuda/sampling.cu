@@ -1,8 +1,10 @@
 // Next-token sampling on the device, with the semantics of the CPU twin core/sampler.cpp: the
-// argmax (lowest id among equal maxima) and its log-softmax for greedy decoding; otherwise
-// temperature, then top-k, then top-p over the candidates ordered best first (ties: lower id
-// first), and the token where the cumulative mass first exceeds u · mass, walking the candidates
-// best first when top-p cut them and in id order otherwise (as the CPU does).
+// raw logits adjusted first (adjust_rows: bias, repetition penalty, penalty, each operation
+// rounded as the CPU rounds it); then the argmax (lowest id among equal maxima) for greedy
+// decoding; otherwise temperature, then top-k, then top-p over the candidates ordered best first
+// (ties: lower id first), then min-p, and the token where the cumulative mass first exceeds
+// u · mass, walking the candidates best first when top-p cut them and in id order otherwise (as
+// the CPU does). The logprob of the pick and the top alternatives come from the raw logits.
 //
 // One block of 1024 threads per row of logits (fp32, device memory). Every selection is a radix
 // select, most significant byte first, over a 64-bit key that orders candidates exactly as the
@@ -14,6 +16,7 @@
 // Test: tests/cuda-kernels.test.ts (cudaOps.sample: greedy exact; sampled tokens whose reference
 // interval contains u). Time: one pass for greedy, three radix selects (8 sweeps each) at most.
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "cuda/common.cuh"
@@ -46,6 +49,9 @@ struct Shared {
   unsigned long long best, total, prefix;
   int nan_at;
   float scratch[32];
+  // The top alternatives' keys, gathered in any order, then sorted by thread 0.
+  unsigned long long top_keys[kMaxTopLogprobs];
+  int top_found;
 };
 
 __device__ __forceinline__ unsigned long long weight(float v, float max_logit, float inv_t) {
@@ -172,15 +178,13 @@ __device__ __forceinline__ int32_t pick_in_id_order(const float* l, int64_t V, u
   return sh.picked;
 }
 
-__global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V, float temperature, int64_t top_k,
-                                                      float top_p, double u, DeviceSampled* result) {
-  __shared__ Shared sh;
+// The best key of l (argmax, lowest id on ties) into sh.best and the first NaN into sh.nan_at.
+__device__ void scan_row(const float* l, int64_t V, Shared& sh) {
   if (threadIdx.x == 0) {
     sh.best = 0;
     sh.nan_at = 0x7fffffff;
   }
   __syncthreads();
-  // The best key (argmax, lowest id on ties) and the first NaN.
   unsigned long long best = 0;
   int nan_at = 0x7fffffff;
   for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
@@ -191,19 +195,79 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
   atomicMax(&sh.best, best);
   atomicMin(&sh.nan_at, nan_at);
   __syncthreads();
-  if (sh.nan_at != 0x7fffffff) {  // (then sh.best may be no key at all)
-    if (threadIdx.x == 0) *result = {-1, 0.0f, sh.nan_at, NAN};
+}
+
+// The n best raw logits (ties: lower id first), best first, with their logprobs, into *result.
+__device__ void top_alternatives(const float* raw, int64_t V, int n, float max_logit, float log_z, Shared& sh,
+                                 DeviceSampled* result) {
+  n = int(min(int64_t(n), V));
+  if (n <= 0) {
+    if (threadIdx.x == 0) result->top_count = 0;
     return;
+  }
+  // The n-th best key (a count select: weight 1 each), then every key at or above it: exactly n.
+  const uint64_t nth = radix_select<true>(raw, V, 0, max_logit, 1.0f, (unsigned long long)(n - 1), sh);
+  if (threadIdx.x == 0) sh.top_found = 0;
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+    const uint64_t key = sort_key(raw[i], i);
+    if (key >= nth) {
+      const int at = atomicAdd(&sh.top_found, 1);
+      if (at < kMaxTopLogprobs) sh.top_keys[at] = key;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int count = min(sh.top_found, n);
+    for (int i = 1; i < count; ++i)  // insertion sort, best (largest key) first
+      for (int j = i; j > 0 && sh.top_keys[j] > sh.top_keys[j - 1]; --j) {
+        const unsigned long long t = sh.top_keys[j];
+        sh.top_keys[j] = sh.top_keys[j - 1];
+        sh.top_keys[j - 1] = t;
+      }
+    result->top_count = count;
+    for (int i = 0; i < count; ++i) {
+      const int32_t id = key_id(sh.top_keys[i]);
+      result->top_ids[i] = id;
+      result->top_logprobs[i] = raw[id] - log_z;
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) sample_row(const float* raw, const float* l, int64_t V, float temperature,
+                                                      int64_t top_k, float top_p, float min_p, double log_min_p,
+                                                      double u, int top_n, DeviceSampled* result) {
+  __shared__ Shared sh;
+  // The raw logits: their checks, their maximum and normaliser (for the logprobs).
+  scan_row(raw, V, sh);
+  if (sh.nan_at != 0x7fffffff) {  // (then sh.best may be no key at all)
+    if (threadIdx.x == 0) *result = {-1, 0.0f, sh.nan_at, NAN, 0, 0, {}, {}};
+    return;
+  }
+  const float raw_max = raw[key_id(sh.best)];
+  if (!isfinite(raw_max)) {
+    if (threadIdx.x == 0) *result = {-1, 0.0f, -1, raw_max, 0, 0, {}, {}};
+    return;
+  }
+  float z = 0.0f;
+  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) z += expf(raw[i] - raw_max);
+  const float log_z = raw_max + logf(block_sum(z, sh.scratch));
+  top_alternatives(raw, V, top_n, raw_max, log_z, sh, result);
+
+  // The logits the pick is made from (adjusted, or the raw ones again).
+  if (l != raw) {
+    scan_row(l, V, sh);
+    if (sh.nan_at != 0x7fffffff) {
+      if (threadIdx.x == 0) *result = {-1, 0.0f, sh.nan_at, NAN, 1, 0, {}, {}};
+      return;
+    }
   }
   const int32_t best_id = key_id(sh.best);
   const float max_logit = l[best_id];
   if (!isfinite(max_logit)) {
-    if (threadIdx.x == 0) *result = {-1, 0.0f, -1, max_logit};
+    if (threadIdx.x == 0) *result = {-1, 0.0f, -1, max_logit, 1, 0, {}, {}};
     return;
   }
-  float z = 0.0f;
-  for (int64_t i = threadIdx.x; i < V; i += blockDim.x) z += expf(l[i] - max_logit);
-  const float log_z = max_logit + logf(block_sum(z, sh.scratch));
 
   int32_t token = best_id;
   // A temperature so small that 1 / T overflows is greedy, as on the CPU.
@@ -217,6 +281,13 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
       cand_min = radix_select<false>(l, V, cand_min, max_logit, inv_t,
                                      need >= 1.0 ? (unsigned long long)(need) - 1 : 0ull, sh);
     }
+    if (min_p > 0.0f) {
+      // Keep logits ≥ max + T · ln(min_p) (min_p_floor in core/sampler.cpp): every key of a value at
+      // or above the smallest float at or above that floor.
+      const float floor_value = __double2float_ru(fma(double(temperature), log_min_p, double(max_logit)));
+      const uint64_t floor_key = sort_key(floor_value, 0) & ~uint64_t(0xffffffffu);  // any id of that value
+      if (floor_key > cand_min) cand_min = floor_key;
+    }
     const double mass = double(candidate_mass(l, V, cand_min, max_logit, inv_t, sh));
     const auto target = (unsigned long long)floor(u * mass);
     // The CPU walks its candidates best first after a top-p sort, and in id order otherwise.
@@ -224,24 +295,75 @@ __global__ void __launch_bounds__(kThreads) sample_row(const float* l, int64_t V
                          : pick_in_id_order(l, V, cand_min, max_logit, inv_t, target, best_id, sh);
     if (token < 0 || token >= V) token = best_id;  // unreachable with the best token's weight 2^40 in the mass
   }
-  if (threadIdx.x == 0) *result = {token, l[token] - log_z, -1, max_logit};
+  if (threadIdx.x == 0) {
+    result->token = token;
+    result->logprob = raw[token] - log_z;
+    result->nan_at = -1;
+    result->max_logit = max_logit;
+    result->adjusted = l != raw;
+  }
+}
+
+// adjusted[i] = raw[i] for every id (copied before), then the adjustments, one thread each.
+__global__ void adjust_rows(const float* raw, const DeviceAdjustment* adj, int64_t count, float repetition_penalty,
+                            float* adjusted) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  const DeviceAdjustment a = adj[i];
+  // adjusted_logit (core/logit_adjust.cpp), each operation rounded on its own.
+  float v = __fadd_rn(raw[a.id], a.bias);
+  if (a.repeated) v = v > 0.0f ? __fdiv_rn(v, repetition_penalty) : __fmul_rn(v, repetition_penalty);
+  adjusted[a.id] = __fsub_rn(v, a.penalty);
 }
 
 }  // namespace
 
-void sample(const float* logits, int64_t vocab, const SamplingParams& params, double u, DeviceSampled* result,
-            cudaStream_t stream) {
+void device_adjustments(const SampleRequest& request, int64_t vocab, DeviceAdjustment* out) {
+  size_t i = 0;
+  for (const LogitAdjustment& a : request.adjustments) {
+    if (a.id < 0 || a.id >= vocab)
+      throw std::invalid_argument("a logit adjustment names id " + std::to_string(a.id) + ", outside the vocabulary of " +
+                                  std::to_string(vocab));
+    out[i++] = DeviceAdjustment{a.id, a.repeated ? 1 : 0, a.bias, a.penalty};
+  }
+}
+
+void sample(const float* logits, int64_t vocab, const SampleRequest& request, const DeviceAdjustment* adjustments,
+            float* adjusted, DeviceSampled* result, cudaStream_t stream) {
   GPT_REQUIRE(vocab > 0 && vocab <= 0x7fffffff, "sample: vocab " + std::to_string(vocab) + " out of range");
-  GPT_REQUIRE(u >= 0.0 && u < 1.0, "sample: u must be in [0, 1)");
-  sample_row<<<1, kThreads, 0, stream>>>(logits, vocab, params.temperature, params.top_k, params.top_p, u, result);
+  GPT_REQUIRE(request.u >= 0.0 && request.u < 1.0, "sample: u must be in [0, 1)");
+  GPT_REQUIRE(request.top_logprobs >= 0 && request.top_logprobs <= kMaxTopLogprobs, "sample: top_logprobs out of range");
+  const SamplingParams& p = request.params;
+  const float* l = logits;
+  const int64_t count = int64_t(request.adjustments.size());
+  if (count > 0) {
+    GPT_REQUIRE(adjustments != nullptr && adjusted != nullptr, "sample: adjustments need device buffers");
+    CUDA_CHECK(cudaMemcpyAsync(adjusted, logits, size_t(vocab) * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+    constexpr int kAdjustThreads = 256;
+    adjust_rows<<<unsigned((count + kAdjustThreads - 1) / kAdjustThreads), kAdjustThreads, 0, stream>>>(
+        logits, adjustments, count, request.repetition_penalty, adjusted);
+    CUDA_CHECK_LAUNCH("adjust_rows");
+    l = adjusted;
+  }
+  // ln(min_p) on the host in double, as the CPU takes it (min_p_floor).
+  const double log_min_p = p.min_p > 0.0f ? std::log(double(p.min_p)) : 0.0;
+  sample_row<<<1, kThreads, 0, stream>>>(logits, l, vocab, p.temperature, p.top_k, p.top_p, p.min_p, log_min_p,
+                                         request.u, request.top_logprobs, result);
   CUDA_CHECK_LAUNCH("sample_row");
 }
 
 Sampled sampled_or_throw(const DeviceSampled& r) {
-  if (r.nan_at >= 0) throw std::invalid_argument("logits contain NaN at id " + std::to_string(r.nan_at));
+  const std::string which = r.adjusted ? "adjusted " : "";
+  if (r.nan_at >= 0) throw std::invalid_argument(which + "logits contain NaN at id " + std::to_string(r.nan_at));
   if (r.token < 0)
-    throw std::invalid_argument("logits have no finite maximum (largest is " + std::to_string(r.max_logit) + ")");
-  return {r.token, r.logprob};
+    throw std::invalid_argument(which + "logits have no finite maximum (largest is " + std::to_string(r.max_logit) + ")");
+  Sampled s{r.token, r.logprob};
+  s.top_count = r.top_count;
+  for (int i = 0; i < r.top_count && i < kMaxTopLogprobs; ++i) {
+    s.top_ids[size_t(i)] = r.top_ids[i];
+    s.top_logprobs[size_t(i)] = r.top_logprobs[i];
+  }
+  return s;
 }
 
 }  // namespace gpt::cuda

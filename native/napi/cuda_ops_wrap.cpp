@@ -10,6 +10,7 @@
 #include "cuda/host_ops.h"
 #include "napi/cuda_call.h"
 #include "napi/layout_args.h"
+#include "napi/sampling_args.h"
 #endif
 
 namespace gpt::napi {
@@ -155,22 +156,15 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   });
 }
 
-// sample({logits, temperature, topK, topP, u}) → {token, logprob}.
+// sample({logits, ...NativeSampling}) → NativePick: the device sampler, the CPU's twin.
 Napi::Value Sample(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
     Napi::Value lv = a.Get("logits");
     if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw Napi::TypeError::New(env, "logits must be a Float32Array");
     Napi::Float32Array logits = lv.As<Napi::Float32Array>();
-    SamplingParams p;
-    p.temperature = float(number_field(a, "temperature"));
-    p.top_k = int_field(env, a, "topK");
-    p.top_p = float(number_field(a, "topP"));
-    const Sampled s = cuda::host_sample(logits.Data(), int64_t(logits.ElementLength()), p, number_field(a, "u"));
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("token", Napi::Number::New(env, s.token));
-    out.Set("logprob", Napi::Number::New(env, s.logprob));
-    return out;
+    const SampleRequest request = sampling_args(env, a, "sample");
+    return sampled_object(env, cuda::host_sample(logits.Data(), int64_t(logits.ElementLength()), request));
   });
 }
 

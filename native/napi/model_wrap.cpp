@@ -12,6 +12,7 @@
 #if GPT_CUDA_ENABLED
 #include "cuda/cuda_backend.h"
 #endif
+#include "napi/sampling_args.h"
 #include "napi/spec.h"
 
 namespace gpt::napi {
@@ -84,12 +85,21 @@ class StepWorker final : public Napi::AsyncWorker {
   void OnOK() override {
     busy_->store(false);
     Napi::Env env = Env();
-    const size_t n = out_.sampled.size();
+    const size_t n = out_.sampled.size(), k = size_t(kMaxTopLogprobs);
     Napi::Int32Array tokens = Napi::Int32Array::New(env, n);
     Napi::Float32Array logprobs = Napi::Float32Array::New(env, n);
+    Napi::Int32Array top_counts = Napi::Int32Array::New(env, n);
+    Napi::Int32Array top_ids = Napi::Int32Array::New(env, n * k);
+    Napi::Float32Array top_logprobs = Napi::Float32Array::New(env, n * k);
     for (size_t i = 0; i < n; ++i) {
-      tokens[i] = out_.sampled[i].token;
-      logprobs[i] = out_.sampled[i].logprob;
+      const Sampled& s = out_.sampled[i];
+      tokens[i] = s.token;
+      logprobs[i] = s.logprob;
+      top_counts[i] = s.top_count;
+      for (int j = 0; j < s.top_count; ++j) {
+        top_ids[i * k + size_t(j)] = s.top_ids[size_t(j)];
+        top_logprobs[i * k + size_t(j)] = s.top_logprobs[size_t(j)];
+      }
     }
     auto* heap = new std::vector<float>(std::move(out_.logits));
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
@@ -98,6 +108,9 @@ class StepWorker final : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("tokens", tokens);
     result.Set("logprobs", logprobs);
+    result.Set("topCounts", top_counts);
+    result.Set("topIds", top_ids);
+    result.Set("topLogprobs", top_logprobs);
     result.Set("logits", Napi::Float32Array::New(env, heap->size(), buffer, 0));
     deferred_.Resolve(result);
   }
@@ -113,29 +126,6 @@ class StepWorker final : public Napi::AsyncWorker {
   StepPlan plan_;
   StepOutput out_;
 };
-
-// Checks temperature, topK, topP and u; `call` names the method in errors.
-SampleRequest parse_sampling(Napi::Env env, double temperature, double top_k, double top_p, double u,
-                               const std::string& call) {
-  for (const double v : {temperature, top_k, top_p, u})
-    if (!std::isfinite(v)) throw Napi::RangeError::New(env, call + ": temperature, topK, topP and u must be finite numbers");
-  // The ranges lib/options.ts enforces; anything else here is a caller's bug, named plainly.
-  const auto fail = [&](const std::string& what, double v, const char* limit) {
-    std::ostringstream text;
-    text << call << ": " << what << " " << v << " " << limit;
-    return Napi::RangeError::New(env, text.str());
-  };
-  if (temperature < 0) throw fail("temperature", temperature, "is negative");
-  if (top_k < 0 || top_k != std::floor(top_k)) throw fail("topK", top_k, "is not a non-negative integer");
-  if (!(top_p >= 0 && top_p <= 1)) throw fail("topP", top_p, "is outside [0, 1]");
-  if (!(u >= 0 && u < 1)) throw fail("u", u, "is outside [0, 1)");
-  SampleRequest s;
-  s.params.temperature = float(temperature);
-  s.params.top_k = int64_t(top_k);
-  s.params.top_p = float(top_p);
-  s.u = u;
-  return s;
-}
 
 LogitsMode parse_mode(Napi::Env env, const Napi::Value& v) {
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
@@ -184,9 +174,7 @@ StepPlan parse_step(Napi::Env env, const Napi::Value& arg) {
     Napi::Value sample = seg.Get("sample");
     if (!sample.IsUndefined() && !sample.IsNull()) {
       if (!sample.IsObject()) throw Napi::TypeError::New(env, where + "sample must be an object or null");
-      Napi::Object p = sample.As<Napi::Object>();
-      s.sample = parse_sampling(env, number_field(p, "temperature"), number_field(p, "topK"), number_field(p, "topP"),
-                                number_field(p, "u"), where + "sample");
+      s.sample = sampling_args(env, sample.As<Napi::Object>(), where + "sample");
     }
     plan.segments.push_back(std::move(s));
   }
@@ -199,7 +187,6 @@ void ModelWrap::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeModel",
                                     {
                                         InstanceMethod<&ModelWrap::Step>("step"),
-                                        InstanceMethod<&ModelWrap::Sample>("sample"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                         InstanceAccessor<&ModelWrap::KvBlocks>("kvBlocks"),
                                         InstanceAccessor<&ModelWrap::ResidentBytes>("residentBytes"),
@@ -242,31 +229,6 @@ Napi::Value ModelWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
-}
-
-Napi::Value ModelWrap::Sample(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t vocab = model(env).config().vocab_size;
-  if (info.Length() < 6 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "sample(logits: Float32Array, row, temperature, topK, topP, u)");
-  Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
-  const int64_t row = info[1].As<Napi::Number>().Int64Value();
-  if (row < 0 || (row + 1) * vocab > int64_t(logits.ElementLength()))
-    throw Napi::RangeError::New(env, "sample: row " + std::to_string(row) + " is outside the logits");
-  for (size_t i = 2; i < 6; ++i)
-    if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "sample: temperature, topK, topP and u must be numbers");
-  const auto arg = [&](size_t i) { return info[i].As<Napi::Number>().DoubleValue(); };
-  const SampleRequest s = parse_sampling(env, arg(2), arg(3), arg(4), arg(5), "sample");
-  try {
-    Sampled r = sample_token(logits.Data() + row * vocab, vocab, s.params, s.u);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("token", Napi::Number::New(env, r.token));
-    out.Set("logprob", Napi::Number::New(env, r.logprob));
-    return out;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
 }
 
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {

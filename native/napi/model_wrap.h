@@ -19,7 +19,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
-  Napi::Value Sample(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value KvBlocks(const Napi::CallbackInfo& info);
   Napi::Value ResidentBytes(const Napi::CallbackInfo& info);

@@ -8,6 +8,7 @@
 #include "cpu/gelu.h"
 #include "cpu/matmul.h"
 #include "napi/layout_args.h"
+#include "napi/sampling_args.h"
 #include "napi/spec.h"
 
 namespace gpt::napi {
@@ -137,6 +138,23 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sample({logits, ...NativeSampling}) → NativePick: the CPU sampler (core/sampler.h).
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "sample(args: object)");
+  Napi::Object a = info[0].As<Napi::Object>();
+  Napi::Value lv = a.Get("logits");
+  if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "logits must be a Float32Array");
+  Napi::Float32Array logits = lv.As<Napi::Float32Array>();
+  const SampleRequest request = sampling_args(env, a, "sample");
+  try {
+    return sampled_object(env, sample_token(logits.Data(), int64_t(logits.ElementLength()), request));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 }  // namespace
 
 Napi::Object CreateOps(Napi::Env env) {
@@ -145,6 +163,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("gelu", Napi::Function::New<Gelu>(env, "gelu"));
+  ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
   return ops;
 }
 
