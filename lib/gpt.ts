@@ -2,6 +2,9 @@
 import { fileURLToPath } from "node:url";
 
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
+import { ChatSetup } from "./chat/chat-setup.js";
+import type { ChatMessage } from "./chat/messages.js";
+import { readChatFiles, type ChatFiles } from "./chat/template-files.js";
 import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Engine } from "./engine/engine.js";
@@ -47,6 +50,12 @@ export type Prompt = string | readonly number[];
 /** Generate options that ask for n sequences: the call returns one result or stream per sequence. */
 export type GenerateNOptions = GenerateOptions & { n: number };
 
+export interface ChatOptions extends GenerateOptions {
+  /** A Jinja chat template to use instead of the checkpoint's own (which a model may not have). */
+  chatTemplate?: string;
+}
+export type ChatNOptions = ChatOptions & { n: number };
+
 /** The shapes of the four GPT-2 sizes (vocabulary 50257, 1024 positions). */
 const RANDOM_PRESETS = {
   gpt2: { nLayer: 12, nHead: 12, nEmbd: 768 },
@@ -72,6 +81,7 @@ export class Gpt {
   readonly limits: { maxSequences: number; maxBatchTokens: number; kvCacheTokens: number };
   private model: NativeModel | null;
   private readonly engine: Engine;
+  private readonly chatSetup: ChatSetup;
 
   private constructor(
     config: ModelConfig,
@@ -80,6 +90,7 @@ export class Gpt {
     model: NativeModel,
     cudaDevice: number | null,
     limits: EngineLimits,
+    chatFiles: ChatFiles | null,
   ) {
     const c = config;
     this.config = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize };
@@ -93,6 +104,7 @@ export class Gpt {
       maxBatchTokens: limits.maxBatchTokens,
       kvCacheTokens: limits.kvBlocks * blockSize,
     };
+    this.chatSetup = new ChatSetup(chatFiles, tokenizer, path);
     this.engine = new Engine(model, {
       ...limits,
       blockSize,
@@ -119,8 +131,9 @@ export class Gpt {
         `the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${checkpoint.config.vocabSize}`,
       );
     const limits = limitsFor(opts, checkpoint.config.nCtx, cudaDevice);
+    const chatFiles = await readChatFiles(checkpoint.dir);
     const model = await loadNative(checkpoint, opts, limits.kvBlocks, cudaDevice);
-    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits);
+    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits, chatFiles);
   }
 
   /**
@@ -142,7 +155,7 @@ export class Gpt {
     const model = await native()
       .loadModel(spec)
       .catch((e: unknown) => Promise.reject(loadError(e, `random:${preset}`, limits.kvBlocks)));
-    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits);
+    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits, null);
   }
 
   /** How this binary was built: CUDA or not, its GPU architectures, the CPU instruction set in use. */
@@ -232,6 +245,39 @@ export class Gpt {
   }
 
   /**
+   * The prompt a conversation becomes: `messages` rendered with the checkpoint's chat template
+   * (chat_template.jinja, or tokenizer_config.json's chat_template) or `chatTemplate`, its
+   * special tokens, and add_generation_prompt — as Hugging Face's apply_chat_template renders it.
+   * E_UNSUPPORTED, naming the file looked in, for a model without a template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { chatTemplate?: string }): string {
+    this.live();
+    return this.chatSetup.prompt(messages, options?.chatTemplate);
+  }
+
+  /**
+   * The assistant's reply to a conversation: generate() on its applyChatTemplate() prompt, ending
+   * at the template's end-of-turn token (the eos token, and generation_config.json's
+   * eos_token_id), which is left out of the text.
+   */
+  chat(messages: readonly ChatMessage[], options?: ChatOptions & { n?: undefined }): Promise<GenerateResult>;
+  chat(messages: readonly ChatMessage[], options: ChatNOptions): Promise<GenerateResult[]>;
+  chat(messages: readonly ChatMessage[], options?: ChatOptions): Promise<GenerateResult | GenerateResult[]>;
+  async chat(messages: readonly ChatMessage[], options?: ChatOptions): Promise<GenerateResult | GenerateResult[]> {
+    const { prompt, generateOptions } = this.chatPrompt(messages, options);
+    return this.generate(prompt, generateOptions);
+  }
+
+  /** chat(), streamed as stream() streams generate(). */
+  chatStream(messages: readonly ChatMessage[], options?: ChatOptions & { n?: undefined }): GenerationStream;
+  chatStream(messages: readonly ChatMessage[], options: ChatNOptions): GenerationStream[];
+  chatStream(messages: readonly ChatMessage[], options?: ChatOptions): GenerationStream | GenerationStream[];
+  chatStream(messages: readonly ChatMessage[], options?: ChatOptions): GenerationStream | GenerationStream[] {
+    const { prompt, generateOptions } = this.chatPrompt(messages, options);
+    return this.stream(prompt, generateOptions);
+  }
+
+  /**
    * Frees the weights and the KV cache. Calls still queued or running reject with E_DISPOSED
    * (those in the step now running once it ends); any later call throws E_DISPOSED.
    */
@@ -258,6 +304,16 @@ export class Gpt {
       requests.push(request);
     }
     return requests;
+  }
+
+  private chatPrompt(messages: readonly ChatMessage[], options: ChatOptions | undefined) {
+    this.live();
+    const { chatTemplate, ...generateOptions } = options ?? {};
+    const prompt = this.chatSetup.prompt(messages, chatTemplate);
+    const stopTokens = Array.isArray(generateOptions.stopTokens) ? generateOptions.stopTokens : [];
+    if (generateOptions.stopTokens === undefined || Array.isArray(generateOptions.stopTokens))
+      generateOptions.stopTokens = [...stopTokens, ...this.chatSetup.endOfTurn];
+    return { prompt, generateOptions };
   }
 
   /** E_CONTEXT_OVERFLOW when `tokens` + `more` positions exceed n_positions or the KV cache. */

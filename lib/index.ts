@@ -4,6 +4,8 @@ export {
   type GptConfig,
   type GenerateResult,
   type GenerateNOptions,
+  type ChatOptions,
+  type ChatNOptions,
   type Prompt,
   type StreamChunk,
   type TokenLogprob,
@@ -15,5 +17,6 @@ export {
 export type { BuildInfo, GpuDevice } from "./device.js";
 export type { LoadOptions, Device, WeightDtype } from "./options.js";
 export type { GenerateOptions } from "./generate-options.js";
+export type { ChatMessage, ChatRole } from "./chat/messages.js";
 export { GptError, GptLoadError, GptInputError, type GptErrorCode } from "./errors.js";
 export { Tokenizer } from "./tokenizer/index.js";

@@ -8,7 +8,7 @@ import { loadCheckpoint, type ModelConfig } from "../checkpoint/index.js";
 import { autoDevice, type AutoChoice } from "../device.js";
 import { native, packageRoot } from "../native.js";
 import { cacheRoot, resolveModel, type ResolvedModel } from "./cache.js";
-import type { Io } from "./generate.js";
+import type { Io } from "./io.js";
 import { formatBytes } from "./progress.js";
 
 export function packageVersion(): string {

@@ -6,27 +6,22 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 
 import { GptError, GptInputError } from "../errors.js";
 import { packageRoot } from "../native.js";
-import { collectNonEmpty, integerArg, numberArg, UsageError } from "./args.js";
+import { UsageError } from "./args.js";
 import { cacheRoot } from "./cache.js";
-import { generateCommand, type GenerateFlags, type Io } from "./generate.js";
+import { CHAT_MAX_TOKENS, chatCommand, type ChatFlags } from "./chat.js";
+import { generateCommand, type GenerateFlags } from "./generate.js";
+import type { Io } from "./io.js";
+import { addLoadFlags, addSamplingFlags, modelOption } from "./model-flags.js";
 import { infoCommand, packageVersion } from "./info.js";
 import { pull } from "./pull.js";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
-
-const MODEL_HELP =
-  "checkpoint directory or .safetensors file, or a pulled model: gpt2, openai-community/gpt2[@revision] " +
-  "(generate: default, the small demo model shipped with the package)";
-
-function modelOption(): Option {
-  return new Option("-m, --model <dir|name>", MODEL_HELP);
-}
 
 function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Command {
   const program = new Command("gpt-cuda")
@@ -43,26 +38,14 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
     state.exitCode = code;
   };
 
-  program
-    .command("generate")
-    .description("continue a prompt, streaming the text to stdout")
-    .argument("[prompt]", "the prompt; read from stdin when left out")
-    .addOption(modelOption())
-    .option("-n, --max-tokens <n>", "tokens to generate at most (default 64)", integerArg(1))
-    .option("-t, --temperature <t>", "sampling temperature; 0 is greedy (default 1)", numberArg(0, 100))
-    .option("--top-k <k>", "sample among the k most likely tokens; 0: no limit (default 0)", integerArg(0))
-    .option("--top-p <p>", "nucleus sampling threshold in (0, 1]; 1: no limit (default 1)", numberArg(0, 1, true))
-    .option("-s, --seed <n>", "sampler seed: the same seed and options give the same text", integerArg(0, 2 ** 32 - 1))
-    .option("--stop <text>", "end before this text (repeatable)", collectNonEmpty)
-    .addOption(new Option("--device <device>", "where to run (default auto)").choices(["auto", "cpu", "cuda"]))
-    .addOption(
-      new Option("--dtype <dtype>", "dtype to hold the weights in (default: as stored)").choices([
-        "float32",
-        "float16",
-        "bfloat16",
-      ]),
-    )
-    .option("--threads <n>", "CPU threads (default: all cores)", integerArg(1, 1024))
+  addSamplingFlags(
+    addLoadFlags(
+      program
+        .command("generate")
+        .description("continue a prompt, streaming the text to stdout")
+        .argument("[prompt]", "the prompt; read from stdin when left out"),
+    ),
+  )
     .option("--json", "print the whole result as JSON instead of streaming text")
     .option("-v, --verbose", "print load time and prefill/decode speed to stderr, and stack traces on errors")
     .addHelpText(
@@ -75,6 +58,29 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
     .action(async (prompt: string | undefined, flags: GenerateFlags) => {
       state.verbose = flags.verbose === true;
       done(await generateCommand(prompt, flags, io));
+    });
+
+  addSamplingFlags(
+    addLoadFlags(
+      program
+        .command("chat")
+        .description("talk with a chat model in the terminal; with stdin not a terminal, reply to the message it holds"),
+    ),
+    CHAT_MAX_TOKENS,
+  )
+    .option("--system <text>", "a system message to start the conversation with")
+    .option("--chat-template <file>", "a Jinja chat template to use instead of the checkpoint's")
+    .option("-v, --verbose", "print the load time and each reply's tokens (prompt, cached, generated) and speed to stderr, and stack traces on errors")
+    .addHelpText(
+      "after",
+      "\nIn the terminal: /reset starts over; Ctrl-C stops a reply, and at the prompt (or twice) exits; Ctrl-D exits.\n" +
+        "Examples:\n" +
+        "  gpt-cuda chat --model ./my-chat-model --system 'You are terse.'\n" +
+        "  echo 'What is a GPU?' | gpt-cuda chat -m ./my-chat-model -t 0",
+    )
+    .action(async (flags: ChatFlags) => {
+      state.verbose = flags.verbose === true;
+      done(await chatCommand(flags, io));
     });
 
   program

@@ -1,5 +1,5 @@
 /** Copies of fixture checkpoints with chosen weights rewritten, for behaviour a random model won't show. */
-import { cp, mkdtemp, open } from "node:fs/promises";
+import { cp, mkdtemp, open, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -46,5 +46,27 @@ export async function nanModel(): Promise<string> {
   } finally {
     await file.close();
   }
+  return dir;
+}
+
+/**
+ * tiny-f32 with chat files edited: tokenizer_config.json fields merged in, a chat_template.jinja
+ * written, generation_config.json fields merged in (each only when given).
+ */
+export async function chatModel(edits: {
+  tokenizerConfig?: Record<string, unknown>;
+  jinja?: string;
+  generationConfig?: Record<string, unknown>;
+}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-chat-"));
+  await cp(fixtureDir("tiny-f32"), dir, { recursive: true });
+  const merge = async (name: string, fields: Record<string, unknown>) => {
+    const file = join(dir, name);
+    const current = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...current, ...fields }));
+  };
+  if (edits.tokenizerConfig) await merge("tokenizer_config.json", edits.tokenizerConfig);
+  if (edits.generationConfig) await merge("generation_config.json", edits.generationConfig);
+  if (edits.jinja !== undefined) await writeFile(join(dir, "chat_template.jinja"), edits.jinja);
   return dir;
 }
