@@ -7,7 +7,7 @@ import type { ChatMessage } from "./chat/messages.js";
 import { readChatFiles, type ChatFiles } from "./chat/template-files.js";
 import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
-import { Engine } from "./engine/engine.js";
+import { Engine, type SequenceCounts } from "./engine/engine.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
 import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
@@ -189,6 +189,15 @@ export class Gpt {
   }
 
   /**
+   * The engine's sequences now: running in the batch, waiting for a place in it (FIFO), and
+   * paused (a stream nobody reads). For metrics and admission control.
+   */
+  get sequences(): SequenceCounts {
+    this.live();
+    return this.engine.sequences();
+  }
+
+  /**
    * Next-token logits at every position of `ids`: a Float32Array of ids.length × vocabSize,
    * row-major. Computed in chunks of maxBatchTokens rows beside any other work; every row is
    * bit-identical to what any other split of the same ids gives (one call, or token by token).
@@ -253,6 +262,11 @@ export class Gpt {
   applyChatTemplate(messages: readonly ChatMessage[], options?: { chatTemplate?: string }): string {
     this.live();
     return this.chatSetup.prompt(messages, options?.chatTemplate);
+  }
+
+  /** The ids that end a chat reply (the template's end-of-turn: the eos token and generation_config.json's eos_token_id). */
+  get endOfTurnTokens(): readonly number[] {
+    return this.chatSetup.endOfTurn;
   }
 
   /**

@@ -3,7 +3,7 @@
  * the errors of a model without a template, and the conversation in a terminal: replies
  * streamed, the history kept, /reset, Ctrl-C stopping a reply and exiting at the prompt.
  */
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,8 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { Gpt, type ChatMessage } from "../lib/index.js";
 import { fixtureDir } from "./helpers/fixtures.js";
-import { chatModel } from "./helpers/model-edits.js";
-import { writeRandomCheckpoint } from "./helpers/random-checkpoint.js";
+import { chatModel, slowChatModel } from "./helpers/model-edits.js";
 import { runCli } from "./helpers/run-cli.js";
 import { cliInTerminal, haveScript } from "./helpers/terminal.js";
 
@@ -91,15 +90,12 @@ describe("cli chat, stdin not a terminal", () => {
 });
 
 describe.skipIf(!haveScript)("cli chat in a terminal (needs util-linux's script)", () => {
-  // Big enough that a 256-token reply takes long enough to be stopped part way, with room in
-  // its 1024 positions for the whole conversation.
+  // Slow enough that a 256-token reply can be stopped part way, with room in its 1024
+  // positions for the whole conversation.
   let slow: string;
   beforeAll(async () => {
-    slow = await mkdtemp(join(tmpdir(), "gpt-cuda-slow-chat-"));
+    slow = await slowChatModel(TEMPLATE);
     dirs.push(slow);
-    await writeRandomCheckpoint(slow, { nLayer: 8, nHead: 8, nEmbd: 512, nCtx: 1024, vocabSize: 1024 }, "F16");
-    for (const file of ["tokenizer.json", "tokenizer_config.json"]) await cp(join(tiny, file), join(slow, file));
-    await writeFile(join(slow, "chat_template.jinja"), TEMPLATE);
   });
 
   const usage = /\[(\d+) prompt tokens \((\d+) cached\), (\d+) generated/g;

@@ -14,6 +14,11 @@ describe("README", () => {
     expect(readme).toContain("```js\n" + example + "```");
   });
 
+  it("quotes examples/openai-client.mjs exactly (scripts/serve-smoke.sh runs it)", () => {
+    const example = readFileSync(new URL("../examples/openai-client.mjs", import.meta.url), "utf8");
+    expect(readme).toContain("```js\n" + example + "```");
+  });
+
   it("documents every generation option and the Gpt members it lists", () => {
     const options = [
       ["maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "presencePenalty", "frequencyPenalty"],

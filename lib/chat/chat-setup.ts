@@ -12,7 +12,7 @@ import type { ChatFiles } from "./template-files.js";
 
 export class ChatSetup {
   /** Token ids that end a reply: the eos token, and generation_config.json's eos_token_id. */
-  readonly endOfTurn: number[];
+  readonly endOfTurn: readonly number[];
   private readonly tokens: SpecialTokens;
   private own: ChatTemplate | undefined;
   private readonly given = new Map<string, ChatTemplate>();

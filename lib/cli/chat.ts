@@ -1,6 +1,5 @@
 // `gpt-cuda chat`: a conversation in the terminal (replies streamed, the history kept, /reset
 // to start over), or, with stdin not a terminal, one message read from stdin and its reply.
-import { readFile } from "node:fs/promises";
 import { createInterface, type Interface } from "node:readline";
 
 import type { ChatMessage } from "../chat/messages.js";
@@ -9,7 +8,7 @@ import type { ChatOptions, Gpt } from "../gpt.js";
 import type { GenerateResult } from "../requests/results.js";
 import { UsageError } from "./args.js";
 import { EXIT_INTERRUPTED, interruptOnCtrlC, readStdin, type Io } from "./io.js";
-import { loadFromFlags, samplingOptions, type LoadFlags, type SamplingFlags } from "./model-flags.js";
+import { loadFromFlags, readChatTemplateFile, samplingOptions, type LoadFlags, type SamplingFlags } from "./model-flags.js";
 
 export interface ChatFlags extends LoadFlags, SamplingFlags {
   system?: string;
@@ -20,7 +19,7 @@ export interface ChatFlags extends LoadFlags, SamplingFlags {
 export const CHAT_MAX_TOKENS = 256;
 
 export async function chatCommand(flags: ChatFlags, io: Io): Promise<number> {
-  const chatTemplate = flags.chatTemplate === undefined ? undefined : await readTemplate(flags.chatTemplate);
+  const chatTemplate = flags.chatTemplate === undefined ? undefined : await readChatTemplateFile(flags.chatTemplate);
   const history: ChatMessage[] = flags.system === undefined ? [] : [{ role: "system", content: flags.system }];
   const options: ChatOptions & { n?: undefined } = {
     maxTokens: CHAT_MAX_TOKENS,
@@ -48,14 +47,6 @@ function checkTemplate(gpt: Gpt, history: ChatMessage[], options: ChatOptions): 
     gpt.applyChatTemplate([...history, { role: "user", content: "Hello" }], options);
   } catch (e) {
     if (!(e instanceof GptError && e.code === "E_INVALID_ARGUMENT")) throw e; // that conversation, not the template
-  }
-}
-
-async function readTemplate(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--chat-template ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
   }
 }
 

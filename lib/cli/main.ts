@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 
 import { GptError, GptInputError } from "../errors.js";
 import { packageRoot } from "../native.js";
-import { UsageError } from "./args.js";
+import { integerArg, numberArg, UsageError } from "./args.js";
 import { cacheRoot } from "./cache.js";
 import { CHAT_MAX_TOKENS, chatCommand, type ChatFlags } from "./chat.js";
 import { generateCommand, type GenerateFlags } from "./generate.js";
@@ -18,6 +18,7 @@ import type { Io } from "./io.js";
 import { addLoadFlags, addSamplingFlags, modelOption } from "./model-flags.js";
 import { infoCommand, packageVersion } from "./info.js";
 import { pull } from "./pull.js";
+import { serveCommand, type ServeFlags } from "./serve.js";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -81,6 +82,37 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
     .action(async (flags: ChatFlags) => {
       state.verbose = flags.verbose === true;
       done(await chatCommand(flags, io));
+    });
+
+  addLoadFlags(
+    program
+      .command("serve")
+      .description("serve the model over HTTP with the OpenAI API (/v1/completions, /v1/chat/completions), /health and /metrics"),
+  )
+    .option("--host <host>", "address to listen on; 0.0.0.0 for every interface", "127.0.0.1")
+    .option("--port <port>", "port to listen on; 0 picks a free one", integerArg(0, 65535), 8080)
+    .option("--api-key <key>", "require Authorization: Bearer <key> (or set GPT_CUDA_API_KEY)")
+    .option("--served-model-name <id>", "the model id clients send (default: the --model name or directory name)")
+    .option("--max-sequences <n>", "sequences decoded together at most (default 16)", integerArg(1))
+    .option("--kv-cache-tokens <n>", "the KV cache's capacity in tokens", integerArg(1))
+    .option("--max-batch-tokens <n>", "rows in one forward pass at most", integerArg(1))
+    .option("--max-queue <n>", "sequences queued beyond --max-sequences before answering 429 (default 4 × max-sequences)", integerArg(0))
+    .option("--chat-template <file>", "a Jinja chat template to use instead of the checkpoint's")
+    .option("--drain-timeout <s>", "on SIGTERM or Ctrl-C, seconds to let requests in flight finish", numberArg(0, 86400), 30)
+    .addOption(
+      new Option("--log-level <level>", "one JSON line per request on stdout at info").choices(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
+    )
+    .option("-v, --verbose", "print the load time to stderr, and stack traces on errors")
+    .addHelpText(
+      "after",
+      "\nRun the gpt-cuda binary itself under a process manager (not npx, which does not pass SIGTERM on).\n" +
+        "Examples:\n" +
+        "  gpt-cuda serve --model gpt2 --port 8080\n" +
+        "  curl http://127.0.0.1:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\": \"Hello\", \"max_tokens\": 16}'",
+    )
+    .action(async (flags: ServeFlags) => {
+      state.verbose = flags.verbose === true;
+      done(await serveCommand(flags, io));
     });
 
   program

@@ -1,11 +1,13 @@
 // The flags the commands that load a model share (generate, chat, serve): which model, where and
 // how to hold it, and how to sample; and the load itself, with its --verbose line.
+import { readFile } from "node:fs/promises";
+
 import { Option, type Command } from "commander";
 
 import { DEFAULT_MODEL_DIR, Gpt } from "../gpt.js";
 import type { GenerateOptions } from "../generate-options.js";
 import type { Device, LoadOptions, WeightDtype } from "../options.js";
-import { collectNonEmpty, integerArg, numberArg } from "./args.js";
+import { collectNonEmpty, integerArg, numberArg, UsageError } from "./args.js";
 import { resolveModel, type ResolvedModel } from "./cache.js";
 import type { Io } from "./io.js";
 
@@ -97,4 +99,13 @@ export async function loadFromFlags(
     );
   }
   return { gpt, model };
+}
+
+/** The template a --chat-template file holds. */
+export async function readChatTemplateFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--chat-template ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+  }
 }

@@ -21,6 +21,12 @@ export interface EngineOptions extends SchedulerLimits {
   wrapError: (error: unknown) => unknown;
 }
 
+export interface SequenceCounts {
+  running: number;
+  waiting: number;
+  paused: number;
+}
+
 export class Engine {
   private readonly pool: BlockPool;
   private readonly kv: KvCacheManager;
@@ -43,6 +49,12 @@ export class Engine {
 
   usage(): BlockPoolUsage {
     return this.pool.usage();
+  }
+
+  /** Sequences in the batch, queued for a place in it, and paused by an owner that stopped reading. */
+  sequences(): SequenceCounts {
+    const { running, waiting, paused } = this.scheduler;
+    return { running: running.length, waiting: waiting.length, paused: paused.size };
   }
 
   /** Queues a sequence; it runs as soon as a step has room for it. */

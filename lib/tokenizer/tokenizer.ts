@@ -127,7 +127,7 @@ export class Tokenizer {
     const parts: Uint8Array[] = new Array<Uint8Array>(ids.length);
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = this.tokenBytes(ids[i]!);
+      const bytes = this.bytesOf(ids[i]!);
       parts[i] = bytes;
       total += bytes.length;
     }
@@ -142,10 +142,15 @@ export class Tokenizer {
 
   /** The text of one token (a token holding part of a UTF-8 character shows U+FFFD). */
   tokenText(id: number): string {
-    return this.text.decode(this.tokenBytes(id));
+    return this.text.decode(this.bytesOf(id));
   }
 
-  private tokenBytes(id: number): Uint8Array {
+  /** The UTF-8 bytes one token stands for (a token can hold part of a character); a copy. */
+  tokenBytes(id: number): Uint8Array {
+    return this.bytesOf(id).slice();
+  }
+
+  private bytesOf(id: number): Uint8Array {
     const cached = Number.isInteger(id) ? this.bytesOfId[id] : undefined;
     if (cached !== undefined) return cached;
     const token = Number.isInteger(id) && id >= 0 && id < this.vocabSize ? this.tokenOfId[id] : undefined;

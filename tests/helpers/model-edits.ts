@@ -5,6 +5,7 @@ import { join } from "node:path";
 
 import { loadCheckpoint } from "../../lib/checkpoint/index.js";
 import { fixtureDir } from "./fixtures.js";
+import { writeRandomCheckpoint } from "./random-checkpoint.js";
 
 /**
  * tiny-f32 (F32) changed so that greedy decoding emits <|endoftext|> (id 1023) at every step:
@@ -68,5 +69,18 @@ export async function chatModel(edits: {
   if (edits.tokenizerConfig) await merge("tokenizer_config.json", edits.tokenizerConfig);
   if (edits.generationConfig) await merge("generation_config.json", edits.generationConfig);
   if (edits.jinja !== undefined) await writeFile(join(dir, "chat_template.jinja"), edits.jinja);
+  return dir;
+}
+
+/**
+ * A random GPT-2 checkpoint (F16, 8 layers, 512 wide, 1024 positions) with tiny-f32's tokenizer
+ * and `jinja` as its chat template: slow enough (a few hundred tokens/s on one thread) that a
+ * test can act while a reply is still being generated, with room for long conversations.
+ */
+export async function slowChatModel(jinja: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-slow-"));
+  await writeRandomCheckpoint(dir, { nLayer: 8, nHead: 8, nEmbd: 512, nCtx: 1024, vocabSize: 1024 }, "F16");
+  for (const file of ["tokenizer.json", "tokenizer_config.json"]) await cp(join(fixtureDir("tiny-f32"), file), join(dir, file));
+  await writeFile(join(dir, "chat_template.jinja"), jinja);
   return dir;
 }

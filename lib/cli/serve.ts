@@ -1,0 +1,79 @@
+// `gpt-cuda serve`: the OpenAI-compatible server for one model, until SIGTERM or Ctrl-C drains it.
+import { existsSync } from "node:fs";
+import { basename } from "node:path";
+
+import type { Gpt } from "../gpt.js";
+import { serve } from "../server/index.js";
+import { EXIT_INTERRUPTED, type Io } from "./io.js";
+import { loadFromFlags, readChatTemplateFile, type LoadFlags } from "./model-flags.js";
+
+export interface ServeFlags extends LoadFlags {
+  host: string;
+  port: number;
+  apiKey?: string;
+  servedModelName?: string;
+  maxSequences?: number;
+  kvCacheTokens?: number;
+  maxBatchTokens?: number;
+  maxQueue?: number;
+  chatTemplate?: string;
+  /** Seconds. */
+  drainTimeout: number;
+  logLevel: string;
+}
+
+export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
+  const chatTemplate = flags.chatTemplate === undefined ? undefined : await readChatTemplateFile(flags.chatTemplate);
+  const extra = Object.fromEntries(
+    Object.entries({ maxSequences: flags.maxSequences, kvCacheTokens: flags.kvCacheTokens, maxBatchTokens: flags.maxBatchTokens }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
+  // Listen first, so that /health answers (503, "loading") while the weights load.
+  const loading = loadFromFlags(flags, io, extra).then(({ gpt }) => gpt);
+  loading.catch(() => {}); // reported below, once the server is up
+  const apiKey = flags.apiKey ?? process.env.GPT_CUDA_API_KEY;
+  const server = await serve(loading, {
+    host: flags.host,
+    port: flags.port,
+    modelId: flags.servedModelName ?? modelId(flags.model),
+    logLevel: flags.logLevel === "silent" ? false : flags.logLevel,
+    ...(apiKey ? { apiKey } : {}),
+    ...(flags.maxQueue === undefined ? {} : { maxQueue: flags.maxQueue }),
+    ...(chatTemplate === undefined ? {} : { chatTemplate }),
+  });
+  let gpt: Gpt;
+  try {
+    gpt = await loading;
+  } catch (e) {
+    await server.close(0);
+    throw e;
+  }
+  io.stderr.write(
+    `gpt-cuda: serving ${flags.servedModelName ?? modelId(flags.model)} on ${gpt.device} at ${server.url} ` +
+      `(OpenAI API under /v1, /health, /metrics${apiKey ? "; API key required" : ""})\n`,
+  );
+
+  // SIGTERM or Ctrl-C: stop taking requests, finish those in flight (up to --drain-timeout), exit 0.
+  // A second signal exits at once.
+  const stopped = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  const signal = await stopped;
+  const now = () => process.exit(EXIT_INTERRUPTED);
+  process.once("SIGTERM", now);
+  process.once("SIGINT", now);
+  io.stderr.write(`gpt-cuda: ${signal}: draining (at most ${flags.drainTimeout} s)\n`);
+  await server.close(flags.drainTimeout * 1000);
+  gpt.dispose();
+  io.stderr.write("gpt-cuda: stopped\n");
+  return 0;
+}
+
+/** What clients call the model: the name it was pulled by, a checkpoint directory's name, or "default" (the demo model). */
+function modelId(model: string | undefined): string {
+  if (model === undefined) return "default";
+  if (!existsSync(model)) return model; // a pulled model's name: gpt2, org/name@rev
+  return basename(model.replace(/\/+$/, "")).replace(/\.safetensors$/, "");
+}

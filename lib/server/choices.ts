@@ -1,0 +1,89 @@
+/**
+ * One request's choices, run: every stream read concurrently (so each choice's tokens go out as
+ * they come), with its time to first token and inter-token latencies observed, and the
+ * request's tokens counted once it ends. The streams were all created with the request's
+ * AbortSignal, so a client that disconnects ends every one within a step.
+ */
+import type { GenerationStream, GenerateResult, StreamChunk } from "../gpt.js";
+import type { ServerMetrics } from "./metrics.js";
+
+/** Called with each chunk of choice `index`; a returned promise holds that choice's reading (backpressure). */
+export type ChunkSink = (index: number, chunk: StreamChunk) => void | Promise<void>;
+
+export interface ChoiceGroup {
+  /** The streams of one prompt (n of them), choice indices first + 0 … first + n − 1. */
+  streams: GenerationStream[];
+  first: number;
+}
+
+export async function runChoices(
+  groups: ChoiceGroup[],
+  metrics: ServerMetrics,
+  arrivedAt: number,
+  sink: ChunkSink,
+): Promise<GenerateResult[]> {
+  let waiting = true;
+  metrics.waiting.inc();
+  const started = () => {
+    if (!waiting) return;
+    waiting = false;
+    metrics.waiting.dec();
+    metrics.running.inc();
+  };
+  const readOne = async (stream: GenerationStream, index: number): Promise<GenerateResult> => {
+    let last = 0;
+    for await (const chunk of stream) {
+      const now = performance.now();
+      if (last === 0) {
+        started();
+        metrics.timeToFirstToken.observe((now - arrivedAt) / 1000);
+      } else metrics.interTokenLatency.observe((now - last) / 1000);
+      last = now;
+      await sink(index, chunk);
+    }
+    return stream.result;
+  };
+  try {
+    const reads = groups.flatMap((g) => g.streams.map((s, i) => readOne(s, g.first + i)));
+    const results = await Promise.all(reads);
+    count(groups, results, metrics);
+    return results;
+  } finally {
+    // A choice that failed leaves its siblings running: end them too.
+    for (const g of groups) for (const s of g.streams) void s.return();
+    if (waiting) metrics.waiting.dec();
+    else metrics.running.dec();
+  }
+}
+
+/** A prompt's tokens count once per prompt (its n choices share them), as OpenAI's usage does. */
+function count(groups: ChoiceGroup[], results: GenerateResult[], metrics: ServerMetrics): void {
+  for (const g of groups) {
+    const lead = results[g.first]!;
+    metrics.promptTokens.inc(lead.usage.promptTokens);
+    metrics.prefixHitTokens.inc(lead.usage.cachedTokens);
+  }
+  for (const r of results) metrics.generationTokens.inc(r.usage.completionTokens);
+}
+
+/** OpenAI's usage for a request's results. */
+export function usageOf(groups: ChoiceGroup[], results: GenerateResult[]) {
+  let prompt = 0;
+  let cached = 0;
+  for (const g of groups) {
+    prompt += results[g.first]!.usage.promptTokens;
+    cached += results[g.first]!.usage.cachedTokens;
+  }
+  const completion = results.reduce((sum, r) => sum + r.usage.completionTokens, 0);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached },
+  };
+}
+
+/** OpenAI's finish_reason: an end-of-text or stop token, or a stop string, is "stop". */
+export function finishReason(result: GenerateResult): "stop" | "length" {
+  return result.finishReason === "length" ? "length" : "stop";
+}

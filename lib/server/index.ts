@@ -1,0 +1,75 @@
+/**
+ * serve(): an OpenAI-compatible HTTP server for a model, in this process. `gpt-cuda serve` is
+ * this plus signals; a program can run it beside its own work.
+ */
+import { basename } from "node:path";
+
+import type { Gpt } from "../gpt.js";
+import { GptInputError } from "../errors.js";
+import { checkObject, describe, integer } from "../option-checks.js";
+import { App } from "./app.js";
+
+export interface ServeOptions {
+  /** Default "127.0.0.1": only this machine. "0.0.0.0" (or "::") to take connections from others. */
+  host?: string;
+  /** Default 8080; 0 picks a free port (read it from `url`). */
+  port?: number;
+  /** Clients must send `Authorization: Bearer <apiKey>` (/health and /metrics excepted). Default: none asked. */
+  apiKey?: string;
+  /** The id clients name the model by. Default: the checkpoint directory's name. */
+  modelId?: string;
+  /** Sequences taken beyond what the model runs at once (maxSequences) before a 429. Default 4 × maxSequences. */
+  maxQueue?: number;
+  /** Request bodies over this many bytes get 413. Default 1 MiB. */
+  bodyLimit?: number;
+  /** A Jinja chat template used instead of the checkpoint's. */
+  chatTemplate?: string;
+  /** pino's log level for the one line per request (and errors); false for none. Default "info". */
+  logLevel?: string | false;
+}
+
+export interface GptServer {
+  /** Where it listens, e.g. "http://127.0.0.1:8080". */
+  readonly url: string;
+  /**
+   * Stops taking requests (503 from then on, /health included), lets those in flight finish —
+   * cut short after `drainTimeoutMs` (default 30 s) — and closes. The model is not disposed.
+   */
+  close(drainTimeoutMs?: number): Promise<void>;
+  /** The server's Prometheus metrics as /metrics serves them. */
+  metrics(): Promise<string>;
+}
+
+const KNOWN = new Set(["host", "port", "apiKey", "modelId", "maxQueue", "bodyLimit", "chatTemplate", "logLevel"]);
+const DEFAULT_BODY_LIMIT = 1 << 20;
+
+/**
+ * Serves `model` over HTTP. Given a promise of a model (a load still running), it listens at once
+ * and answers 503 — /health says "loading" — until the model is there.
+ */
+export async function serve(model: Gpt | Promise<Gpt>, options: ServeOptions = {}): Promise<GptServer> {
+  const o = checkObject(options, "serve options", KNOWN) as ServeOptions;
+  const port = o.port === undefined ? 8080 : integer("port", o.port, 0, 65535);
+  const host = o.host ?? "127.0.0.1";
+  if (typeof host !== "string" || host === "") throw new GptInputError(`host must be a host name or address, got ${describe(host)}`);
+  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey === ""))
+    throw new GptInputError(`apiKey must be a non-empty string, got ${describe(o.apiKey)}`);
+  const loaded = model instanceof Promise ? null : model;
+  const app = new App({
+    modelId: o.modelId ?? (loaded ? basename(loaded.path) : "default"),
+    apiKey: o.apiKey,
+    bodyLimit: o.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : integer("bodyLimit", o.bodyLimit, 1),
+    chatTemplate: o.chatTemplate,
+    logLevel: o.logLevel ?? "info",
+  });
+  const maxQueue = o.maxQueue === undefined ? undefined : integer("maxQueue", o.maxQueue, 0);
+  const setUp = (gpt: Gpt) => app.ready(gpt, maxQueue ?? 4 * gpt.limits.maxSequences);
+  if (model instanceof Promise) void model.then(setUp, () => {}); // a failed load is the caller's to report; the server stays 503
+  else setUp(model);
+  const address = await app.fastify.listen({ host, port });
+  return {
+    url: address,
+    close: (drainTimeoutMs = 30_000) => app.drain(drainTimeoutMs),
+    metrics: () => app.metrics.registry.metrics(),
+  };
+}

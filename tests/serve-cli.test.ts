@@ -1,0 +1,103 @@
+/**
+ * `gpt-cuda serve` as a process: it answers the OpenAI API, logs one JSON line per request, and
+ * on SIGTERM stops taking requests, lets those in flight finish (or cuts them at
+ * --drain-timeout) and exits 0.
+ */
+import { rm } from "node:fs/promises";
+
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { slowChatModel } from "./helpers/model-edits.js";
+import { startServeProcess } from "./helpers/serve-process.js";
+
+const TEMPLATE = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:";
+let slow: string;
+beforeAll(async () => {
+  slow = await slowChatModel(TEMPLATE);
+});
+afterAll(async () => {
+  await rm(slow, { recursive: true, force: true });
+});
+
+const client = (url: string) => new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
+
+describe("gpt-cuda serve", () => {
+  it("without --model serves the bundled demo model as \"default\", both endpoints", async () => {
+    const p = await startServeProcess(["--port", "0"]);
+    try {
+      const c = client(p.url);
+      expect((await c.models.list()).data.map((m) => m.id)).toEqual(["default"]);
+      const completion = await c.completions.create({ model: "default", prompt: "The old man", max_tokens: 8 });
+      expect(completion.usage!.completion_tokens).toBe(8);
+      const chat = await c.chat.completions.create({ model: "default", messages: [{ role: "user", content: "Hello" }], max_tokens: 8 });
+      expect(chat.choices[0]!.message.role).toBe("assistant");
+    } finally {
+      p.child.kill("SIGTERM");
+      expect((await p.exited).code).toBe(0);
+    }
+    // One JSON line per request on stdout: method, route, status, tokens, ms.
+    const lines = p.stdout().trim().split("\n").map((l) => JSON.parse(l));
+    const requests = lines.filter((l) => l.msg === "request");
+    expect(requests.map((l) => [l.method, l.route, l.status])).toEqual([
+      ["GET", "/v1/models", 200],
+      ["POST", "/v1/completions", 200],
+      ["POST", "/v1/chat/completions", 200],
+    ]);
+    expect(requests[1]).toMatchObject({ promptTokens: 3, completionTokens: 8 });
+    expect(typeof requests[1].ms).toBe("number");
+  });
+
+  it("SIGTERM mid-request: new connections are refused, the requests in flight finish whole, exit 0", async () => {
+    const p = await startServeProcess(["--model", slow, "--port", "0", "--threads", "1", "--log-level", "silent"]);
+    const c = client(p.url);
+    const stream = await c.completions.create({ model: "x", prompt: "Once", max_tokens: 200, stream: true }).catch((e) => e);
+    // The served name is the directory's: "x" is unknown.
+    expect(stream).toBeInstanceOf(OpenAI.NotFoundError);
+    const model = (await c.models.list()).data[0]!.id;
+    const streamed = await c.completions.create({ model, prompt: "Once", max_tokens: 200, stream: true });
+    const whole = c.completions.create({ model, prompt: "Upon", max_tokens: 200 });
+    let text = "";
+    let finish: string | null = null;
+    let signalled = false;
+    for await (const chunk of streamed) {
+      text += chunk.choices[0]!.text;
+      finish = chunk.choices[0]!.finish_reason;
+      if (!signalled) {
+        signalled = true;
+        p.child.kill("SIGTERM");
+        await new Promise((r) => setTimeout(r, 100));
+        await expect(fetch(`${p.url}/health`)).rejects.toThrow(); // no longer listening
+      }
+    }
+    expect(finish).toBe("length");
+    expect((await whole).usage!.completion_tokens).toBe(200);
+    expect(text.length).toBeGreaterThan(0);
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    expect(p.stderr()).toContain("SIGTERM: draining (at most 30 s)");
+    expect(p.stderr()).toMatch(/stopped\n$/);
+  }, 60_000);
+
+  it("--drain-timeout cuts requests still running: the stream gets an error event, the process exits 0", async () => {
+    const p = await startServeProcess(["--model", slow, "--port", "0", "--threads", "1", "--drain-timeout", "0.3", "--log-level", "silent"]);
+    const res = await fetch(`${p.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "Once", max_tokens: 1000, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const t0 = performance.now();
+    p.child.kill("SIGTERM");
+    let body = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(body).toContain('"error":{"message":"the server is shutting down"');
+    expect(body.endsWith("data: [DONE]\n\n")).toBe(true);
+  }, 60_000);
+});
