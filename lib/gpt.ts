@@ -10,12 +10,14 @@ import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from
 import { Engine, type SequenceCounts } from "./engine/engine.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
-import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
+import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
+import { checkObject, describe, integer } from "./option-checks.js";
 import { engineLimits, resolveLoadOptions, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
 import { randomModelSpec } from "./random-spec.js";
 import { GenerationRequest } from "./requests/generation-request.js";
 import { LogitsRequest } from "./requests/logits-request.js";
-import type { FinishReason, GenerateResult, StreamChunk, TokenLogprob, TokenLogprobs } from "./requests/results.js";
+import { PromptLogprobsRequest } from "./requests/prompt-logprobs-request.js";
+import type { FinishReason, GenerateResult, PromptTokenLogprob, StreamChunk, TokenLogprob, TokenLogprobs } from "./requests/results.js";
 import { GenerationStream } from "./requests/stream.js";
 import { Tokenizer } from "./tokenizer/index.js";
 
@@ -43,7 +45,7 @@ export interface KvCacheUsage {
   usedBytes: number;
 }
 
-export type { StreamChunk, FinishReason, GenerateResult, GenerationStream, TokenLogprob, TokenLogprobs };
+export type { StreamChunk, FinishReason, GenerateResult, GenerationStream, PromptTokenLogprob, TokenLogprob, TokenLogprobs };
 
 /** A prompt: text, or token ids. */
 export type Prompt = string | readonly number[];
@@ -207,6 +209,25 @@ export class Gpt {
     const prompt = this.checkIds(ids, "logits");
     this.checkFits(prompt.length, 0, `${prompt.length} tokens`);
     return new LogitsRequest(this.engine, prompt, this.config.vocabSize).start();
+  }
+
+  /**
+   * Each token of `ids` scored by the model: its log-probability given the tokens before it
+   * (from the raw logits, in double precision), with the `top` (0–20, default 0) likeliest
+   * tokens at that position — a text's likelihood, as evaluation harnesses measure it. The first
+   * token has no logprob. Computed like logits() in chunks beside other work, reduced chunk by
+   * chunk; the signal cancels it (the promise rejects with the signal's reason).
+   */
+  async promptLogprobs(ids: readonly number[], options: { top?: number; signal?: AbortSignal } = {}): Promise<PromptTokenLogprob[]> {
+    this.live();
+    const o = checkObject(options, "promptLogprobs options", new Set(["top", "signal"]));
+    const top = o.top === undefined ? 0 : integer("top", o.top, 0, MAX_LOGPROBS);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+      throw new GptInputError(`signal must be an AbortSignal, got ${describe(o.signal)}`);
+    const prompt = this.checkIds(ids, "promptLogprobs");
+    this.checkFits(prompt.length, 0, `${prompt.length} tokens`);
+    const request = new PromptLogprobsRequest(this.engine, this.tokenizer, prompt, this.config.vocabSize, top, o.signal as AbortSignal | undefined);
+    return request.start();
   }
 
   /**

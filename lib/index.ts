@@ -10,6 +10,7 @@ export {
   type StreamChunk,
   type TokenLogprob,
   type TokenLogprobs,
+  type PromptTokenLogprob,
   type FinishReason,
   type GenerationStream,
   type KvCacheUsage,

@@ -4,12 +4,14 @@
  * --drain-timeout) and exits 0.
  */
 import { rm } from "node:fs/promises";
+import { request } from "node:http";
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { slowChatModel } from "./helpers/model-edits.js";
 import { startServeProcess } from "./helpers/serve-process.js";
+import { eventually, metricValue } from "./helpers/test-server.js";
 
 const TEMPLATE = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:";
 let slow: string;
@@ -55,20 +57,23 @@ describe("gpt-cuda serve", () => {
     // The served name is the directory's: "x" is unknown.
     expect(stream).toBeInstanceOf(OpenAI.NotFoundError);
     const model = (await c.models.list()).data[0]!.id;
-    const streamed = await c.completions.create({ model, prompt: "Once", max_tokens: 200, stream: true });
-    const whole = c.completions.create({ model, prompt: "Upon", max_tokens: 200 });
+    // ignore_eos: a random model may end its text early, and these must run 200 tokens.
+    const long = { model, max_tokens: 200, ignore_eos: true } as { model: string; max_tokens: number };
+    const streamed = await c.completions.create({ ...long, prompt: "Once", stream: true });
+    const whole = c.completions.create({ ...long, prompt: "Upon" });
+    // Both are in flight (the server has them) before the signal.
+    await eventually(async () => {
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      return metricValue(metrics, "gptcuda_requests_running") + metricValue(metrics, "gptcuda_requests_waiting") === 2;
+    }, "both requests to be in flight");
+    p.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(fetch(`${p.url}/health`)).rejects.toThrow(); // no longer listening
     let text = "";
     let finish: string | null = null;
-    let signalled = false;
     for await (const chunk of streamed) {
       text += chunk.choices[0]!.text;
       finish = chunk.choices[0]!.finish_reason;
-      if (!signalled) {
-        signalled = true;
-        p.child.kill("SIGTERM");
-        await new Promise((r) => setTimeout(r, 100));
-        await expect(fetch(`${p.url}/health`)).rejects.toThrow(); // no longer listening
-      }
     }
     expect(finish).toBe("length");
     expect((await whole).usage!.completion_tokens).toBe(200);
@@ -83,7 +88,7 @@ describe("gpt-cuda serve", () => {
     const res = await fetch(`${p.url}/v1/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "Once", max_tokens: 1000, stream: true }),
+      body: JSON.stringify({ prompt: "Once", max_tokens: 1000, ignore_eos: true, stream: true }),
     });
     const reader = res.body!.getReader();
     await reader.read();
@@ -99,5 +104,25 @@ describe("gpt-cuda serve", () => {
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(body).toContain('"error":{"message":"the server is shutting down"');
     expect(body.endsWith("data: [DONE]\n\n")).toBe(true);
+  }, 60_000);
+
+  it("a client that stops reading does not hold the drain open: the process exits after --drain-timeout", async () => {
+    const p = await startServeProcess(["--model", slow, "--port", "0", "--threads", "1", "--drain-timeout", "0.3", "--log-level", "silent"]);
+    const firstChunk = new Promise<void>((resolve, reject) => {
+      const req = request(`${p.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+        res.once("data", () => {
+          res.pause(); // and never read again
+          resolve();
+        });
+      });
+      req.on("error", () => {}); // the server closes this connection in the end
+      req.end(JSON.stringify({ prompt: "Once", max_tokens: 1000, ignore_eos: true, stream: true }));
+      setTimeout(() => reject(new Error("no first chunk")), 20_000);
+    });
+    await firstChunk;
+    const t0 = performance.now();
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    expect(performance.now() - t0).toBeLessThan(5000);
   }, 60_000);
 });

@@ -3,13 +3,14 @@
  * streamed, against the library's own results for the same seed — n, logprobs, echo, stop,
  * include_usage, cached tokens — and the client's own error classes for the server's errors.
  */
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { ChatMessage } from "../lib/index.js";
-import { chatModel, slowChatModel } from "./helpers/model-edits.js";
+import { chatModel, eosModel, slowChatModel } from "./helpers/model-edits.js";
 import { eventually, metricValue, startTestServer, type TestServer } from "./helpers/test-server.js";
 
 const TEMPLATE =
@@ -172,6 +173,51 @@ describe("/v1/completions", () => {
     expect(only.usage!.completion_tokens).toBe(0);
   });
 
+  it("streamed, each event carries its token's logprobs; echo comes first; together they equal the whole answer's", async () => {
+    const request = { model, prompt: PROMPT, max_tokens: 6, seed: 21, logprobs: 2, echo: true } as const;
+    const whole = (await t.client.completions.create(request)).choices[0]!;
+    const stream = await t.client.completions.create({ ...request, stream: true });
+    let text = "";
+    const tokens: string[] = [];
+    const logprobs: (number | null)[] = [];
+    const offsets: number[] = [];
+    for await (const chunk of stream) {
+      const c = chunk.choices[0]!;
+      text += c.text;
+      tokens.push(...(c.logprobs?.tokens ?? []));
+      logprobs.push(...(c.logprobs?.token_logprobs ?? []));
+      offsets.push(...(c.logprobs?.text_offset ?? []));
+    }
+    expect(text).toBe(whole.text);
+    expect(tokens).toEqual(whole.logprobs!.tokens);
+    expect(logprobs).toEqual(whole.logprobs!.token_logprobs);
+    expect(offsets).toEqual(whole.logprobs!.text_offset);
+  });
+
+  it("the sampling fields, extensions included, reach the sampler as the library's options", async () => {
+    const ids = t.gpt.tokenizer.encode(" the");
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ top_k: 5 }, { topK: 5 }],
+      [{ top_k: -1 }, {}],
+      [{ min_p: 0.2 }, { minP: 0.2 }],
+      [{ repetition_penalty: 1.7 }, { repetitionPenalty: 1.7 }],
+      [{ presence_penalty: 1.5, frequency_penalty: -0.5 }, { presencePenalty: 1.5, frequencyPenalty: -0.5 }],
+      [{ logit_bias: { [ids[0]!]: 8 } }, { logitBias: { [ids[0]!]: 8 } }],
+      [{ stop_token_ids: [ids[0]!] }, { stopTokens: [ids[0]!] }],
+      [{ ignore_eos: true }, { ignoreEos: true }],
+    ];
+    for (const [fields, options] of cases) {
+      const got = await t.post("/v1/completions", { model, prompt: PROMPT, max_tokens: 20, seed: 77, ...fields });
+      const want = await t.gpt.generate(PROMPT, { maxTokens: 20, seed: 77, ...options });
+      expect(got.status).toBe(200);
+      expect([JSON.stringify(fields), got.json.choices[0].text]).toEqual([JSON.stringify(fields), want.text]);
+    }
+    // And they change the answer: the same seed without them differs for most.
+    const plain = (await t.gpt.generate(PROMPT, { maxTokens: 20, seed: 77 })).text;
+    const biased = await t.post("/v1/completions", { model, prompt: PROMPT, max_tokens: 20, seed: 77, logit_bias: { [ids[0]!]: 100 } });
+    expect(biased.json.choices[0].text).not.toBe(plain);
+  });
+
   it("stop ends the text before the stop string, finish_reason stop", async () => {
     const free = await t.gpt.generate(PROMPT, { maxTokens: 30, temperature: 0 });
     const stop = free.text.slice(10, 14);
@@ -234,10 +280,62 @@ describe("/v1/chat/completions", () => {
     }
   });
 
+  it("streamed chat logprobs equal the whole answer's", async () => {
+    const request = { model, messages: MESSAGES, max_tokens: 6, seed: 8, logprobs: true, top_logprobs: 2 } as const;
+    const whole = (await t.client.chat.completions.create(request)).choices[0]!.logprobs!.content!;
+    const stream = await t.client.chat.completions.create({ ...request, stream: true });
+    const streamed = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(streamed).toEqual(whole);
+  });
+
   it("n: 2 replies, each equal to the library's", async () => {
     const got = await t.client.chat.completions.create({ model, messages: MESSAGES, max_tokens: 8, seed: 11, n: 2 });
     const want = await t.gpt.chat(MESSAGES, { maxTokens: 8, seed: 11, n: 2 });
     expect(got.choices.map((c) => c.message.content)).toEqual(want.map((r) => r.text));
+  });
+});
+
+describe("a model that ends its text at once (<|endoftext|> first)", () => {
+  let e: TestServer;
+  beforeAll(async () => {
+    const dir = await eosModel();
+    dirs.push(dir);
+    await writeFile(join(dir, "chat_template.jinja"), TEMPLATE);
+    e = await startTestServer(dir);
+  });
+  afterAll(async () => {
+    await e.close();
+  });
+
+  it("completions: finish_reason stop, and the end-of-text token has its logprobs entry, as OpenAI's and vLLM's", async () => {
+    const got = await e.client.completions.create({ model: "tiny", prompt: PROMPT, max_tokens: 5, logprobs: 1, echo: true }).catch((x: unknown) => x);
+    expect(got).toBeInstanceOf(OpenAI.NotFoundError); // the model is named after its directory
+    const id = (await e.client.models.list()).data[0]!.id;
+    const r = await e.client.completions.create({ model: id, prompt: PROMPT, max_tokens: 5, logprobs: 1, echo: true, temperature: 0 });
+    const c = r.choices[0]!;
+    expect(c.finish_reason).toBe("stop");
+    expect(c.text).toBe(PROMPT);
+    expect(r.usage!.completion_tokens).toBe(1);
+    const promptTokens = e.gpt.tokenizer.encode(PROMPT).length;
+    expect(c.logprobs!.tokens).toHaveLength(promptTokens + 1);
+    expect(c.logprobs!.tokens!.at(-1)).toBe("<|endoftext|>");
+    expect(c.logprobs!.token_logprobs!.at(-1)).toBeLessThan(0);
+  });
+
+  it("chat: finish_reason stop, empty content, no logprobs entry for what ended the turn", async () => {
+    const id = (await e.client.models.list()).data[0]!.id;
+    const r = await e.client.chat.completions.create({ model: id, messages: MESSAGES, max_tokens: 5, logprobs: true, temperature: 0 });
+    expect(r.choices[0]!.finish_reason).toBe("stop");
+    expect(r.choices[0]!.message.content).toBe("");
+    expect(r.choices[0]!.logprobs!.content).toEqual([]);
+    // The reply sent back as the API returned it ({ role, content, refusal: null }) is taken.
+    const next = await e.client.chat.completions.create({
+      model: id,
+      messages: [...MESSAGES, r.choices[0]!.message, { role: "user", content: "And?" }],
+      max_tokens: 2,
+    });
+    expect(next.choices).toHaveLength(1);
   });
 });
 
@@ -264,6 +362,11 @@ describe("errors, as the client's own classes", () => {
       const wrong = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: "sesamE", maxRetries: 0 });
       const e = await wrong.completions.create({ model, prompt: "Hi" }).catch((err: unknown) => err);
       expect(e).toBeInstanceOf(OpenAI.AuthenticationError);
+      // "Bearer" in any case, as HTTP takes auth schemes; nothing, or an empty key, is refused.
+      expect((await fetch(`${keyed.url}/v1/models`, { headers: { authorization: "bearer sesame" } })).status).toBe(200);
+      expect((await fetch(`${keyed.url}/v1/models`, { headers: { authorization: "Bearer " } })).status).toBe(401);
+      expect((await fetch(`${keyed.url}/v1/models`, { headers: { authorization: "sesame" } })).status).toBe(401);
+      expect((await fetch(`${keyed.url}/metrics?name=x`)).status).toBe(200);
       const none = await fetch(`${keyed.url}/v1/models`);
       expect(none.status).toBe(401);
       expect(((await none.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
@@ -290,7 +393,7 @@ describe("with a slow model (requests still running while the test acts)", () =>
   });
 
   it("429 RateLimitError with retry-after while the server is full; break out of a stream frees its sequence", async () => {
-    const stream = await slow.client.completions.create({ model: slowModel, prompt: PROMPT, max_tokens: 900, stream: true });
+    const stream = await slow.client.completions.create({ model: slowModel, prompt: PROMPT, max_tokens: 900, stream: true, ignore_eos: true } as { model: string; prompt: string; max_tokens: number; stream: true });
     let read = 0;
     let full: unknown;
     for await (const chunk of stream) {

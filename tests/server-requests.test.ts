@@ -127,7 +127,23 @@ describe("/health and /metrics", () => {
       expect(metricValue(text, name)).toBeGreaterThanOrEqual(0);
     expect(metricValue(text, "gptcuda_generation_tokens_total")).toBeGreaterThanOrEqual(3);
     expect(metricValue(text, "gptcuda_time_to_first_token_seconds_count")).toBeGreaterThanOrEqual(1);
-    expect(text).toContain('gptcuda_requests_total{endpoint="/v1/completions",status="200"}');
+  });
+
+  it("gptcuda_requests_total counts every answer once, by route and status", async () => {
+    const count = async (labels: string) => {
+      const text = await t.server.metrics();
+      return text.includes(`gptcuda_requests_total{${labels}} `) ? metricValue(text, `gptcuda_requests_total{${labels}}`) : 0;
+    };
+    const ok = 'endpoint="/v1/completions",status="200"';
+    const bad = 'endpoint="/v1/completions",status="400"';
+    const lost = 'endpoint="unmatched",status="404"';
+    const before = [await count(ok), await count(bad), await count(lost)];
+    await t.post("/v1/completions", { prompt: "x", max_tokens: 1 });
+    await t.post("/v1/completions", { prompt: "x", max_tokens: 1, stream: true });
+    await t.post("/v1/completions", { prompt: "x", n: 0 });
+    await t.post("/v1/completions", "{");
+    await t.post("/v1/nothing", {});
+    expect([await count(ok), await count(bad), await count(lost)]).toEqual([before[0]! + 2, before[1]! + 2, before[2]! + 1]);
   });
 
   it("/health is 503 while the model loads, and generation routes too; 200 once loaded", async () => {
@@ -155,7 +171,8 @@ describe("a client that disconnects", () => {
   beforeAll(async () => {
     const dir = await slowChatModel(TEMPLATE);
     dirs.push(dir);
-    slow = await startTestServer(dir, { threads: 1 });
+    // Room for one request of n: 2 and no queue: a slot that did not come back shows as a 429.
+    slow = await startTestServer(dir, { threads: 1, maxSequences: 2 }, { maxQueue: 0 });
   });
   afterAll(async () => {
     await slow.close();
@@ -184,7 +201,7 @@ describe("a client that disconnects", () => {
 
   for (const stream of [true, false]) {
     it(`${stream ? "mid-stream" : "while a whole answer is made"}: its sequences end within a step, the metrics show them gone`, async () => {
-      await abandon({ prompt: "Tell me a story", max_tokens: 900, n: 2 }, stream);
+      await abandon({ prompt: "Tell me a story", max_tokens: 900, ignore_eos: true, n: 2 }, stream);
       await eventually(() => slow.gpt.sequences.running === 0 && slow.gpt.kvCacheUsage.usedBlocks === 0, "the sequences to leave", 5000);
       const metrics = await slow.server.metrics();
       expect(metricValue(metrics, "gptcuda_requests_running")).toBe(0);
@@ -192,6 +209,9 @@ describe("a client that disconnects", () => {
       expect(metricValue(metrics, "gptcuda_kv_cache_usage_ratio")).toBe(0);
       // Far fewer than the 1800 tokens asked for were made.
       expect(metricValue(metrics, "gptcuda_generation_tokens_total")).toBeLessThan(900);
+      // Its admission came back: a request as large is taken.
+      const next = await slow.post("/v1/completions", { prompt: "x", max_tokens: 2, n: 2 });
+      expect(next.status).toBe(200);
     });
   }
 });

@@ -4,6 +4,8 @@ import { basename } from "node:path";
 
 import type { Gpt } from "../gpt.js";
 import { serve } from "../server/index.js";
+import { GptInputError } from "../errors.js";
+import { UsageError } from "./args.js";
 import { EXIT_INTERRUPTED, type Io } from "./io.js";
 import { loadFromFlags, readChatTemplateFile, type LoadFlags } from "./model-flags.js";
 
@@ -42,24 +44,34 @@ export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
     ...(flags.maxQueue === undefined ? {} : { maxQueue: flags.maxQueue }),
     ...(chatTemplate === undefined ? {} : { chatTemplate }),
   });
-  let gpt: Gpt;
+  // SIGTERM or Ctrl-C: stop taking requests, finish those in flight (up to --drain-timeout), exit 0.
+  // A second signal exits at once. Installed before the load ends: a signal while it runs stops too.
+  const stopped = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  const loaded = await Promise.race([loading.then((gpt) => ({ gpt }), (error: unknown) => ({ error })), stopped.then((signal) => ({ signal }))]);
+  if ("error" in loaded) {
+    await server.close(0);
+    throw loaded.error;
+  }
+  if ("signal" in loaded) {
+    io.stderr.write(`gpt-cuda: ${loaded.signal} while loading: stopped\n`);
+    await server.close(0);
+    return 0;
+  }
+  const { gpt } = loaded;
   try {
-    gpt = await loading;
+    checkChatTemplate(gpt, chatTemplate);
   } catch (e) {
     await server.close(0);
+    gpt.dispose();
     throw e;
   }
   io.stderr.write(
     `gpt-cuda: serving ${flags.servedModelName ?? modelId(flags.model)} on ${gpt.device} at ${server.url} ` +
       `(OpenAI API under /v1, /health, /metrics${apiKey ? "; API key required" : ""})\n`,
   );
-
-  // SIGTERM or Ctrl-C: stop taking requests, finish those in flight (up to --drain-timeout), exit 0.
-  // A second signal exits at once.
-  const stopped = new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
   const signal = await stopped;
   const now = () => process.exit(EXIT_INTERRUPTED);
   process.once("SIGTERM", now);
@@ -69,6 +81,17 @@ export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
   gpt.dispose();
   io.stderr.write("gpt-cuda: stopped\n");
   return 0;
+}
+
+/** A --chat-template that does not parse fails at start, not at the first chat request. */
+function checkChatTemplate(gpt: Gpt, chatTemplate: string | undefined): void {
+  if (chatTemplate === undefined) return;
+  try {
+    gpt.applyChatTemplate([{ role: "user", content: "Hello" }], { chatTemplate });
+  } catch (e) {
+    // raise_exception() refusing this one conversation is the template working; anything else is broken.
+    if (!(e instanceof GptInputError && /refused the messages/.test(e.message))) throw new UsageError(`--chat-template: ${(e as Error).message}`);
+  }
 }
 
 /** What clients call the model: the name it was pulled by, a checkpoint directory's name, or "default" (the demo model). */

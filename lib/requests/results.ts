@@ -22,6 +22,16 @@ export interface StreamChunk {
   topLogprobs?: TokenLogprob[];
 }
 
+/** A prompt token scored by the model (gpt.promptLogprobs): the first has nothing before it, so no logprob. */
+export interface PromptTokenLogprob {
+  token: number;
+  text: string;
+  /** log-softmax of the raw logits at the position before, at this token; null for the first token. */
+  logprob: number | null;
+  /** The likeliest tokens at the position before, best first ([] for the first token). */
+  topLogprobs: TokenLogprob[];
+}
+
 /** One generated token with its logprob and the alternatives (the logprobs option). */
 export interface TokenLogprobs extends TokenLogprob {
   topLogprobs: TokenLogprob[];

@@ -23,6 +23,9 @@ export interface AppOptions {
   logLevel: string | false;
 }
 
+/** After the drain timeout, how long cut-short responses get to reach their clients. */
+const DRAIN_GRACE_MS = 1000;
+
 interface Call extends CallState {
   controller: AbortController;
 }
@@ -73,13 +76,17 @@ export class App {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    const timer = setTimeout(() => {
-      for (const call of this.inFlight) call.controller.abort(new Error("the server is shutting down"));
-    }, timeoutMs);
+    const timers = [
+      setTimeout(() => {
+        for (const call of this.inFlight) call.controller.abort(new Error("the server is shutting down"));
+      }, timeoutMs),
+      // A client that does not even read the end of its cut-short stream: close its connection.
+      setTimeout(() => this.fastify.server.closeAllConnections(), timeoutMs + DRAIN_GRACE_MS),
+    ];
     try {
       await this.fastify.close();
     } finally {
-      clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
     }
   }
 
@@ -102,11 +109,14 @@ export class App {
         this.inFlight.delete(call);
         // Closed before the response was all sent: the client is gone, and so are its sequences.
         if (!res.writableFinished) controller.abort(new Error("the client disconnected"));
+        // By route, not URL: an unknown URL must not make a new series.
+        this.metrics.requests.inc({ endpoint: request.routeOptions.url ?? "unmatched", status: res.statusCode });
         this.logLine(request, res.statusCode, call);
         // While draining, a connection is closed once its response is out.
         if (this.draining) setImmediate(() => app.server.closeIdleConnections());
       });
-      const open = request.url === "/health" || request.url === "/metrics";
+      const route = request.routeOptions.url;
+      const open = route === "/health" || route === "/metrics";
       if (this.draining && !open) {
         reply.header("connection", "close");
         throw unavailable("the server is shutting down: retry on another replica");
@@ -143,15 +153,14 @@ export class App {
       if (request.params.model !== this.options.modelId) throw unknownModel(request.params.model);
       return model();
     });
-    app.post("/v1/completions", (request, reply) => this.generation(request, reply, completions, "/v1/completions"));
-    app.post("/v1/chat/completions", (request, reply) => this.generation(request, reply, chatCompletions, "/v1/chat/completions"));
+    app.post("/v1/completions", (request, reply) => this.generation(request, reply, completions));
+    app.post("/v1/chat/completions", (request, reply) => this.generation(request, reply, chatCompletions));
   }
 
   private async generation(
     request: FastifyRequest,
     reply: FastifyReply,
     handler: (server: ServerState, call: CallState, body: unknown, reply: FastifyReply) => Promise<unknown>,
-    endpoint: string,
   ): Promise<unknown> {
     if (!this.gpt || !this.admission) throw unavailable("the model is still loading");
     const body = request.body;
@@ -167,19 +176,15 @@ export class App {
       admission: this.admission,
       chatTemplate: this.options.chatTemplate,
     };
+    let response: unknown;
     try {
-      const response = await handler(server, request.call, body, reply);
-      this.metrics.requests.inc({ endpoint, status: reply.raw.statusCode });
-      if (response === null && !reply.sent) {
-        // Not streamed, and cut short: the client is gone, or the drain timed out.
-        throw unavailable("the server is shutting down: the request was stopped");
-      }
-      return response ?? reply;
+      response = await handler(server, request.call, body, reply);
     } catch (e) {
-      const error = fromGptError(e);
-      this.metrics.requests.inc({ endpoint, status: error.status });
-      throw error;
+      throw fromGptError(e);
     }
+    // Not streamed, and cut short: the client is gone, or the drain timed out.
+    if (response === null && !reply.sent) throw unavailable("the server is shutting down: the request was stopped");
+    return response ?? reply;
   }
 
   private logLine(request: FastifyRequest, status: number, call: Call): void {

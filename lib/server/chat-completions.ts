@@ -37,6 +37,8 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
   const wantLogprobs = optionalBoolean(body, "logprobs") ?? false;
   const top = optionalInteger(body, "top_logprobs", 0, MAX_LOGPROBS);
   if (top !== undefined && !wantLogprobs) throw invalid("top_logprobs needs logprobs: true", "top_logprobs");
+  if (fields.options.ignoreEos !== undefined)
+    throw invalid("ignore_eos is not supported on chat completions: the end of the turn ends a reply", "ignore_eos", "unsupported_parameter");
   const messages = readMessages(body);
 
   const chatTemplate = server.chatTemplate;
@@ -55,8 +57,8 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
       signal: call.signal,
     });
     const groups = [{ streams, first: 0 }];
+    // What ends a reply is not part of it: no logprobs entry, as OpenAI's chat has none.
     const endTokens = new Set<number>([...gpt.endOfTurnTokens, ...(fields.options.stopTokens ?? []), gpt.tokenizer.eosTokenId]);
-    if (fields.options.ignoreEos) endTokens.delete(gpt.tokenizer.eosTokenId);
     const lp = (chunk: StreamChunk): ChatTokenLogprob | null =>
       !wantLogprobs || endTokens.has(chunk.token) ? null : chatLogprob(gpt.tokenizer, chunk.token, chunk.logprob, chunk.topLogprobs ?? []);
     const base = { id: responseId("chatcmpl"), created: call.created, model: server.modelId };
@@ -85,7 +87,7 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
     }
 
     reply.hijack();
-    const sse = new SseWriter(reply.raw);
+    const sse = new SseWriter(reply.raw, call.signal);
     const usageField = fields.includeUsage ? { usage: null } : {};
     const event = (index: number, delta: Record<string, string>, entry: ChatTokenLogprob | null, finish: string | null) => ({
       ...base,
@@ -95,13 +97,21 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
     });
     for (let i = 0; i < streams.length; i++) await sse.send(event(i, { role: "assistant", content: "" }, null, null));
     const results = await runStreamed(sse, call.signal, () =>
-      runChoices(groups, server.metrics, call.arrivedAt, async (index, chunk) => {
-        const entry = lp(chunk);
-        if (chunk.text !== "" || entry) await sse.send(event(index, { content: chunk.text }, entry, null));
-      }),
+      runChoices(
+        groups,
+        server.metrics,
+        call.arrivedAt,
+        async (index, chunk) => {
+          const entry = lp(chunk);
+          if (chunk.text !== "" || entry) await sse.send(event(index, { content: chunk.text }, entry, null));
+        },
+        // Each choice's last event as soon as it ends, as OpenAI sends them.
+        async (index, result) => {
+          if (!call.signal.aborted) await sse.send(event(index, {}, null, finishReason(result)));
+        },
+      ),
     );
     if (!results) return null;
-    for (const [i, r] of results.entries()) await sse.send(event(i, {}, null, finishReason(r)));
     const usage = usageOf(groups, results);
     call.tokens.prompt = usage.prompt_tokens;
     call.tokens.completion = usage.completion_tokens;
@@ -124,9 +134,13 @@ function readMessages(body: Body): ChatMessage[] {
   return list.map((m: unknown, i) => {
     const where = `messages[${i}]`;
     if (m === null || typeof m !== "object" || Array.isArray(m)) throw invalid(`${where} must be an object, got ${describe(m)}`, where);
-    for (const key of Object.keys(m))
-      if (!MESSAGE_FIELDS.has(key)) throw invalid(`${where}.${key} is not supported (supported: role, content)`, `${where}.${key}`, "unsupported_parameter");
-    const { role, content } = m as Body;
+    // null is "left out": a reply sent back as the API returned it ({ role, content, refusal: null }) is taken.
+    for (const [key, value] of Object.entries(m))
+      if (!MESSAGE_FIELDS.has(key) && value !== null)
+        throw invalid(`${where}.${key} is not supported (supported: role, content)`, `${where}.${key}`, "unsupported_parameter");
+    const { role } = m as Body;
+    // An assistant message may have no content (OpenAI's own replies can have null).
+    const content = (m as Body).content ?? (role === "assistant" ? "" : undefined);
     const chatRole = role === "developer" ? "system" : role;
     if (chatRole !== "system" && chatRole !== "user" && chatRole !== "assistant")
       throw invalid(`${where}.role must be system, developer, user or assistant, got ${describe(role)}`, `${where}.role`);

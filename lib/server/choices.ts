@@ -7,6 +7,21 @@
 import type { GenerationStream, GenerateResult, StreamChunk } from "../gpt.js";
 import type { ServerMetrics } from "./metrics.js";
 
+/**
+ * The groups of a request, one per item (a prompt), n streams each; if opening one throws, the
+ * streams already open are ended, so that none runs on without a reader.
+ */
+export function openGroups<T>(items: readonly T[], n: number, open: (item: T) => GenerationStream[]): ChoiceGroup[] {
+  const groups: ChoiceGroup[] = [];
+  try {
+    for (const [i, item] of items.entries()) groups.push({ first: i * n, streams: open(item) });
+  } catch (e) {
+    for (const g of groups) for (const s of g.streams) void s.return();
+    throw e;
+  }
+  return groups;
+}
+
 /** Called with each chunk of choice `index`; a returned promise holds that choice's reading (backpressure). */
 export type ChunkSink = (index: number, chunk: StreamChunk) => void | Promise<void>;
 
@@ -16,15 +31,19 @@ export interface ChoiceGroup {
   first: number;
 }
 
+/** Called once a choice has ended, with its result (before the other choices may have). */
+export type ChoiceEnd = (index: number, result: GenerateResult) => void | Promise<void>;
+
 export async function runChoices(
   groups: ChoiceGroup[],
   metrics: ServerMetrics,
   arrivedAt: number,
   sink: ChunkSink,
+  ended: ChoiceEnd = () => {},
 ): Promise<GenerateResult[]> {
   let waiting = true;
   metrics.waiting.inc();
-  const started = () => {
+  let started = () => {
     if (!waiting) return;
     waiting = false;
     metrics.waiting.dec();
@@ -41,7 +60,9 @@ export async function runChoices(
       last = now;
       await sink(index, chunk);
     }
-    return stream.result;
+    const result = await stream.result;
+    await ended(index, result);
+    return result;
   };
   try {
     const reads = groups.flatMap((g) => g.streams.map((s, i) => readOne(s, g.first + i)));
@@ -53,6 +74,8 @@ export async function runChoices(
     for (const g of groups) for (const s of g.streams) void s.return();
     if (waiting) metrics.waiting.dec();
     else metrics.running.dec();
+    waiting = false;
+    started = () => {}; // a sibling still reading a leftover chunk must not count the request again
   }
 }
 

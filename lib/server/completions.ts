@@ -8,16 +8,11 @@ import type { FastifyReply } from "fastify";
 import type { GenerateResult, StreamChunk } from "../gpt.js";
 import { describe } from "../option-checks.js";
 import { invalid } from "./api-error.js";
-import { finishReason, runChoices, usageOf, type ChoiceGroup } from "./choices.js";
+import { finishReason, openGroups, runChoices, usageOf, type ChoiceGroup } from "./choices.js";
 import type { CallState, ServerState } from "./context.js";
 import { checkContext } from "./context-check.js";
 import { checkKnownFields, optionalBoolean, optionalInteger, present, requireObject, type Body } from "./fields.js";
-import {
-  CompletionLogprobsBuilder,
-  joinCompletionLogprobs,
-  promptLogprobs,
-  type CompletionLogprobs,
-} from "./logprobs.js";
+import { CompletionLogprobsBuilder, joinCompletionLogprobs, type CompletionLogprobs } from "./logprobs.js";
 import { readSamplingFields, SAMPLING_FIELDS } from "./sampling-fields.js";
 import { runStreamed, SseWriter } from "./sse.js";
 import { responseId } from "./response-id.js";
@@ -50,18 +45,21 @@ export async function completions(server: ServerState, call: CallState, raw: unk
 
   const release = server.admission.admit(prompts.length * fields.n);
   try {
-    // echo with logprobs: the prompt's own tokens get theirs, from its logits.
-    const echoed = await Promise.all(
-      prompts.map(async (p) => {
-        const entries: CompletionLogprobs[] = [];
+    // echo with logprobs: the prompt's own tokens get theirs, from the model (one prompt at a time).
+    const echoed: { entries: CompletionLogprobs[]; text: string }[] = [];
+    for (const p of prompts) {
+      const entries: CompletionLogprobs[] = [];
+      if (echo && logprobs !== undefined && p.ids.length > 0) {
         const builder = new CompletionLogprobsBuilder(gpt.tokenizer);
-        if (echo && logprobs !== undefined && p.ids.length > 0) {
-          const rows = promptLogprobs(await gpt.logits(p.ids), p.ids, gpt.config.vocabSize, logprobs, gpt.tokenizer);
-          p.ids.forEach((id, i) => entries.push(builder.next(id, rows[i]!.logprob, rows[i]!.top)));
-        }
-        return { entries, text: echo ? p.text : "" };
-      }),
-    );
+        const scored = await gpt.promptLogprobs(p.ids, { top: logprobs, signal: call.signal }).catch((e: unknown) => {
+          if (call.signal.aborted) return null; // the client left, or the drain timed out
+          throw e;
+        });
+        if (!scored) return null;
+        for (const [i, s] of scored.entries()) entries.push(builder.next(s.token, s.logprob, i === 0 ? null : s.topLogprobs));
+      }
+      echoed.push({ entries, text: echo ? p.text : "" });
+    }
     const choiceCount = prompts.length * fields.n;
     const prefix = (index: number) => echoed[Math.floor(index / fields.n)]!;
     // Each choice's offsets run on from its echoed prompt's text (from 0 without echo).
@@ -70,23 +68,23 @@ export async function completions(server: ServerState, call: CallState, raw: unk
       if (echo) for (const id of prompts[Math.floor(i / fields.n)]!.ids) builder.next(id, null, null);
       return builder;
     });
-    const endTokens = new Set<number>([...(fields.options.stopTokens ?? []), ...(fields.options.ignoreEos ? [] : [gpt.tokenizer.eosTokenId])]);
+    // A final end-of-text (or stop) token has its entry too, as OpenAI's and vLLM's have: scoring
+    // harnesses count on one entry per generated token.
     const lp = (index: number, chunk: StreamChunk): CompletionLogprobs | null =>
-      logprobs === undefined || endTokens.has(chunk.token) ? null : builders[index]!.next(chunk.token, chunk.logprob, chunk.topLogprobs ?? []);
+      logprobs === undefined ? null : builders[index]!.next(chunk.token, chunk.logprob, chunk.topLogprobs ?? []);
 
     const groups: ChoiceGroup[] =
       maxTokens === 0
         ? []
-        : prompts.map((p, i) => ({
-            first: i * fields.n,
-            streams: gpt.stream(p.ids, {
+        : openGroups(prompts, fields.n, (p) =>
+            gpt.stream(p.ids, {
               ...fields.options,
               maxTokens,
               n: fields.n,
               ...(logprobs === undefined ? {} : { logprobs }),
               signal: call.signal,
             }),
-          }));
+          );
     const base = { id: responseId("cmpl"), object: "text_completion", created: call.created, model: server.modelId };
 
     if (!fields.stream) {
@@ -111,7 +109,7 @@ export async function completions(server: ServerState, call: CallState, raw: unk
     }
 
     reply.hijack();
-    const sse = new SseWriter(reply.raw);
+    const sse = new SseWriter(reply.raw, call.signal);
     const usageField = fields.includeUsage ? { usage: null } : {};
     const event = (index: number, text: string, logprobsEntry: CompletionLogprobs | null, finish: string | null) => ({
       ...base,
@@ -123,13 +121,22 @@ export async function completions(server: ServerState, call: CallState, raw: unk
       await sse.send(event(i, prefix(i).text, logprobs === undefined ? null : joinCompletionLogprobs(entries), null));
     }
     const results = await runStreamed(sse, call.signal, () =>
-      runChoices(groups, server.metrics, call.arrivedAt, async (index, chunk) => {
-        const entry = lp(index, chunk);
-        if (chunk.text !== "" || entry) await sse.send(event(index, chunk.text, entry, null));
-      }),
+      runChoices(
+        groups,
+        server.metrics,
+        call.arrivedAt,
+        async (index, chunk) => {
+          const entry = lp(index, chunk);
+          if (chunk.text !== "" || entry) await sse.send(event(index, chunk.text, entry, null));
+        },
+        // Each choice's last event as soon as it ends, as OpenAI sends them.
+        async (index, result) => {
+          if (!call.signal.aborted) await sse.send(event(index, "", null, finishReason(result)));
+        },
+      ),
     );
     if (!results) return null;
-    for (let i = 0; i < choiceCount; i++) await sse.send(event(i, "", null, finishOf(results[i])));
+    if (maxTokens === 0) for (let i = 0; i < choiceCount; i++) await sse.send(event(i, "", null, "length"));
     const usage = maxTokens === 0 ? echoUsage(prompts) : usageOf(groups, results);
     noteTokens(call, usage);
     if (fields.includeUsage) await sse.send({ ...base, choices: [], usage });

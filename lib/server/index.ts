@@ -47,14 +47,15 @@ const DEFAULT_BODY_LIMIT = 1 << 20;
  * Serves `model` over HTTP. Given a promise of a model (a load still running), it listens at once
  * and answers 503 — /health says "loading" — until the model is there.
  */
-export async function serve(model: Gpt | Promise<Gpt>, options: ServeOptions = {}): Promise<GptServer> {
+export async function serve(model: Gpt | PromiseLike<Gpt>, options: ServeOptions = {}): Promise<GptServer> {
   const o = checkObject(options, "serve options", KNOWN) as ServeOptions;
   const port = o.port === undefined ? 8080 : integer("port", o.port, 0, 65535);
   const host = o.host ?? "127.0.0.1";
   if (typeof host !== "string" || host === "") throw new GptInputError(`host must be a host name or address, got ${describe(host)}`);
   if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey === ""))
     throw new GptInputError(`apiKey must be a non-empty string, got ${describe(o.apiKey)}`);
-  const loaded = model instanceof Promise ? null : model;
+  const pending = isPromise(model);
+  const loaded = pending ? null : (model as Gpt);
   const app = new App({
     modelId: o.modelId ?? (loaded ? basename(loaded.path) : "default"),
     apiKey: o.apiKey,
@@ -64,12 +65,17 @@ export async function serve(model: Gpt | Promise<Gpt>, options: ServeOptions = {
   });
   const maxQueue = o.maxQueue === undefined ? undefined : integer("maxQueue", o.maxQueue, 0);
   const setUp = (gpt: Gpt) => app.ready(gpt, maxQueue ?? 4 * gpt.limits.maxSequences);
-  if (model instanceof Promise) void model.then(setUp, () => {}); // a failed load is the caller's to report; the server stays 503
-  else setUp(model);
+  // A failed load is the caller's to report (the server stays 503); so is one whose model cannot be served.
+  if (pending) void Promise.resolve(model as PromiseLike<Gpt>).then(setUp).catch(() => {});
+  else setUp(model as Gpt);
   const address = await app.fastify.listen({ host, port });
   return {
     url: address,
     close: (drainTimeoutMs = 30_000) => app.drain(drainTimeoutMs),
     metrics: () => app.metrics.registry.metrics(),
   };
+}
+
+function isPromise(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }

@@ -77,39 +77,3 @@ export function chatLogprob(tokenizer: Tokenizer, id: number, logprob: number, t
     top_logprobs: top.map((t) => ({ token: t.text, logprob: t.logprob, bytes: [...tokenizer.tokenBytes(t.token)] })),
   };
 }
-
-/**
- * The prompt's own logprobs, for echo: token i's under the logits at i − 1 (the first has none),
- * with the `top` likeliest there. log-softmax in double precision.
- */
-export function promptLogprobs(
-  logits: Float32Array,
-  ids: readonly number[],
-  vocabSize: number,
-  top: number,
-  tokenizer: Tokenizer,
-): { logprob: number | null; top: TokenLogprob[] | null }[] {
-  const out: { logprob: number | null; top: TokenLogprob[] | null }[] = [{ logprob: null, top: null }];
-  for (let i = 1; i < ids.length; i++) {
-    const row = logits.subarray((i - 1) * vocabSize, i * vocabSize);
-    let max = -Infinity;
-    for (const v of row) if (v > max) max = v;
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    const lse = max + Math.log(sum);
-    out.push({ logprob: row[ids[i]!]! - lse, top: topOf(row, top, lse, tokenizer) });
-  }
-  return out;
-}
-
-function topOf(row: Float32Array, n: number, lse: number, tokenizer: Tokenizer): TokenLogprob[] {
-  const best: number[] = [];
-  for (let id = 0; id < row.length && n > 0; id++) {
-    if (best.length === n && row[id]! <= row[best[n - 1]!]!) continue;
-    let at = best.length === n ? n - 1 : best.length;
-    while (at > 0 && row[best[at - 1]!]! < row[id]!) at--;
-    best.splice(at, 0, id);
-    if (best.length > n) best.pop();
-  }
-  return best.map((id) => ({ token: id, text: tokenizer.tokenText(id), logprob: row[id]! - lse }));
-}

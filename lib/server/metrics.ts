@@ -58,7 +58,7 @@ export class ServerMetrics {
     });
     this.requests = new Counter({
       name: "gptcuda_requests_total",
-      help: "Requests answered, by endpoint and HTTP status",
+      help: "Requests answered, by route (\"unmatched\" for an unknown one) and HTTP status",
       labelNames: ["endpoint", "status"],
       registers,
     });

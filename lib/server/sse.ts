@@ -5,10 +5,21 @@
  */
 import type { ServerResponse } from "node:http";
 
+/**
+ * A client that reads nothing for this long while a write waits is taken as gone: its
+ * connection is closed (and so its sequences cancelled), so that it holds no slot, no blocks and
+ * no drain open for good.
+ */
+export const STALL_MS = 30_000;
+
 export class SseWriter {
   private started = false;
 
-  constructor(private readonly res: ServerResponse) {}
+  /** `signal`: the request's; once it aborts, a write waiting for the socket waits no more. */
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly signal: AbortSignal,
+  ) {}
 
   /** Whether the client is gone (the connection closed before the stream ended). */
   get closed(): boolean {
@@ -34,21 +45,25 @@ export class SseWriter {
     this.res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
-      connection: "keep-alive",
       // nginx and other proxies would otherwise buffer the events.
       "x-accel-buffering": "no",
     });
   }
 
+  /** Resolves once the socket takes more, the connection closes, or the request is aborted; a stall closes it. */
   private drained(): Promise<void> {
     return new Promise((resolve) => {
+      const stall = setTimeout(() => this.res.destroy(), STALL_MS);
       const done = () => {
+        clearTimeout(stall);
         this.res.off("drain", done);
         this.res.off("close", done);
+        this.signal.removeEventListener("abort", done);
         resolve();
       };
       this.res.on("drain", done);
       this.res.on("close", done);
+      this.signal.addEventListener("abort", done, { once: true });
     });
   }
 }
