@@ -1,7 +1,7 @@
 /**
  * npm run bench:serve — gpt-cuda serve under a bounded load on loopback, the way vLLM's
  * benchmark_serving measures a server: at each concurrency, a fixed number of streamed
- * completions (distinct prompts of --prompt-tokens ids, --max-tokens new tokens each, greedy,
+ * completions (prompts of --prompt-tokens ids, distinct for every request of the run, --max-tokens new tokens each, greedy,
  * end of text ignored); requests/s, output tokens/s, time to first token and inter-token latency
  * (p50, p99). The server runs in its own process (bench/lib/serve-target.ts). With --peer <url>
  * (an OpenAI-compatible server already running, e.g. llama.cpp's llama-server on the same
@@ -42,8 +42,14 @@ const levels = values.concurrency.split(",").map(Number);
 const requestsAt = new Map(values.requests.split(",").map((p) => p.split(":").map(Number) as [number, number]));
 const maxTokens = Number(values["max-tokens"]);
 const promptTokens = Number(values["prompt-tokens"]);
-/** Request i's prompt: distinct ids for every request (no prefix-cache hits between them), the same for every server. */
-const prompt = (i: number) => Array.from({ length: promptTokens }, (_, j) => (i * 7919 + j * 104729 + 13) % 50000);
+/**
+ * Prompt i of the k-th load: distinct ids for every request of the run (so no server's prefix or
+ * prompt cache sees a repeat, between levels or from an earlier run: llama-server keeps each
+ * slot's last prompt), the same ids for every server at a level.
+ */
+const runSalt = Date.now() % 100_000;
+const prompts = (k: number) => (i: number) =>
+  Array.from({ length: promptTokens }, (_, j) => (runSalt * 31 + k * 104_729 + i * 7919 + j * 15_485_863 + 13) % 50_000);
 
 async function startOurs(): Promise<{ url: string; stop: () => void }> {
   const args = ["--import", "tsx", fileURLToPath(new URL("./lib/serve-target.ts", import.meta.url)), "--dtype", values.dtype];
@@ -68,11 +74,11 @@ if (values.peer) targets.push({ name: values["peer-name"], baseUrl: values.peer,
 const results: (LoadResult & { server: string })[] = [];
 const requestsFor = (concurrency: number) => requestsAt.get(concurrency) ?? Math.max(8, 2 * concurrency);
 try {
-  for (const t of targets) await runLoad(1, 2, timeOverHttp({ ...t, prompt: (i) => prompt(10_000 + i), maxTokens: 8 })); // warm up
-  for (const concurrency of levels) {
+  for (const t of targets) await runLoad(1, 2, timeOverHttp({ ...t, prompt: prompts(0), maxTokens: 8 })); // warm up
+  for (const [k, concurrency] of levels.entries()) {
     for (const t of targets) {
       process.stderr.write(`${t.name}: concurrency ${concurrency}, ${requestsFor(concurrency)} requests…\n`);
-      const r = await runLoad(concurrency, requestsFor(concurrency), timeOverHttp({ ...t, prompt, maxTokens }));
+      const r = await runLoad(concurrency, requestsFor(concurrency), timeOverHttp({ ...t, prompt: prompts(k + 1), maxTokens }));
       results.push({ server: t.name, ...r });
     }
   }
@@ -85,10 +91,10 @@ try {
   const load = { device: "cpu" as const, dtype: values.dtype as WeightDtype, maxSequences: 32, ...(values.threads ? { threads: Number(values.threads) } : {}) };
   const gpt = values.model ? await Gpt.load(values.model, load) : await Gpt.random(values.preset as "gpt2", { ...load, seed: 1 });
   try {
-    await runLoad(1, 2, timeInProcess(gpt, { prompt: (i) => prompt(10_000 + i), maxTokens: 8 }));
-    for (const concurrency of levels) {
+    await runLoad(1, 2, timeInProcess(gpt, { prompt: prompts(0), maxTokens: 8 }));
+    for (const [k, concurrency] of levels.entries()) {
       process.stderr.write(`in-process library: concurrency ${concurrency}…\n`);
-      const r = await runLoad(concurrency, requestsFor(concurrency), timeInProcess(gpt, { prompt, maxTokens }));
+      const r = await runLoad(concurrency, requestsFor(concurrency), timeInProcess(gpt, { prompt: prompts(k + 1), maxTokens }));
       results.push({ server: "library, in-process", ...r });
     }
   } finally {
