@@ -1,7 +1,7 @@
 import { Gpt } from "gpt-cuda";
 
-const modelPath = process.argv[2] ?? "./gpt2"; // a Hugging Face GPT-2 checkpoint directory
-const gpt = await Gpt.load(modelPath, { device: "auto" });
+// A checkpoint directory or a pulled model's name; none: the small demo model the package ships.
+const gpt = await Gpt.load(process.argv[2], { device: "auto" });
 console.log(`${gpt.config.nLayer} layers, ${gpt.config.vocabSize} tokens, on ${gpt.device}`);
 
 const result = await gpt.generate("The meaning of life is", { maxTokens: 20, temperature: 0.8, seed: 42 });

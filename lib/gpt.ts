@@ -2,12 +2,14 @@
 import { fileURLToPath } from "node:url";
 
 import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
+import "./disposable.js";
 import { ChatSetup } from "./chat/chat-setup.js";
 import type { ChatMessage } from "./chat/messages.js";
 import { readChatFiles, type ChatFiles } from "./chat/template-files.js";
 import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Engine, type SequenceCounts } from "./engine/engine.js";
+import { resolveModel } from "./hub/cache.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
 import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
@@ -21,13 +23,14 @@ import type { FinishReason, GenerateResult, PromptTokenLogprob, StreamChunk, Tok
 import { GenerationStream } from "./requests/stream.js";
 import { Tokenizer } from "./tokenizer/index.js";
 
+/** The model's shape; frozen (the engine was sized from it, so changing it would change nothing but the checks). */
 export interface GptConfig {
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nEmbd: number;
   /** Positions the model was trained with (n_positions): prompt plus generated tokens fit in it. */
-  nCtx: number;
-  vocabSize: number;
+  readonly nCtx: number;
+  readonly vocabSize: number;
 }
 
 /** The KV cache's blocks (of `blockSize` positions) and what holds them. */
@@ -73,7 +76,7 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../assets/default-model"
 const DISPOSED_MESSAGE = "this Gpt was disposed; load the model again to use it";
 const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
-export class Gpt {
+export class Gpt implements Disposable {
   readonly config: GptConfig;
   readonly device: "cpu" | "cuda";
   readonly tokenizer: Tokenizer;
@@ -95,7 +98,7 @@ export class Gpt {
     chatFiles: ChatFiles | null,
   ) {
     const c = config;
-    this.config = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize };
+    this.config = Object.freeze({ nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize });
     this.device = cudaDevice === null ? "cpu" : "cuda";
     this.tokenizer = tokenizer;
     this.path = path;
@@ -116,15 +119,17 @@ export class Gpt {
   }
 
   /**
-   * Loads a Hugging Face GPT-2 checkpoint: its directory, or its .safetensors file. Without a
-   * path, the small demo model that ships with the package (assets/default-model).
+   * Loads a Hugging Face GPT-2 checkpoint: its directory or its .safetensors file, or a model
+   * pulled into the cache by name ("gpt2", "openai-community/gpt2", "org/name@revision"), as the
+   * CLI's --model takes it. Without a path, the small demo model that ships with the package
+   * (assets/default-model).
    */
   static async load(path: string = DEFAULT_MODEL_DIR, options?: LoadOptions): Promise<Gpt> {
     if (typeof path !== "string" || path.length === 0)
-      throw new GptInputError(`Gpt.load needs a checkpoint path, got ${JSON.stringify(path)}`);
+      throw new GptInputError(`Gpt.load needs a checkpoint path or a pulled model's name, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
     const cudaDevice = await chooseDevice(opts.device);
-    const checkpoint = await loadCheckpoint(path);
+    const checkpoint = await loadCheckpoint((await resolveModel(path)).path);
     const tokenizer = await Tokenizer.load(checkpoint.tokenizer);
     if (tokenizer.vocabSize > checkpoint.config.vocabSize)
       throw new GptLoadError(
@@ -321,6 +326,11 @@ export class Gpt {
     this.engine.dispose(new GptError("E_DISPOSED", DISPOSED_MESSAGE));
     this.model.dispose();
     this.model = null;
+  }
+
+  /** dispose(), for `using gpt = await Gpt.load(…)` (TypeScript 5.2+): freed when the scope ends. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** The n (or one) requests of a prompt: the first leads, the others wait to share its prompt's blocks. */

@@ -69,8 +69,28 @@ step="install script with a prebuild"
 install_log="$(node node_modules/gpt-cuda/scripts/install.mjs 2>&1)" || fail "scripts/install.mjs failed: $install_log"
 grep -q "using the prebuilt binary" <<<"$install_log" || fail "scripts/install.mjs did not settle for the prebuild: $install_log"
 
-step="examples/quickstart.mjs"
+step="source maps carry their sources"
+# The package ships dist/ without lib/: a map that only pointed at ../lib/*.ts would leave a
+# user's stack trace on lines nobody can open.
+node -e '
+  const { readdirSync, readFileSync } = require("node:fs");
+  const { join } = require("node:path");
+  const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  const maps = walk("node_modules/gpt-cuda/dist").filter((f) => f.endsWith(".js.map"));
+  if (maps.length === 0) throw new Error("no source maps in dist/");
+  for (const f of maps) {
+    const m = JSON.parse(readFileSync(f, "utf8"));
+    if (!Array.isArray(m.sourcesContent) || m.sourcesContent.length !== m.sources.length || m.sourcesContent.some((c) => !c))
+      throw new Error(f + " has no sourcesContent");
+  }
+  console.log("pack-smoke: " + maps.length + " source maps, each with its TypeScript source inlined");
+' || fail "a source map in dist/ lacks its sources"
+
+step="examples/quickstart.mjs with no argument (the bundled model)"
 cp "$repo/examples/quickstart.mjs" .
+node quickstart.mjs >/dev/null || fail "quickstart.mjs without an argument exited with $?"
+
+step="examples/quickstart.mjs"
 output="$(node quickstart.mjs "$model")" || fail "quickstart.mjs exited with $?; its output: $output"
 printf '%s\n' "$output" | sed 's/^/  | /'
 head -1 <<<"$output" | grep -qE '^2 layers, 1024 tokens, on (cpu|cuda)$' || fail "the first line is not the model summary"

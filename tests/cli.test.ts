@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { fixtureDir, reference } from "./helpers/fixtures.js";
+import { eosModel } from "./helpers/model-edits.js";
 import { runCli } from "./helpers/run-cli.js";
 
 const TINY = "tests/fixtures/models/tiny-f32";
@@ -139,6 +140,44 @@ describe("cli generate", () => {
     });
     expect(out.signal).toBeNull();
     expect(out.code).toBe(130);
+  });
+});
+
+describe("cli generate --ignore-eos, and errors as JSON with --json", () => {
+  it("--ignore-eos runs past <|endoftext|> to exactly --max-tokens", async () => {
+    const dir = await eosModel();
+    try {
+      const stops = JSON.parse((await cli(["generate", "-m", dir, "-t", "0", "-n", "5", "--json", "Hi"])).stdout);
+      expect(stops.finishReason).toBe("eos");
+      const runs = JSON.parse((await cli(["generate", "-m", dir, "-t", "0", "-n", "5", "--ignore-eos", "--json", "Hi"])).stdout);
+      expect(runs.finishReason).toBe("length");
+      expect(runs.tokens).toEqual([1023, 1023, 1023, 1023, 1023]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [["generate", "--json", "--model", "/nonexistent/model", "Hi"], 1, "E_CHECKPOINT", "/nonexistent/model"],
+    [["generate", "--json", "-m", TINY, "-n", "1000", "Hi"], 2, "E_CONTEXT_OVERFLOW", "64 positions"],
+    [["generate", "--json", "--max-tokens", "zero", "Hi"], 2, "E_USAGE", "--max-tokens"],
+    [["info", "--json", "--model", "/nonexistent/model"], 1, "E_CHECKPOINT", "/nonexistent/model"],
+  ])("%j: the error is JSON on stdout, exit %i", async (args, code, errorCode, text) => {
+    const out = await cli(args as string[]);
+    expect(out.code).toBe(code);
+    expect(out.stderr).toBe("");
+    const lines = out.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    const body = JSON.parse(lines[0]!);
+    expect(Object.keys(body)).toEqual(["error"]);
+    expect(body.error.code).toBe(errorCode);
+    expect(body.error.message).toContain(text);
+  });
+
+  it("info --help describes --model as the checkpoint to summarise", async () => {
+    const out = await cli(["info", "--help"]);
+    expect(out.stdout).toContain("the checkpoint to summarise");
+    expect(out.stdout).not.toContain("generate, chat, serve: default");
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
+import { Gpt, GptLoadError } from "../lib/index.js";
 import { startFakeHub, fixtureFiles, type FakeHub, type FakeHubOptions } from "./helpers/fake-hub.js";
 import { fixtureDir, reference } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/run-cli.js";
@@ -77,6 +78,33 @@ describe("pull", () => {
     }
     const info = JSON.parse((await cli(["info", "--json", "--model", "gpt2"])).stdout);
     expect(info.model.hub).toEqual({ repo: REPO, revision: "main", commit: hub!.commit });
+  });
+
+  it("Gpt.load finds a pulled model by the same names, and says how to pull one that is not", async () => {
+    await serve();
+    expect((await cli(["pull", REPO])).code).toBe(0);
+    const saved = process.env.GPT_CUDA_CACHE;
+    process.env.GPT_CUDA_CACHE = cache;
+    try {
+      const ref = reference("tiny-f16-sharded");
+      for (const name of ["gpt2", REPO, `${REPO}@main`]) {
+        using gpt = await Gpt.load(name, { device: "cpu" });
+        expect(gpt.path).toBe(snapshot());
+        expect((await gpt.generate(ref.greedy.prompt_ids, { temperature: 0, maxTokens: 4 })).tokens).toEqual(
+          ref.greedy.tokens.slice(0, 4),
+        );
+      }
+      const missing = await Gpt.load("gpt2-medium").catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(GptLoadError);
+      expect(missing).toMatchObject({ code: "E_CHECKPOINT", file: "gpt2-medium" });
+      expect((missing as Error).message).toContain("neither a path nor a pulled model");
+      expect((missing as Error).message).toContain("`gpt-cuda pull openai-community/gpt2-medium`");
+      const other = await Gpt.load(`${REPO}@v9`).catch((e: unknown) => e);
+      expect((other as Error).message).toContain("pulled revisions: main");
+    } finally {
+      if (saved === undefined) delete process.env.GPT_CUDA_CACHE;
+      else process.env.GPT_CUDA_CACHE = saved;
+    }
   });
 
   it("pulling again fetches nothing new", async () => {

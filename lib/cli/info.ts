@@ -7,7 +7,7 @@ import type { NativeBuildInfo, NativeDevice } from "../../bindings.js";
 import { loadCheckpoint, type ModelConfig } from "../checkpoint/index.js";
 import { autoDevice, type AutoChoice } from "../device.js";
 import { native, packageRoot } from "../native.js";
-import { cacheRoot, resolveModel, type ResolvedModel } from "./cache.js";
+import { cacheRoot, resolveModel, type ResolvedModel } from "../hub/cache.js";
 import type { Io } from "./io.js";
 import { formatBytes } from "./progress.js";
 

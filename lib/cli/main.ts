@@ -11,7 +11,7 @@ import { Command, CommanderError, Option } from "commander";
 import { GptError, GptInputError } from "../errors.js";
 import { packageRoot } from "../native.js";
 import { integerArg, numberArg, UsageError } from "./args.js";
-import { cacheRoot } from "./cache.js";
+import { cacheRoot } from "../hub/cache.js";
 import { CHAT_MAX_TOKENS, chatCommand, type ChatFlags } from "./chat.js";
 import { generateCommand, type GenerateFlags } from "./generate.js";
 import type { Io } from "./io.js";
@@ -47,7 +47,8 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
         .argument("[prompt]", "the prompt; read from stdin when left out"),
     ),
   )
-    .option("--json", "print the whole result as JSON instead of streaming text")
+    .option("--ignore-eos", "keep generating past <|endoftext|> (to exactly --max-tokens)")
+    .option("--json", "print the whole result as JSON instead of streaming text; errors as JSON too")
     .option("-v, --verbose", "print load time and prefill/decode speed to stderr, and stack traces on errors")
     .addHelpText(
       "after",
@@ -118,8 +119,8 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
   program
     .command("info")
     .description("show the build (CUDA, CPU instruction set), threads, and with --model a checkpoint summary")
-    .addOption(modelOption())
-    .option("--json", "print as JSON")
+    .addOption(modelOption("the checkpoint to summarise: a directory or .safetensors file, or a pulled model (gpt2, org/name[@revision])"))
+    .option("--json", "print as JSON; errors as JSON too")
     .option("-v, --verbose", "stack traces on errors")
     .action(async (flags: { model?: string; json?: boolean; verbose?: boolean }) => {
       state.verbose = flags.verbose === true;
@@ -193,7 +194,20 @@ function exitCodeFor(e: unknown): number {
   return EXIT_RUNTIME;
 }
 
-function report(e: unknown, io: Io, verbose: boolean): void {
+/** A program's code for an error: the GptError code, else E_USAGE (exit 2) or E_RUNTIME (exit 1). */
+function errorCode(e: unknown): string {
+  if (e instanceof GptError) return e.code;
+  return exitCodeFor(e) === EXIT_USAGE ? "E_USAGE" : "E_RUNTIME";
+}
+
+function report(e: unknown, io: Io, verbose: boolean, json: boolean): void {
+  if (json) {
+    // --json: a program reads stdout, so the error is there, as JSON, one line.
+    const message = (e instanceof Error ? e.message : String(e)).replace(/^gpt-cuda: /, "");
+    io.stdout.write(`${JSON.stringify({ error: { code: errorCode(e), message } })}\n`);
+    if (verbose && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+    return;
+  }
   if (verbose && e instanceof Error && e.stack) {
     io.stderr.write(`${e.stack}\n`);
     for (let c = e.cause; c instanceof Error; c = c.cause) io.stderr.write(`caused by: ${c.stack ?? c.message}\n`);
@@ -210,6 +224,8 @@ function report(e: unknown, io: Io, verbose: boolean): void {
 export async function run(argv: string[], io: Io = process): Promise<number> {
   const state = { verbose: false, exitCode: EXIT_OK };
   const program = buildProgram(io, state);
+  // Known before parsing, so that a bad flag next to --json is reported as JSON too.
+  const json = argv.includes("--json");
   if (argv.length === 0) {
     program.outputHelp({ error: true });
     return EXIT_USAGE;
@@ -222,10 +238,10 @@ export async function run(argv: string[], io: Io = process): Promise<number> {
       // --help and --version end in a CommanderError too, with exit code 0.
       if (e.exitCode === 0) return EXIT_OK;
       const message = e.message.replace(/^error: /, "");
-      report(new UsageError(message), io, false);
+      report(new UsageError(message), io, false, json);
       return EXIT_USAGE;
     }
-    report(e, io, state.verbose);
+    report(e, io, state.verbose, json);
     return exitCodeFor(e);
   }
 }

@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_DIR, Gpt } from "../gpt.js";
 import type { GenerateOptions } from "../generate-options.js";
 import type { Device, LoadOptions, WeightDtype } from "../options.js";
 import { collectNonEmpty, integerArg, numberArg, UsageError } from "./args.js";
-import { resolveModel, type ResolvedModel } from "./cache.js";
+import { resolveModel, type ResolvedModel } from "../hub/cache.js";
 import type { Io } from "./io.js";
 
 export interface LoadFlags {
@@ -20,6 +20,7 @@ export interface LoadFlags {
 }
 
 export interface SamplingFlags {
+  ignoreEos?: boolean;
   maxTokens?: number;
   temperature?: number;
   topK?: number;
@@ -32,8 +33,8 @@ const MODEL_HELP =
   "checkpoint directory or .safetensors file, or a pulled model: gpt2, openai-community/gpt2[@revision] " +
   "(generate, chat, serve: default, the small demo model shipped with the package)";
 
-export function modelOption(): Option {
-  return new Option("-m, --model <dir|name>", MODEL_HELP);
+export function modelOption(help = MODEL_HELP): Option {
+  return new Option("-m, --model <dir|name>", help);
 }
 
 /** --model, --device, --dtype, --threads. */
@@ -75,6 +76,7 @@ export function samplingOptions(flags: SamplingFlags): GenerateOptions & { n?: u
       topK: flags.topK,
       topP: flags.topP,
       seed: flags.seed,
+      ignoreEos: flags.ignoreEos,
     }),
     ...(flags.stop && flags.stop.length > 0 ? { stop: flags.stop } : {}),
   };

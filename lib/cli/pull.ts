@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import { readConfig, readShardIndex, SHARD_INDEX_FILE, SINGLE_WEIGHTS_FILE } from "../checkpoint/index.js";
 import { GptError } from "../errors.js";
 import { CliError, UsageError } from "./args.js";
-import { cacheRoot, DEFAULT_REVISION, parseRepoName, snapshotDir, writeRef, type RepoName } from "./cache.js";
+import { cacheRoot, DEFAULT_REVISION, parseRepoName, snapshotDir, writeRef, type RepoName } from "../hub/cache.js";
 import { downloadFile } from "./download.js";
 import { Hub, type HubFile, type RepoInfo } from "./hub.js";
 import { formatBytes, PullProgress } from "./progress.js";

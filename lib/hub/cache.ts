@@ -1,4 +1,5 @@
-// Where pulled checkpoints live, and how a --model value becomes a checkpoint path.
+// Where pulled checkpoints live, and how a model name (Gpt.load's path, the CLI's --model) becomes
+// a checkpoint path.
 //
 // Layout: <root>/<org>/<name>/<commit>/  holds one revision's files, and
 //         <root>/<org>/<name>/refs/<revision>  holds the commit a revision (e.g. "main") was pulled at.
@@ -8,7 +9,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promi
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { CliError } from "./args.js";
+import { GptLoadError } from "../errors.js";
 
 /** Short names of the GPT-2 checkpoints, as the Hub used to spell them. */
 export const HUB_ALIASES: Readonly<Record<string, string>> = {
@@ -94,7 +95,7 @@ export interface ResolvedModel {
 }
 
 /**
- * Turns a --model value into a checkpoint path: an existing directory or file is used as is;
+ * Turns a model name (Gpt.load's path, the CLI's --model) into a checkpoint path: an existing directory or file is used as is;
  * "org/name[@revision]" or an alias ("gpt2") is looked up in the pull cache.
  */
 export async function resolveModel(spec: string, root = cacheRoot()): Promise<ResolvedModel> {
@@ -121,7 +122,7 @@ export async function resolveModel(spec: string, root = cacheRoot()): Promise<Re
   const others = await pulledRevisions(root, repo);
   const hint =
     others.length > 0
-      ? `pulled revisions: ${others.join(", ")} (use --model ${repo.id}@<revision>)`
-      : `run \`gpt-cuda pull ${repo.id}${revision === DEFAULT_REVISION ? "" : ` --revision ${revision}`}\``;
-  throw new CliError(`${spec} is neither a path nor a pulled model in ${root}: ${hint}`);
+      ? `pulled revisions: ${others.join(", ")} (name one as ${repo.id}@<revision>)`
+      : `pull it first: \`gpt-cuda pull ${repo.id}${revision === DEFAULT_REVISION ? "" : ` --revision ${revision}`}\``;
+  throw new GptLoadError("E_CHECKPOINT", spec, `neither a path nor a pulled model in ${root}; ${hint}`);
 }
