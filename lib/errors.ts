@@ -10,7 +10,8 @@ export type GptErrorCode =
   | "E_CONTEXT_OVERFLOW" // prompt plus requested tokens exceed the model's positions
   | "E_DISPOSED" // the model was used after dispose()
   | "E_NATIVE" // the native addon could not be loaded or failed inside
-  | "E_DEVICE"; // the requested device is not available
+  | "E_DEVICE" // the requested device is not available
+  | "E_DOWNLOAD"; // a pull failed: the hub unreachable or refusing, a file failing its checksum
 
 export class GptError extends Error {
   readonly code: GptErrorCode;

@@ -10,6 +10,7 @@ import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Engine, type SequenceCounts } from "./engine/engine.js";
 import { resolveModel } from "./hub/cache.js";
+import { pullModel, type PullOptions, type PullResult } from "./hub/pull.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
 import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
@@ -141,6 +142,18 @@ export class Gpt implements Disposable {
     const chatFiles = await readChatFiles(checkpoint.dir);
     const model = await loadNative(checkpoint, opts, limits.kvBlocks, cudaDevice);
     return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits, chatFiles);
+  }
+
+  /**
+   * Downloads a GPT-2 checkpoint from the Hugging Face Hub into the models cache, as `gpt-cuda
+   * pull` does: safetensors weights, config and tokenizer files, each resumable (an interrupted
+   * pull continues where it stopped) and verified against the hub's sha256 or git blob id;
+   * HF_ENDPOINT and HF_TOKEN from the environment. Resolves to the snapshot; Gpt.load then takes
+   * the repo's name. Hub and checksum failures are E_DOWNLOAD, a repo we cannot run E_UNSUPPORTED
+   * (refused before its weights are fetched).
+   */
+  static pull(repo: string, options?: PullOptions): Promise<PullResult> {
+    return pullModel(repo, options);
   }
 
   /**

@@ -18,6 +18,7 @@ export {
 export type { BuildInfo, GpuDevice } from "./device.js";
 export type { LoadOptions, Device, WeightDtype } from "./options.js";
 export type { GenerateOptions } from "./generate-options.js";
+export type { PullOptions, PullProgressEvent, PullResult } from "./hub/pull.js";
 export type { ChatMessage, ChatRole } from "./chat/messages.js";
 export { GptError, GptLoadError, GptInputError, type GptErrorCode } from "./errors.js";
 export { Tokenizer } from "./tokenizer/index.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-import { Gpt, GptLoadError } from "../lib/index.js";
+import { Gpt, GptInputError, GptLoadError } from "../lib/index.js";
 import { startFakeHub, fixtureFiles, type FakeHub, type FakeHubOptions } from "./helpers/fake-hub.js";
 import { fixtureDir, reference } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/run-cli.js";
@@ -105,6 +105,42 @@ describe("pull", () => {
       if (saved === undefined) delete process.env.GPT_CUDA_CACHE;
       else process.env.GPT_CUDA_CACHE = saved;
     }
+  });
+
+  it("Gpt.pull in-process: progress events per file, the snapshot it resolves to, an abort that the next pull resumes", async () => {
+    await serve();
+    const env = { ...process.env, HF_ENDPOINT: hub!.endpoint, GPT_CUDA_CACHE: cache, HF_TOKEN: undefined };
+    // Stopped once the second shard has begun: the files before it stay, and no ref is written.
+    const controller = new AbortController();
+    const seen: { file: string; bytes: number; totalBytes: number | null }[] = [];
+    const stopped = await Gpt.pull(REPO, {
+      env,
+      signal: controller.signal,
+      onProgress: (e) => {
+        seen.push(e);
+        if (e.file === SHARD2) controller.abort(new Error("enough"));
+      },
+    }).catch((e: unknown) => e);
+    expect((stopped as Error).message).toBe("enough");
+    expect(existsSync(join(cache, "openai-community", "gpt2", "refs", "main"))).toBe(false);
+    expect(seen.some((e) => e.file === SHARD1 && e.bytes === SHARDED[SHARD1]!.length)).toBe(true);
+
+    const events: { file: string; bytes: number; totalBytes: number | null }[] = [];
+    const result = await Gpt.pull(REPO, { env, onProgress: (e) => events.push(e) });
+    expect(result).toMatchObject({ repo: REPO, revision: "main", commit: hub!.commit, dir: snapshot() });
+    expect(result.files.sort()).toEqual(CHECKPOINT_FILES);
+    await expectSameFiles(snapshot());
+    // Per file, bytes only grow, and end at its size.
+    for (const name of [SHARD1, SHARD2, "model-00003-of-00003.safetensors"]) {
+      const mine = events.filter((e) => e.file === name);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(mine.every((e) => e.totalBytes === SHARDED[name]!.length)).toBe(true);
+      expect(mine.at(-1)!.bytes).toBe(SHARDED[name]!.length);
+      for (let i = 1; i < mine.length; i++) expect(mine[i]!.bytes).toBeGreaterThanOrEqual(mine[i - 1]!.bytes);
+    }
+    // The first shard, complete before the abort, was not fetched again.
+    expect(hub!.downloads(SHARD1)).toHaveLength(1);
+    await expect(Gpt.pull("not a repo", { env })).rejects.toThrow(GptInputError);
   });
 
   it("pulling again fetches nothing new", async () => {

@@ -17,7 +17,7 @@ import { generateCommand, type GenerateFlags } from "./generate.js";
 import type { Io } from "./io.js";
 import { addLoadFlags, addSamplingFlags, modelOption } from "./model-flags.js";
 import { infoCommand, packageVersion } from "./info.js";
-import { pull } from "./pull.js";
+import { pullCommand } from "./pull.js";
 import { serveCommand, type ServeFlags } from "./serve.js";
 
 export const EXIT_OK = 0;
@@ -148,7 +148,7 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
       };
       process.once("SIGINT", onSigint);
       try {
-        const result = await pull(repo, { ...(flags.revision ? { revision: flags.revision } : {}), log: io.stderr });
+        const result = await pullCommand(repo, { ...(flags.revision ? { revision: flags.revision } : {}), log: io.stderr });
         io.stdout.write(`${result.dir}\n`);
       } finally {
         process.off("SIGINT", onSigint);

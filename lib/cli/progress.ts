@@ -2,7 +2,7 @@
 // terminal; on anything else (a pipe, a log file) one line per finished file instead.
 import cliProgress from "cli-progress";
 
-import type { DownloadProgress } from "./download.js";
+import type { PullReporter } from "../hub/pull.js";
 
 export function formatBytes(n: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
@@ -24,7 +24,7 @@ function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
-export class PullProgress implements DownloadProgress {
+export class PullProgress implements PullReporter {
   private readonly bar: InstanceType<typeof cliProgress.SingleBar> | null;
   private readonly stream: NodeJS.WriteStream;
   private total = 0;
@@ -51,7 +51,8 @@ export class PullProgress implements DownloadProgress {
       : null;
   }
 
-  start(totalBytes: number): void {
+  start(totalBytes: number, where: { label: string; endpoint: string; dir: string }): void {
+    this.stream.write(`pulling ${where.label} from ${where.endpoint} into ${where.dir}\n`);
     this.total = totalBytes;
     this.bar?.start(Math.max(1, totalBytes), 0, this.payload());
   }

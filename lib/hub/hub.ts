@@ -1,7 +1,7 @@
 // A small client for the Hugging Face Hub's HTTP API: a repo's file list at a revision, and
 // file downloads with redirects followed by hand (so the hub's checksum headers are seen and the
 // token is not sent to another host).
-import { CliError } from "./args.js";
+import { GptError } from "../errors.js";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
@@ -70,9 +70,9 @@ export class Hub {
   }
 
   /** The files of `repo` at `revision`, with sizes and checksums (`?blobs=true`). */
-  async repoInfo(repo: string, revision: string): Promise<RepoInfo> {
+  async repoInfo(repo: string, revision: string, signal?: AbortSignal): Promise<RepoInfo> {
     const url = `${this.endpoint}/api/models/${encodePath(repo)}/revision/${encodeURIComponent(revision)}?blobs=true`;
-    const res = await this.get(url);
+    const res = await this.get(url, {}, signal);
     if (!res.response.ok) {
       await res.response.body?.cancel();
       throw this.statusError(res.response.status, `${repo} at revision ${revision}`);
@@ -81,9 +81,9 @@ export class Hub {
     try {
       body = (await res.response.json()) as typeof body;
     } catch {
-      throw new CliError(`${url}: the hub's answer is not JSON (is HF_ENDPOINT a Hugging Face Hub?)`);
+      throw new GptError("E_DOWNLOAD", `${url}: the hub's answer is not JSON (is HF_ENDPOINT a Hugging Face Hub?)`);
     }
-    if (!Array.isArray(body.siblings)) throw new CliError(`${url}: the hub's answer has no file list ("siblings")`);
+    if (!Array.isArray(body.siblings)) throw new GptError("E_DOWNLOAD", `${url}: the hub's answer has no file list ("siblings")`);
     const files: HubFile[] = [];
     for (const s of body.siblings as Sibling[]) {
       if (typeof s.rfilename !== "string") continue;
@@ -126,7 +126,7 @@ export class Hub {
         response = await fetch(current, { headers: h, redirect: "manual", ...(signal ? { signal } : {}) });
       } catch (e) {
         if (signal?.aborted) throw e;
-        throw new CliError(`cannot reach ${new URL(current).origin}: ${describeFetchError(e)}`);
+        throw new GptError("E_DOWNLOAD", `cannot reach ${new URL(current).origin}: ${describeFetchError(e)}`);
       }
       etagSha256 ??=
         sha256FromEtag(response.headers.get("x-linked-etag")) ??
@@ -139,19 +139,19 @@ export class Hub {
       }
       return { response, ...(etagSha256 ? { etagSha256 } : {}) };
     }
-    throw new CliError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+    throw new GptError("E_DOWNLOAD", `${url}: more than ${MAX_REDIRECTS} redirects`);
   }
 
   /** An error for a failed request, with the usual reasons spelled out. */
-  statusError(status: number, what: string): CliError {
+  statusError(status: number, what: string): GptError {
     if (status === 401 || status === 403)
-      return new CliError(
+      return new GptError("E_DOWNLOAD", 
         `${what}: access denied (HTTP ${status}) by ${this.endpoint}: ` +
           (this.token
             ? "HF_TOKEN has no access to it (or it does not exist)"
             : "it does not exist, or it is private or gated (then set HF_TOKEN)"),
       );
-    if (status === 404) return new CliError(`${what}: not found on ${this.endpoint} (HTTP 404)`);
-    return new CliError(`${what}: ${this.endpoint} answered HTTP ${status}`);
+    if (status === 404) return new GptError("E_DOWNLOAD", `${what}: not found on ${this.endpoint} (HTTP 404)`);
+    return new GptError("E_DOWNLOAD", `${what}: ${this.endpoint} answered HTTP ${status}`);
   }
 }

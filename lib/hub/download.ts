@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, rename, stat, truncate, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
-import { CliError } from "./args.js";
+import { GptError } from "../errors.js";
 import type { Hub, HubFile } from "./hub.js";
 
 export interface DownloadProgress {
@@ -29,6 +29,8 @@ export interface DownloadTarget {
   attempts?: number;
   /** Wait before attempt n (1-based, n ≥ 2), in ms. */
   backoffMs?: (attempt: number) => number;
+  /** Stops the download (the .part stays, for a later pull to resume); it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 async function sizeOf(path: string): Promise<number | null> {
@@ -53,6 +55,21 @@ function contentRangeStart(header: string | null): number | null {
 }
 
 class RetryableError extends Error {}
+
+/** Waits `ms`, or until `signal` aborts (then rejects with its reason). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 /** Downloads `file` into `dir`, unless a file of that name (and size) is already there. */
 export async function downloadFile(t: DownloadTarget): Promise<void> {
@@ -85,7 +102,8 @@ export async function downloadFile(t: DownloadTarget): Promise<void> {
   let lastError = "";
 
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await new Promise((r) => setTimeout(r, backoff(attempt)));
+    if (attempt > 1) await sleep(backoff(attempt), t.signal);
+    t.signal?.throwIfAborted();
     let offset = (await sizeOf(part)) ?? 0;
     if (t.file.size !== undefined && offset > t.file.size) {
       await truncate(part, 0);
@@ -122,9 +140,9 @@ export async function downloadFile(t: DownloadTarget): Promise<void> {
       attempt--; // a fresh download, not a retry of a failing connection
       continue;
     }
-    throw new CliError(`${t.repo}: ${t.file.name}: ${problem}; the download was deleted, run the pull again`);
+    throw new GptError("E_DOWNLOAD", `${t.repo}: ${t.file.name}: ${problem}; the download was deleted, run the pull again`);
   }
-  throw new CliError(
+  throw new GptError("E_DOWNLOAD", 
     `${t.repo}: ${t.file.name}: download failed after ${attempts} attempts (${lastError}); run the pull again to resume`,
   );
 }
@@ -141,8 +159,9 @@ async function fetchInto(t: DownloadTarget, part: string, offset: number, sink: 
   const url = t.hub.fileUrl(t.repo, t.revision, t.file.name);
   let got: Awaited<ReturnType<Hub["get"]>>;
   try {
-    got = await t.hub.get(url, offset > 0 ? { range: `bytes=${offset}-` } : {});
+    got = await t.hub.get(url, offset > 0 ? { range: `bytes=${offset}-` } : {}, t.signal);
   } catch (e) {
+    t.signal?.throwIfAborted();
     throw new RetryableError(e instanceof Error ? e.message : String(e));
   }
   const { response } = got;
@@ -174,6 +193,7 @@ async function fetchInto(t: DownloadTarget, part: string, offset: number, sink: 
     }
   } catch (e) {
     if (e instanceof RetryableError) throw e;
+    t.signal?.throwIfAborted();
     const why = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
     throw new RetryableError(`connection lost after ${written} bytes: ${why}`);
   } finally {
