@@ -10,13 +10,13 @@ import type { StreamChunk } from "../gpt.js";
 import { MAX_LOGPROBS } from "../generate-options.js";
 import { describe } from "../option-checks.js";
 import { invalid } from "./api-error.js";
-import { finishReason, runChoices, usageOf } from "./choices.js";
+import { finishReason, noteTokens, runChoices, streamChoices, usageOf } from "./choices.js";
 import type { CallState, ServerState } from "./context.js";
 import { checkContext, contextLimit } from "./context-check.js";
 import { checkKnownFields, optionalBoolean, optionalInteger, optionalObject, present, requireObject, type Body } from "./fields.js";
 import { chatLogprob, type ChatTokenLogprob } from "./logprobs.js";
 import { readSamplingFields, SAMPLING_FIELDS } from "./sampling-fields.js";
-import { runStreamed, SseWriter } from "./sse.js";
+import { SseWriter } from "./sse.js";
 import { responseId } from "./response-id.js";
 
 const FIELDS = new Set<string>([...SAMPLING_FIELDS, "messages", "logprobs", "top_logprobs", "max_completion_tokens", "response_format"]);
@@ -71,8 +71,7 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
       });
       if (call.signal.aborted) return null;
       const usage = usageOf(groups, results);
-      call.tokens.prompt = usage.prompt_tokens;
-      call.tokens.completion = usage.completion_tokens;
+      noteTokens(call, usage);
       return {
         ...base,
         object: "chat.completion",
@@ -96,25 +95,16 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
       ...usageField,
     });
     for (let i = 0; i < streams.length; i++) await sse.send(event(i, { role: "assistant", content: "" }, null, null));
-    const results = await runStreamed(sse, call.signal, () =>
-      runChoices(
-        groups,
-        server.metrics,
-        call.arrivedAt,
-        async (index, chunk) => {
-          const entry = lp(chunk);
-          if (chunk.text !== "" || entry) await sse.send(event(index, { content: chunk.text }, entry, null));
-        },
-        // Each choice's last event as soon as it ends, as OpenAI sends them.
-        async (index, result) => {
-          if (!call.signal.aborted) await sse.send(event(index, {}, null, finishReason(result)));
-        },
-      ),
-    );
+    const results = await streamChoices(sse, call, groups, server.metrics, {
+      chunk: (index, chunk) => {
+        const entry = lp(chunk);
+        return chunk.text !== "" || entry ? event(index, { content: chunk.text }, entry, null) : null;
+      },
+      end: (index, result) => event(index, {}, null, finishReason(result)),
+    });
     if (!results) return null;
     const usage = usageOf(groups, results);
-    call.tokens.prompt = usage.prompt_tokens;
-    call.tokens.completion = usage.completion_tokens;
+    noteTokens(call, usage);
     if (fields.includeUsage) await sse.send({ ...base, object: "chat.completion.chunk", choices: [], usage });
     sse.end();
     return null;

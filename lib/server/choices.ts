@@ -5,7 +5,9 @@
  * AbortSignal, so a client that disconnects ends every one within a step.
  */
 import type { GenerationStream, GenerateResult, StreamChunk } from "../gpt.js";
+import type { CallState } from "./context.js";
 import type { ServerMetrics } from "./metrics.js";
+import { runStreamed, type SseWriter } from "./sse.js";
 
 /**
  * The groups of a request, one per item (a prompt), n streams each; if opening one throws, the
@@ -109,4 +111,43 @@ export function usageOf(groups: ChoiceGroup[], results: GenerateResult[]) {
 /** OpenAI's finish_reason: an end-of-text or stop token, or a stop string, is "stop". */
 export function finishReason(result: GenerateResult): "stop" | "length" {
   return result.finishReason === "length" ? "length" : "stop";
+}
+
+/** The events of a streamed request, in the endpoint's shape: a chunk's (null: nothing to send) and a choice's last. */
+export interface ChoiceEvents {
+  chunk(index: number, chunk: StreamChunk): unknown;
+  end(index: number, result: GenerateResult): unknown;
+}
+
+/**
+ * runChoices for a streamed request: each chunk's event as it comes, each choice's last event as
+ * soon as it ends (as OpenAI sends them); null once the stream was ended with an error event.
+ */
+export function streamChoices(
+  sse: SseWriter,
+  call: CallState,
+  groups: ChoiceGroup[],
+  metrics: ServerMetrics,
+  events: ChoiceEvents,
+): Promise<GenerateResult[] | null> {
+  return runStreamed(sse, call.signal, () =>
+    runChoices(
+      groups,
+      metrics,
+      call.arrivedAt,
+      async (index, chunk) => {
+        const event = events.chunk(index, chunk);
+        if (event !== null) await sse.send(event);
+      },
+      async (index, result) => {
+        if (!call.signal.aborted) await sse.send(events.end(index, result));
+      },
+    ),
+  );
+}
+
+/** The request's token counts, for its log line. */
+export function noteTokens(call: CallState, usage: { prompt_tokens: number; completion_tokens: number }): void {
+  call.tokens.prompt = usage.prompt_tokens;
+  call.tokens.completion = usage.completion_tokens;
 }

@@ -8,13 +8,13 @@ import type { FastifyReply } from "fastify";
 import type { GenerateResult, StreamChunk } from "../gpt.js";
 import { describe } from "../option-checks.js";
 import { invalid } from "./api-error.js";
-import { finishReason, openGroups, runChoices, usageOf, type ChoiceGroup } from "./choices.js";
+import { finishReason, noteTokens, openGroups, runChoices, streamChoices, usageOf, type ChoiceGroup } from "./choices.js";
 import type { CallState, ServerState } from "./context.js";
 import { checkContext } from "./context-check.js";
 import { checkKnownFields, optionalBoolean, optionalInteger, present, requireObject, type Body } from "./fields.js";
 import { CompletionLogprobsBuilder, joinCompletionLogprobs, type CompletionLogprobs } from "./logprobs.js";
 import { readSamplingFields, SAMPLING_FIELDS } from "./sampling-fields.js";
-import { runStreamed, SseWriter } from "./sse.js";
+import { SseWriter } from "./sse.js";
 import { responseId } from "./response-id.js";
 
 const FIELDS = new Set<string>([...SAMPLING_FIELDS, "prompt", "logprobs", "echo", "best_of"]);
@@ -120,21 +120,13 @@ export async function completions(server: ServerState, call: CallState, raw: unk
       const entries = prefix(i).entries;
       await sse.send(event(i, prefix(i).text, logprobs === undefined ? null : joinCompletionLogprobs(entries), null));
     }
-    const results = await runStreamed(sse, call.signal, () =>
-      runChoices(
-        groups,
-        server.metrics,
-        call.arrivedAt,
-        async (index, chunk) => {
-          const entry = lp(index, chunk);
-          if (chunk.text !== "" || entry) await sse.send(event(index, chunk.text, entry, null));
-        },
-        // Each choice's last event as soon as it ends, as OpenAI sends them.
-        async (index, result) => {
-          if (!call.signal.aborted) await sse.send(event(index, "", null, finishReason(result)));
-        },
-      ),
-    );
+    const results = await streamChoices(sse, call, groups, server.metrics, {
+      chunk: (index, chunk) => {
+        const entry = lp(index, chunk);
+        return chunk.text !== "" || entry ? event(index, chunk.text, entry, null) : null;
+      },
+      end: (index, result) => event(index, "", null, finishReason(result)),
+    });
     if (!results) return null;
     if (maxTokens === 0) for (let i = 0; i < choiceCount; i++) await sse.send(event(i, "", null, "length"));
     const usage = maxTokens === 0 ? echoUsage(prompts) : usageOf(groups, results);
@@ -157,10 +149,6 @@ function echoUsage(prompts: PromptInput[]) {
   return { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt, prompt_tokens_details: { cached_tokens: 0 } };
 }
 
-function noteTokens(call: CallState, usage: { prompt_tokens: number; completion_tokens: number }): void {
-  call.tokens.prompt = usage.prompt_tokens;
-  call.tokens.completion = usage.completion_tokens;
-}
 
 /** `prompt`: a string, strings, token ids, or lists of ids. */
 function readPrompts(body: Body, encode: (s: string) => number[], decode: (ids: number[]) => string, vocabSize: number): PromptInput[] {
