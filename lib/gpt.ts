@@ -303,6 +303,11 @@ export class Gpt implements Disposable {
     return this.chatSetup.prompt(messages, options?.chatTemplate);
   }
 
+  /** Whether the checkpoint has a chat template of its own; without one, chat() needs the chatTemplate option. */
+  get hasChatTemplate(): boolean {
+    return this.chatSetup.hasOwnTemplate;
+  }
+
   /** The ids that end a chat reply (the template's end-of-turn: the eos token and generation_config.json's eos_token_id). */
   get endOfTurnTokens(): readonly number[] {
     return this.chatSetup.endOfTurn;

@@ -2,7 +2,7 @@
 // range and the value.
 import { GptInputError } from "./errors.js";
 
-export function checkObject(value: unknown, what: string, known: Set<string>): Record<string, unknown> {
+export function checkObject(value: unknown, what: string, known: ReadonlySet<string>): Record<string, unknown> {
   if (value === undefined) return {};
   if (value === null || typeof value !== "object" || Array.isArray(value))
     throw new GptInputError(`${what} must be an object, got ${describe(value)}`);

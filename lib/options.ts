@@ -65,10 +65,10 @@ const DEFAULT_TOKENS_PER_SEQUENCE = 256;
 
 const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
-const LOAD_KEYS = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens"]);
+export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens"]);
 
 export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
-  const o = checkObject(options, "Gpt.load options", LOAD_KEYS);
+  const o = checkObject(options, "Gpt.load options", LOAD_OPTION_KEYS);
   const device = o.device ?? "auto";
   if (!DEVICES.includes(device as Device))
     throw new GptInputError(`device must be one of ${DEVICES.join(", ")}, got ${describe(device)}`);

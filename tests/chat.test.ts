@@ -84,6 +84,7 @@ describe("the checkpoint's own template", () => {
       },
     });
     try {
+      expect([jinja.hasChatTemplate, named.hasChatTemplate]).toEqual([true, true]);
       expect(jinja.applyChatTemplate(HELLO)).toBe("<|endoftext|>J:Hello there!");
       expect(named.applyChatTemplate(HELLO)).toBe("<|endoftext|>D:Hello there!");
     } finally {
@@ -94,11 +95,13 @@ describe("the checkpoint's own template", () => {
 
   it("no template: E_UNSUPPORTED naming the file it looked in, unless chatTemplate is given", async () => {
     const file = join(fixtureDir("tiny-f32"), "tokenizer_config.json");
+    expect(plain.hasChatTemplate).toBe(false);
     expect(() => plain.applyChatTemplate(HELLO)).toThrow(`${file}: no chat_template here, and no`);
     await expect(plain.chat(HELLO)).rejects.toMatchObject({ code: "E_UNSUPPORTED", file });
     expect(() => plain.chatStream(HELLO)).toThrow(/pass the chatTemplate option/);
     const random = await Gpt.random("gpt2", { device: "cpu", kvCacheTokens: 64, maxSequences: 1 });
     try {
+      expect(random.hasChatTemplate).toBe(false);
       expect(() => random.applyChatTemplate(HELLO)).toThrow("random:gpt2 has no chat template");
       expect(random.applyChatTemplate(HELLO, { chatTemplate: "{{ messages[0].content }}" })).toBe("Hello there!");
     } finally {

@@ -32,6 +32,11 @@ export class ChatSetup {
     this.endOfTurn = [...ids];
   }
 
+  /** Whether the checkpoint has a template of its own (else only the chatTemplate option renders). */
+  get hasOwnTemplate(): boolean {
+    return this.files?.template != null;
+  }
+
   /** The prompt text for `messages`, rendered with `chatTemplate` when given, else the model's own template. */
   prompt(messages: unknown, chatTemplate: unknown): string {
     return this.template(chatTemplate).render(checkMessages(messages));

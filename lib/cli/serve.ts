@@ -1,8 +1,7 @@
 // `gpt-cuda serve`: the OpenAI-compatible server for one model, until SIGTERM or Ctrl-C drains it.
-import { existsSync } from "node:fs";
-import { basename } from "node:path";
 
 import type { Gpt } from "../gpt.js";
+import { modelIdOf } from "../model-id.js";
 import { serve } from "../server/index.js";
 import { GptInputError } from "../errors.js";
 import { UsageError } from "./args.js";
@@ -38,7 +37,7 @@ export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
   const server = await serve(loading, {
     host: flags.host,
     port: flags.port,
-    modelId: flags.servedModelName ?? modelId(flags.model),
+    modelId: flags.servedModelName ?? modelIdOf(flags.model),
     logLevel: flags.logLevel === "silent" ? false : flags.logLevel,
     ...(apiKey ? { apiKey } : {}),
     ...(flags.maxQueue === undefined ? {} : { maxQueue: flags.maxQueue }),
@@ -69,7 +68,7 @@ export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
     throw e;
   }
   io.stderr.write(
-    `gpt-cuda: serving ${flags.servedModelName ?? modelId(flags.model)} on ${gpt.device} at ${server.url} ` +
+    `gpt-cuda: serving ${flags.servedModelName ?? modelIdOf(flags.model)} on ${gpt.device} at ${server.url} ` +
       `(OpenAI API under /v1, /health, /metrics${apiKey ? "; API key required" : ""})\n`,
   );
   const signal = await stopped;
@@ -92,11 +91,4 @@ function checkChatTemplate(gpt: Gpt, chatTemplate: string | undefined): void {
     // raise_exception() refusing this one conversation is the template working; anything else is broken.
     if (!(e instanceof GptInputError && /refused the messages/.test(e.message))) throw new UsageError(`--chat-template: ${(e as Error).message}`);
   }
-}
-
-/** What clients call the model: the name it was pulled by, a checkpoint directory's name, or "default" (the demo model). */
-function modelId(model: string | undefined): string {
-  if (model === undefined) return "default";
-  if (!existsSync(model)) return model; // a pulled model's name: gpt2, org/name@rev
-  return basename(model.replace(/\/+$/, "")).replace(/\.safetensors$/, "");
 }

@@ -6,13 +6,14 @@
 import type { FastifyReply } from "fastify";
 
 import type { ChatMessage } from "../chat/messages.js";
+import { contextLimit } from "../context-limit.js";
 import type { StreamChunk } from "../gpt.js";
 import { MAX_LOGPROBS } from "../generate-options.js";
 import { describe } from "../option-checks.js";
 import { invalid } from "./api-error.js";
 import { finishReason, noteTokens, runChoices, streamChoices, usageOf } from "./choices.js";
 import type { CallState, ServerState } from "./context.js";
-import { checkContext, contextLimit } from "./context-check.js";
+import { checkContext } from "./context-check.js";
 import { checkKnownFields, optionalBoolean, optionalInteger, optionalObject, present, requireObject, type Body } from "./fields.js";
 import { chatLogprob, type ChatTokenLogprob } from "./logprobs.js";
 import { readSamplingFields, SAMPLING_FIELDS } from "./sampling-fields.js";

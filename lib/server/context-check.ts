@@ -1,4 +1,5 @@
 // A request that can never fit the model's context is a 400 saying so, in OpenAI's words.
+import { contextLimit } from "../context-limit.js";
 import type { Gpt } from "../gpt.js";
 import { invalid } from "./api-error.js";
 
@@ -12,9 +13,4 @@ export function checkContext(gpt: Gpt, promptTokens: number, maxTokens: number, 
       param,
       "context_length_exceeded",
     );
-}
-
-/** Positions one sequence can hold: n_positions, or the KV cache's capacity if that is smaller. */
-export function contextLimit(gpt: Gpt): number {
-  return Math.min(gpt.config.nCtx, gpt.limits.kvCacheTokens);
 }
