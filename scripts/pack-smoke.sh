@@ -3,7 +3,9 @@
 # npm pack (prepack compiles dist/ and the prebuild), check the file list and size, configure the
 # packed sources with CMake (what a consumer without a prebuild compiles), install the tarball
 # into a fresh project with --ignore-scripts (no build: only the prebuild can load), and run
-# examples/quickstart.mjs there against a fixture model. Ends with one PASS or FAIL line.
+# examples/quickstart.mjs there against a fixture model, then examples/ai-sdk.mjs with the real
+# ai package and a TypeScript consumer type-checked against the shipped types. Ends with one PASS
+# or FAIL line.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -101,3 +103,44 @@ cli_output="$(npx --no-install gpt-cuda generate --max-tokens 12 --temperature 0
   fail "gpt-cuda generate exited with $?"
 printf '  | %s\n' "$cli_output"
 [ -n "$cli_output" ] || fail "gpt-cuda generate printed nothing"
+
+step="gpt-cuda/ai-sdk with the real ai package (an optional peer dependency)"
+ai_version="$(node -p "require('$repo/node_modules/ai/package.json').version")"
+npm install "ai@$ai_version" --prefer-offline --no-audit --no-fund --silent
+cp "$repo/examples/ai-sdk.mjs" .
+ai_output="$(node ai-sdk.mjs 2>&1)" || fail "examples/ai-sdk.mjs exited with $?; its output: $ai_output"
+sed 's/^/  | /' <<<"$ai_output"
+grep -qE '^".*": [0-9]+ tokens, finished by (length|stop)$' <<<"$ai_output" || fail "examples/ai-sdk.mjs printed no 'N tokens, finished by ...' line"
+
+step="the shipped types, as a TypeScript consumer uses them"
+# The package's .d.ts files with ai's, under the settings a consumer would have: `using` a Gpt,
+# a gptCuda model where ai takes a LanguageModel, and a setting gptCuda does not take refused.
+cat >consumer.mts <<'TS'
+import { generateText, type LanguageModel } from "ai";
+import { Gpt, type GenerateResult } from "gpt-cuda";
+import { gptCuda, type GptCudaSettings } from "gpt-cuda/ai-sdk";
+import { serve, type GptServer } from "gpt-cuda/server";
+
+const settings: GptCudaSettings = { device: "cpu", chatTemplate: "{{ messages[0].content }}" };
+export const model: LanguageModel = gptCuda(undefined, settings);
+export async function run(): Promise<[GenerateResult, string, GptServer]> {
+  using gpt = await Gpt.load();
+  const result = await gpt.generate("Hi", { maxTokens: 2 });
+  const { text } = await generateText({ model: gptCuda(gpt), prompt: "Hi" });
+  return [result, text, await serve(gpt, { port: 0 })];
+}
+// @ts-expect-error: temperature is a call setting, not a gptCuda setting
+gptCuda(undefined, { temperature: 1 });
+TS
+cat >tsconfig.json <<JSON
+{
+  "compilerOptions": {
+    "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022",
+    "lib": ["es2023", "esnext.disposable"], "strict": true, "noEmit": true, "skipLibCheck": true,
+    "types": ["node"], "typeRoots": ["$repo/node_modules/@types"]
+  },
+  "files": ["consumer.mts"]
+}
+JSON
+node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json || fail "a TypeScript consumer does not type-check against the shipped types"
+echo "pack-smoke: a TypeScript consumer type-checks against dist/*.d.ts and ai's types"

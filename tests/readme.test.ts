@@ -19,6 +19,11 @@ describe("README", () => {
     expect(readme).toContain("```js\n" + example + "```");
   });
 
+  it("quotes examples/ai-sdk.mjs exactly (scripts/pack-smoke.sh runs it with the real ai package)", () => {
+    const example = readFileSync(new URL("../examples/ai-sdk.mjs", import.meta.url), "utf8");
+    expect(readme).toContain("```js\n" + example + "```");
+  });
+
   it("documents every generation option and the Gpt members it lists", () => {
     const options = [
       ["maxTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty", "presencePenalty", "frequencyPenalty"],
