@@ -208,6 +208,12 @@ export interface NativeAttentionArgs {
   /** One layer: k[blocks][heads][16][headDim], then v likewise. */
   pool: Float32Array;
   out: Float32Array;
+  /** The scores' scale: 1/√headDim by default (GPT-Neo: 1). */
+  scale?: number;
+  /** A row at position i attends to keys in (i − window, i]; 0 (default) for every key ≤ i. */
+  window?: number;
+  /** ALiBi's slope per head (ops.alibiSlopes): adds slope · (j − i) to each score. */
+  slopes?: Float32Array;
 }
 
 export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
@@ -255,7 +261,8 @@ export interface NativeCudaOps {
   memInfo(args: { device: number }): { free: number; total: number };
 }
 
-export type NativeEpilogue = "store" | "gelu" | "residual";
+/** What the fused matmul does with x·W + b: store it (through an activation or not) or add it into out. */
+export type NativeEpilogue = "store" | "gelu-tanh" | "gelu-erf" | "relu" | "residual";
 export type NativeImpl = "fast" | "reference";
 
 /** Single kernels, for the tests that compare each fast path with its reference twin. */
@@ -263,7 +270,10 @@ export interface NativeOps {
   matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
   attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
-  gelu(args: { impl: NativeImpl; input: Float32Array; out: Float32Array }): void;
+  /** ALiBi's slope per head for a model of `heads` heads, as transformers' build_alibi_tensor makes them. */
+  alibiSlopes(heads: number): Float32Array;
+  /** out = the epilogue's activation of input, elementwise (store and residual: a copy). */
+  activation(args: { impl: NativeImpl; epilogue: NativeEpilogue; input: Float32Array; out: Float32Array }): void;
   /** The CPU sampler, the one a CPU model's steps use: throws for unusable logits (NaN, +inf, all −inf). */
   sample(args: NativeSampling & { logits: Float32Array }): NativeSampled;
 }

@@ -114,11 +114,11 @@ describe("addon exports", () => {
     expect(typeof binding.loadModel).toBe("function");
     expect(typeof binding.buildInfo).toBe("function");
     expect(typeof binding.ops).toBe("object");
-    expect(Object.keys(binding.ops).sort()).toEqual(["attention", "gelu", "lmHead", "matmul", "sample"]);
+    expect(Object.keys(binding.ops).sort()).toEqual(["activation", "alibiSlopes", "attention", "lmHead", "matmul", "sample"]);
     expect(typeof binding.ops.matmul).toBe("function");
     expect(typeof binding.ops.lmHead).toBe("function");
     expect(typeof binding.ops.attention).toBe("function");
-    expect(typeof binding.ops.gelu).toBe("function");
+    expect(typeof binding.ops.activation).toBe("function");
     expect(typeof binding.ops.sample).toBe("function");
     expect(Object.keys(binding.bench).sort()).toEqual(["attention", "lmHead", "matmul", "memoryRead"]);
     for (const fn of Object.values(binding.bench)) expect(typeof fn).toBe("function");

@@ -77,7 +77,7 @@ function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tolerance: 
 
 describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SKIP}`, () => {
   const DTYPES: NativeDtype[] = ["F32", "F16", "BF16"];
-  const EPILOGUES: NativeEpilogue[] = ["store", "gelu", "residual"];
+  const EPILOGUES: NativeEpilogue[] = ["store", "gelu-tanh", "gelu-erf", "relu", "residual"];
 
   describe("matmul", () => {
     // [rows, k, n]: odd sizes that cross every tile edge, and decode-sized row counts.
@@ -126,7 +126,7 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       const bias = random(prng, n);
       const run = (r0: number, count: number) => {
         const out = poisoned(count * n);
-        cuda.matmul({ path: "auto", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue: "gelu", out });
+        cuda.matmul({ path: "auto", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue: "gelu-tanh", out });
         return out;
       };
       const all = run(0, rows);
@@ -361,6 +361,29 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
         expect(Array.from(alone), `rows ${row}…${row + count - 1} alone`).toEqual(Array.from(out.subarray(row * c, (row + count) * c)));
         row += count;
       }
+    });
+
+    // The variants of other families against the CPU reference with the same variant (F32 pool):
+    // windows shorter and longer than a 64-key split, no scale, ALiBi at 3 and 6 heads.
+    const VARIANTS: [string, number, (heads: number) => { scale?: number; window?: number; slopes?: Float32Array }][] = [
+      ["window 5", 3, () => ({ window: 5 })],
+      ["window 100, scale 1", 3, () => ({ window: 100, scale: 1 })],
+      ["ALiBi", 3, (heads) => ({ slopes: ops.alibiSlopes(heads) })],
+      ["ALiBi, window 70", 6, (heads) => ({ slopes: ops.alibiSlopes(heads), window: 70 })],
+    ];
+    it.each(VARIANTS)("%s (heads %i) gives the CPU reference's result", (name, heads, variant) => {
+      const prng = new Prng(deriveSeed(SEED, 4500 + VARIANTS.findIndex((v) => v[0] === name)));
+      const d = 64;
+      const layout = layoutOf([[37, 20], [300, 4], [700, 1], [0, 3]], prng);
+      const c = heads * d;
+      const qkv = random(prng, layout.rows * 3 * c);
+      const pool = random(prng, 2 * layout.blocks * heads * BLOCK * d);
+      const args = { qkv, heads, headDim: d, ...layout, ...variant(heads) };
+      const ref = poisoned(layout.rows * c);
+      ops.attention({ impl: "reference", ...args, pool: pool.slice(), out: ref, threads: 1 });
+      const out = poisoned(layout.rows * c);
+      cuda.attention({ ...args, pool: pool.slice(), out });
+      expectClose(out, ref, FP32, name);
     });
 
     it("refuses head dims that are not a multiple of 16 up to 256", () => {

@@ -16,13 +16,15 @@ import {
   toBf16,
   toF16,
 } from "./helpers/half.js";
+import { activate } from "./helpers/activations.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
 const SEED = testSeed();
 const ops: NativeOps = native().ops;
 
 const DTYPES: NativeDtype[] = ["F32", "F16", "BF16"];
-const EPILOGUES: NativeEpilogue[] = ["store", "gelu", "residual"];
+const EPILOGUES: NativeEpilogue[] = ["store", "gelu-tanh", "gelu-erf", "relu", "residual"];
+const ACTIVATIONS = ["gelu-tanh", "gelu-erf", "relu"] as const;
 
 /** Weight values → the typed array of their storage bits (and the values they round to). */
 function encodeWeight(values: Float32Array, dtype: NativeDtype): Float32Array | Uint16Array {
@@ -199,8 +201,8 @@ describe(`ops.matmul fast vs reference (seed ${SEED})`, () => {
           const input = rng.floats(c.rows * c.k);
           const weight = encodeWeight(rng.normals(c.k * c.n, 0.5), dtype);
           const bias = rng.floats(c.n, -0.5, 0.5);
-          // residual adds into `out`: both impls start from the same random copy. store and gelu
-          // must write every element: the NaN poison would survive anywhere they do not.
+          // residual adds into `out`: both impls start from the same random copy. store and the
+          // activations must write every element: the NaN poison would survive anywhere they do not.
           const start =
             epilogue === "residual" ? rng.floats(c.rows * c.n, -2, 2) : new Float32Array(c.rows * c.n).fill(NaN);
           const ref = runMatmul("reference", c, input, weight, dtype, bias, epilogue, start);
@@ -249,7 +251,6 @@ describe(`ops.matmul fast vs reference (seed ${SEED})`, () => {
     const w = rng.floats(k * n);
     const bias = rng.floats(n);
     const start = rng.floats(rows * n);
-    const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
     for (const epilogue of EPILOGUES) {
       const out = Float32Array.from(start);
       ops.matmul({ impl: "reference", input, rows, weight: w, dtype: "F32", k, n, bias, epilogue, out, threads: 1 });
@@ -258,7 +259,7 @@ describe(`ops.matmul fast vs reference (seed ${SEED})`, () => {
           let acc = 0;
           for (let i = 0; i < k; i++) acc += input[r * k + i]! * w[i * n + j]!;
           const v = acc + bias[j]!;
-          const want = epilogue === "store" ? v : epilogue === "gelu" ? gelu(v) : start[r * n + j]! + v;
+          const want = epilogue === "residual" ? start[r * n + j]! + v : activate(epilogue, v);
           expect(out[r * n + j]!, `${epilogue} [${r}, ${j}]`).toBeCloseTo(want, 5);
         }
     }
@@ -573,6 +574,82 @@ describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
       }
   });
 
+  // The variants other families use: GPT-Neo's unscaled scores and local windows, BLOOM's ALiBi
+  // (3 and 12 heads: not powers of two), and both at once.
+  const VARIANTS: { name: string; variant: (heads: number) => { scale?: number; window?: number; slopes?: Float32Array } }[] = [
+    { name: "window 5", variant: () => ({ window: 5 }) },
+    { name: "window 16, scale 1", variant: () => ({ window: 16, scale: 1 }) },
+    { name: "window 1", variant: () => ({ window: 1 }) },
+    { name: "ALiBi", variant: (heads) => ({ slopes: ops.alibiSlopes(heads) }) },
+    { name: "ALiBi, window 7, scale 0.3", variant: (heads) => ({ slopes: ops.alibiSlopes(heads), window: 7, scale: 0.3 }) },
+  ];
+  for (const [v, { name, variant }] of VARIANTS.entries())
+    for (const shape of [2, 4, 5, 9]) {
+      const c = ATTENTION_SHAPES[shape]!;
+      const seed = deriveSeed(SEED, 2200 + 10 * v + shape);
+      it(`${name}: heads ${c.heads} headDim ${c.headDim} sequences [${c.sequences.map((q) => `${q.start}+${q.rows}`).join(", ")}] (case seed ${seed})`, () => {
+        const call = { ...attentionCall(c, new Prng(seed)), ...variant(c.heads) };
+        const ref = runAttention("reference", call, 1);
+        const fast = runAttention("fast", call, c.threads);
+        expectAllFinite(fast.out, "fast");
+        expectClose(fast.out, ref.out, `attention ${name}`);
+        const plain = runAttention("reference", attentionCall(c, new Prng(seed)), 1);
+        expect(Array.from(ref.out), "the variant changes the result").not.toEqual(Array.from(plain.out));
+      });
+    }
+
+  it(`reference with a window, a scale and ALiBi is their definition, through the block table (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 10_004));
+    const [heads, D, blocks, window, scale] = [3, 4, 3, 6, 0.45];
+    const C = heads * D;
+    const tables = Int32Array.of(2, 0);
+    const positions = Int32Array.of(3, 20);
+    const qkv = rng.floats(2 * 3 * C, -1, 1);
+    const pool = rng.floats(2 * blocks * heads * BLOCK * D, -1, 1);
+    const slopes = ops.alibiSlopes(heads);
+    const out = new Float32Array(2 * C);
+    ops.attention({ impl: "reference", qkv, rows: 2, heads, headDim: D, positions, tableStarts: Int32Array.of(0, 0), tables, blocks, pool, out, threads: 1, window, scale, slopes });
+    const at = (kv: 0 | 1, p: number, h: number, d: number) =>
+      kv * blocks * heads * BLOCK * D + ((tables[Math.floor(p / BLOCK)]! * heads + h) * BLOCK + (p % BLOCK)) * D + d;
+    for (let t = 0; t < 2; t++)
+      for (let h = 0; h < heads; h++) {
+        const i = positions[t]!;
+        const keys: number[] = [];
+        for (let j = Math.max(0, i - window + 1); j <= i; j++) keys.push(j);
+        const scores = keys.map((j) => {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qkv[t * 3 * C + h * D + d]! * pool[at(0, j, h, d)]!;
+          return dot * scale + slopes[h]! * (j - i);
+        });
+        const m = Math.max(...scores);
+        const e = scores.map((x) => Math.exp(x - m));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (let d = 0; d < D; d++) {
+          const want = keys.reduce((acc, j, n) => acc + (e[n]! / sum) * pool[at(1, j, h, d)]!, 0);
+          expect(out[t * C + h * D + d]!, `row ${t} head ${h} dim ${d}`).toBeCloseTo(want, 5);
+        }
+      }
+  });
+
+  it("alibiSlopes are transformers' build_alibi_tensor slopes, for powers of two and the heads between", () => {
+    // transformers: base 2^(−2^−(log2(p) − 3)) to the powers 1 … p for the largest power of two
+    // p ≤ heads, then 2^(−2^−(log2(2p) − 3)) to the odd powers for the rest.
+    const expected = (heads: number) => {
+      const p = 2 ** Math.floor(Math.log2(heads));
+      const base = Math.fround(2 ** -(2 ** -(Math.log2(p) - 3)));
+      const slopes = Array.from({ length: p }, (_, i) => base ** (i + 1));
+      const extra = Math.fround(2 ** -(2 ** -(Math.log2(2 * p) - 3)));
+      for (let i = 0; i < heads - p; i++) slopes.push(extra ** (2 * i + 1));
+      return slopes;
+    };
+    for (const heads of [1, 2, 3, 5, 6, 8, 12, 16, 20, 32, 112]) {
+      const got = ops.alibiSlopes(heads);
+      expect(got.length).toBe(heads);
+      expected(heads).forEach((want, h) => expect(Math.abs(got[h]! - want) / want, `heads ${heads} slope ${h}`).toBeLessThan(1e-6));
+    }
+    expect(Array.from(ops.alibiSlopes(8))).toEqual([0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]);
+  });
+
   it("rejects a position its block table does not cover, or a block outside the pool", () => {
     const call = attentionCall(ATTENTION_SHAPES[3]!, new Prng(1));
     const out = new Float32Array(call.rows * call.heads * call.headDim);
@@ -585,37 +662,38 @@ describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// gelu (the matmul epilogue's fast path, here over a wide input range)
+// The activations (the matmul epilogue's fast paths, here over a wide input range)
 
-describe(`ops.gelu fast vs reference (seed ${SEED})`, () => {
-  it("agrees within 1e-6 · max(1, |x|) from -40 to 40, at the extremes, and on random inputs", () => {
-    const rng = new Prng(deriveSeed(SEED, 3000));
-    const grid = Array.from({ length: 8001 }, (_, i) => -40 + i * 0.01);
-    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 3.4e38, -3.4e38, 1e20, -1e20, 88, -88, 9.5, -9.5];
-    const input = Float32Array.from([...grid, ...special, ...rng.normals(4099, 3)]);
-    const ref = new Float32Array(input.length).fill(NaN);
-    const fast = new Float32Array(input.length).fill(NaN);
-    ops.gelu({ impl: "reference", input, out: ref });
-    ops.gelu({ impl: "fast", input, out: fast });
-    const bad: string[] = [];
-    for (let i = 0; i < input.length; i++) {
-      const x = input[i]!;
-      if (!(Math.abs(fast[i]! - ref[i]!) <= 1e-6 * Math.max(1, Math.abs(x))))
-        bad.push(`gelu(${x}): fast ${fast[i]}, reference ${ref[i]}`);
-    }
-    expect(bad.slice(0, 5)).toEqual([]);
-  });
+describe(`ops.activation fast vs reference (seed ${SEED})`, () => {
+  for (const epilogue of ACTIVATIONS)
+    it(`${epilogue} agrees within 1e-6 · max(1, |x|) from -40 to 40, at the extremes, and on random inputs`, () => {
+      const rng = new Prng(deriveSeed(SEED, 3000 + ACTIVATIONS.indexOf(epilogue)));
+      const grid = Array.from({ length: 8001 }, (_, i) => -40 + i * 0.01);
+      const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 3.4e38, -3.4e38, 1e20, -1e20, 88, -88, 9.5, -9.5];
+      const input = Float32Array.from([...grid, ...special, ...rng.normals(4099, 3)]);
+      const ref = new Float32Array(input.length).fill(NaN);
+      const fast = new Float32Array(input.length).fill(NaN);
+      ops.activation({ impl: "reference", epilogue, input, out: ref });
+      ops.activation({ impl: "fast", epilogue, input, out: fast });
+      const bad: string[] = [];
+      for (let i = 0; i < input.length; i++) {
+        const x = input[i]!;
+        if (!(Math.abs(fast[i]! - ref[i]!) <= 1e-6 * Math.max(1, Math.abs(x))))
+          bad.push(`${epilogue}(${x}): fast ${fast[i]}, reference ${ref[i]}`);
+      }
+      expect(bad.slice(0, 5)).toEqual([]);
+    });
 
-  it("is NaN for NaN, and the reference matches the formula", () => {
-    const out = new Float32Array(3);
-    ops.gelu({ impl: "fast", input: Float32Array.from([NaN, 1, -1]), out });
-    expect(Number.isNaN(out[0])).toBe(true);
-    const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
-    ops.gelu({ impl: "reference", input: Float32Array.from([0.5, 1, -1]), out });
-    expect(out[0]).toBeCloseTo(gelu(0.5), 6);
-    expect(out[1]).toBeCloseTo(gelu(1), 6);
-    expect(out[2]).toBeCloseTo(gelu(-1), 6);
-  });
+  for (const epilogue of ACTIVATIONS)
+    it(`${epilogue} is NaN for NaN, and the reference matches the formula in double precision`, () => {
+      const out = new Float32Array(3);
+      ops.activation({ impl: "fast", epilogue, input: Float32Array.from([NaN, 1, -1]), out });
+      expect(Number.isNaN(out[0])).toBe(true);
+      const xs = [0.5, 1, -1, -2.75, 3.5, -0.03125];
+      const ref = new Float32Array(xs.length);
+      ops.activation({ impl: "reference", epilogue, input: Float32Array.from(xs), out: ref });
+      xs.forEach((x, i) => expect(ref[i], `${epilogue}(${x})`).toBeCloseTo(activate(epilogue, x), 6));
+    });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -712,7 +790,7 @@ describe("ops argument validation", () => {
   it("rejects unknown dtype, epilogue and impl names, and non-numeric sizes, with a TypeError", () => {
     expect(matmulWith({ dtype: "F64" })).toThrow(/unknown dtype F64/);
     expect(matmulWith({ dtype: "f32" })).toThrow(TypeError);
-    expect(matmulWith({ epilogue: "relu" })).toThrow(/unknown epilogue relu/);
+    expect(matmulWith({ epilogue: "swiglu" })).toThrow(/unknown epilogue swiglu/);
     expect(matmulWith({ impl: "slow" })).toThrow(/impl must be fast or reference/);
     expect(matmulWith({ rows: "2" })).toThrow(/expected a number in field rows/);
     expect(matmulWith({ k: undefined })).toThrow(TypeError);

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/kv_layout.h"
@@ -12,11 +14,53 @@
 
 namespace gpt {
 
+// What the fused matmul does with x·W + b: stores it, through the MLP's activation or not, or adds
+// it into out (the residual stream). An activation is one more epilogue, applied per element in
+// the register that holds the sum; SwiGLU (Llama) will fit as one that reads a column pair
+// (gate, up) and stores silu(gate)·up, half the width.
 enum class Epilogue {
   kStore,     // out = x·W + b
-  kGelu,      // out = gelu_tanh(x·W + b)
+  kGeluTanh,  // out = gelu_tanh(x·W + b): GPT-2's "gelu_new", BLOOM's gelu
+  kGeluErf,   // out = gelu_erf(x·W + b): the exact GELU ("gelu")
+  kRelu,      // out = max(x·W + b, 0): OPT
   kResidual,  // out += x·W + b
 };
+
+// How one layer's attention scores its keys: the row at position i attends to the keys j in
+// (i − window, i] (every j ≤ i when window is 0: GPT-Neo's local layers set one) with the score
+// scale · q·k, plus slope_h · (j − i) with ALiBi (BLOOM), slope_h the head's (alibi_slopes).
+// GPT-2 scales by 1/√D; GPT-Neo does not scale (scale 1).
+struct AttentionSpec {
+  float scale = 1.0f;
+  int64_t window = 0;
+  bool alibi = false;
+};
+
+// The same for one call of a kernel: `slopes` (one per head, in the backend's memory) is set
+// when the layer uses ALiBi, null otherwise.
+struct AttentionVariant {
+  float scale;
+  int64_t window;
+  const float* slopes;
+};
+
+// ALiBi's slopes for `heads` heads (Press et al.; transformers' build_alibi_tensor): for the
+// largest power of two p ≤ heads, head h < p gets 2^(−8(h+1)/p), and the others the odd powers
+// of 2^(−4/p) in turn — the slopes of 2p heads left over.
+std::vector<float> alibi_slopes(int64_t heads);
+
+// The epilogue named `name` ("store", "gelu-tanh", "gelu-erf", "relu", "residual"), for the op
+// bindings; false for any other name.
+inline bool parse_epilogue(const std::string& name, Epilogue* out) {
+  static const std::pair<const char*, Epilogue> names[] = {{"store", Epilogue::kStore},
+                                                           {"gelu-tanh", Epilogue::kGeluTanh},
+                                                           {"gelu-erf", Epilogue::kGeluErf},
+                                                           {"relu", Epilogue::kRelu},
+                                                           {"residual", Epilogue::kResidual}};
+  for (const auto& [n, ep] : names)
+    if (name == n) return *out = ep, true;
+  return false;
+}
 
 // Activation buffers a forward pass needs; each is sized per call.
 enum class Slot { kResidual, kNormed, kQkv, kAttention, kMlp, kLogitRows, kLogits, kCount };
@@ -40,6 +84,10 @@ class Backend {
   virtual void allocate_kv_pool(const KvPoolDims& dims) = 0;
   // Bytes the pool can hold (its capacity; the CPU backend's pages are only committed as used).
   virtual size_t kv_cache_bytes() const = 0;
+
+  // Each layer's attention (indexed by layer) and ALiBi's slopes (one per head, empty when no
+  // layer uses ALiBi); called once, after allocate_kv_pool.
+  virtual void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) = 0;
 
   // This step's rows and where they sit (kv_layout.h); embed and attention read it until the
   // next call.

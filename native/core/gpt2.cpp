@@ -1,6 +1,7 @@
 #include "core/gpt2.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -66,6 +67,9 @@ Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weig
   backend_->check_fits(hosts, dims);
   for (const auto& [field, host] : pending) *field = backend_->adopt(*host);
   backend_->allocate_kv_pool(dims);
+  // GPT-2 scales every layer's scores by 1/√D, over all earlier keys.
+  const AttentionSpec spec{1.0f / std::sqrt(float(C / config.n_head)), 0, false};
+  backend_->set_attention(std::vector<AttentionSpec>(size_t(config.n_layer), spec), {});
 }
 
 namespace {
@@ -145,7 +149,7 @@ void Gpt2Model::run(const int32_t* tokens, int64_t rows, const std::vector<int32
     b.attention(l, qkv, rows, att);
     b.matmul(att, rows, L.proj_w, L.proj_b, Epilogue::kResidual, x);
     b.layernorm(x, rows, L.ln2_g, L.ln2_b, c.layer_norm_epsilon, h);
-    b.matmul(h, rows, L.fc_w, L.fc_b, Epilogue::kGelu, mlp);
+    b.matmul(h, rows, L.fc_w, L.fc_b, Epilogue::kGeluTanh, mlp);
     b.matmul(mlp, rows, L.fc_proj_w, L.fc_proj_b, Epilogue::kResidual, x);
   }
   const int64_t n = int64_t(logit_rows.size());

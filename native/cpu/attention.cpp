@@ -32,12 +32,14 @@ void kv_append(const AttentionShape& s, const float* qkv, const StepLayout& layo
 
 namespace {
 
+// attend_avx512's contract (cpu/attention_avx512.h), in portable code.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void attend_one(
-    const float* q, const HeadPages& pages, int64_t count, float scale, float* scores, float* out) {
+    const float* q, const HeadPages& pages, int64_t first, int64_t count, float scale, float slope, float* scores,
+    float* out) {
   const int64_t D = pages.head_dim;
   float max_score = -INFINITY;
   for (int64_t j = 0; j < count; ++j) {
-    const float* k = pages.key(j);
+    const float* k = pages.key(first + j);
     float part[8] = {};
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
@@ -45,7 +47,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
     float s = 0.0f;
     for (int i = 0; i < 8; ++i) s += part[i];
     for (; d < D; ++d) s += q[d] * k[d];
-    s *= scale;
+    s = s * scale + slope * float(j - (count - 1));
     scores[j] = s;
     max_score = s > max_score ? s : max_score;
   }
@@ -58,55 +60,59 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
   for (int64_t d = 0; d < D; ++d) out[d] = 0.0f;
   for (int64_t j = 0; j < count; ++j) {
     const float p = scores[j] * inv;
-    const float* v = pages.value(j);
+    const float* v = pages.value(first + j);
     for (int64_t d = 0; d < D; ++d) out[d] += p * v[d];
   }
 }
 
 }  // namespace
 
-void attention(ThreadPool& pool, const AttentionShape& s, const float* qkv, const StepLayout& layout,
-               const PagedLayer& kv, float* out) {
+void attention(ThreadPool& pool, const AttentionShape& s, const AttentionVariant& v, const float* qkv,
+               const StepLayout& layout, const PagedLayer& kv, float* out) {
   const int64_t C = s.heads * s.head_dim;
-  const float scale = 1.0f / std::sqrt(float(s.head_dim));
   const bool avx512 = use_avx512() && attend_avx512_supports(s.head_dim);
   pool.parallel_for(layout.rows * s.heads, [&](int64_t task) {
     const int64_t r = task / s.heads, h = task % s.heads;
-    const int64_t count = int64_t(layout.positions[r]) + 1;
+    const int64_t first = first_key(v, layout.positions[r]);
+    const int64_t count = int64_t(layout.positions[r]) + 1 - first;
+    const float slope = v.slopes ? v.slopes[h] : 0.0f;
     thread_local std::vector<float> scores;
     if (scores.size() < size_t(count)) scores.resize(size_t(count));
     const float* q = qkv + r * 3 * C + h * s.head_dim;
     const HeadPages pages = head_pages(s, layout, kv, r, h);
     float* dst = out + r * C + h * s.head_dim;
     if (avx512)
-      attend_avx512(q, pages, count, scale, scores.data(), dst);
+      attend_avx512(q, pages, first, count, v.scale, slope, scores.data(), dst);
     else
-      attend_one(q, pages, count, scale, scores.data(), dst);
+      attend_one(q, pages, first, count, v.scale, slope, scores.data(), dst);
   });
 }
 
-void attention_reference(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& kv,
-                         float* out) {
+void attention_reference(const AttentionShape& s, const AttentionVariant& v, const float* qkv,
+                         const StepLayout& layout, const PagedLayer& kv, float* out) {
   const int64_t C = s.heads * s.head_dim, D = s.head_dim;
-  const double scale = 1.0 / std::sqrt(double(D));
   std::vector<double> p;
   for (int64_t r = 0; r < layout.rows; ++r)
     for (int64_t h = 0; h < s.heads; ++h) {
       const float* q = qkv + r * 3 * C + h * D;
       const HeadPages pages = head_pages(s, layout, kv, r, h);
-      const int64_t count = int64_t(layout.positions[r]) + 1;
-      p.assign(size_t(count), 0.0);
+      const int64_t last = layout.positions[r];
+      // Every position up to the row's own, masked outside its window as transformers masks it.
+      const int64_t first = v.window > 0 ? last - v.window + 1 : 0;
+      const double slope = v.slopes ? double(v.slopes[h]) : 0.0;
+      p.assign(size_t(last + 1), 0.0);
       double max_score = -INFINITY, sum = 0.0;
-      for (int64_t j = 0; j < count; ++j) {
+      for (int64_t j = 0; j <= last; ++j) {
+        if (j < first) continue;
         double dot = 0.0;
         for (int64_t d = 0; d < D; ++d) dot += double(q[d]) * double(pages.key(j)[d]);
-        p[size_t(j)] = dot * scale;
+        p[size_t(j)] = dot * double(v.scale) + slope * double(j - last);
         max_score = std::max(max_score, p[size_t(j)]);
       }
-      for (int64_t j = 0; j < count; ++j) sum += p[size_t(j)] = std::exp(p[size_t(j)] - max_score);
+      for (int64_t j = std::max<int64_t>(first, 0); j <= last; ++j) sum += p[size_t(j)] = std::exp(p[size_t(j)] - max_score);
       for (int64_t d = 0; d < D; ++d) {
         double acc = 0.0;
-        for (int64_t j = 0; j < count; ++j) acc += p[size_t(j)] * double(pages.value(j)[d]);
+        for (int64_t j = std::max<int64_t>(first, 0); j <= last; ++j) acc += p[size_t(j)] * double(pages.value(j)[d]);
         out[r * C + h * D + d] = float(acc / sum);
       }
     }

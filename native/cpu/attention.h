@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/backend.h"
 #include "core/kv_layout.h"
 #include "core/thread_pool.h"
 
@@ -46,14 +47,20 @@ HeadPages head_pages(const AttentionShape& s, const StepLayout& layout, const Pa
 // Copies each row's key and value into the pool at the row's position.
 void kv_append(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& pool);
 
-// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head, every key and value read from the pool.
+// The keys row r attends to under `v`: positions first … positions[r] (core/backend.h).
+inline int64_t first_key(const AttentionVariant& v, int64_t position) {
+  return v.window > 0 && position >= v.window ? position - v.window + 1 : 0;
+}
+
+// out[rows, C] = softmax(scores) v per head over the row's keys, the scores as `v` says
+// (AttentionSpec in core/backend.h; `v.slopes` host memory), every key and value read from the pool.
 // A (row, head) pair is one task computed in one fixed order, so its result depends only on its
 // query and the keys and values it reads — not on the other rows, their number, or the threads.
-void attention(ThreadPool& pool, const AttentionShape& s, const float* qkv, const StepLayout& layout,
-               const PagedLayer& kv, float* out);
+void attention(ThreadPool& pool, const AttentionShape& s, const AttentionVariant& v, const float* qkv,
+               const StepLayout& layout, const PagedLayer& kv, float* out);
 
 // The oracle for `attention`: the same result from plain loops in double precision.
-void attention_reference(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& kv,
-                         float* out);
+void attention_reference(const AttentionShape& s, const AttentionVariant& v, const float* qkv,
+                         const StepLayout& layout, const PagedLayer& kv, float* out);
 
 }  // namespace gpt::cpu

@@ -9,8 +9,10 @@ namespace gpt::cpu {
 
 bool attend_avx512_supports(int64_t head_dim);
 
-// out[D] = softmax(scale · q · keysᵀ) · values over positions 0 … count − 1 of `pages`;
+// out[D] = softmax(scale · q · keysᵀ + slope · (j − last)) · values over positions
+// j = first … first + count − 1 of `pages` (last = first + count − 1; slope 0 without ALiBi);
 // `scores` is scratch for `count` floats.
-void attend_avx512(const float* q, const HeadPages& pages, int64_t count, float scale, float* scores, float* out);
+void attend_avx512(const float* q, const HeadPages& pages, int64_t first, int64_t count, float scale, float slope,
+                   float* scores, float* out);
 
 }  // namespace gpt::cpu

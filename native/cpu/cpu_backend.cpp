@@ -39,11 +39,18 @@ void CpuBackend::matmul(const float* in, int64_t rows, const WeightView& w, cons
   cpu::matmul(pool_, in, rows, w, bias, epilogue, out);
 }
 
+void CpuBackend::set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) {
+  attention_ = layers;
+  slopes_ = alibi_slopes;
+}
+
 void CpuBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
   (void)rows;  // the step's layout has them
+  const AttentionSpec& spec = attention_.at(size_t(layer));
   const PagedLayer kv = kv_->layer(layer);
   kv_append(shape_, qkv, layout_, kv);
-  cpu::attention(pool_, shape_, qkv, layout_, kv, out);
+  cpu::attention(pool_, shape_, AttentionVariant{spec.scale, spec.window, spec.alibi ? slopes_.data() : nullptr}, qkv,
+                 layout_, kv, out);
 }
 
 void CpuBackend::gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) {

@@ -23,6 +23,7 @@ class CpuBackend final : public Backend {
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override { return kv_ ? kv_->bytes() : 0; }
 
+  void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) override;
   void begin_step(const StepLayout& layout) override { layout_ = layout; }
   void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
              float* out) override;
@@ -43,6 +44,8 @@ class CpuBackend final : public Backend {
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};
   std::unique_ptr<KvPool> kv_;
+  std::vector<AttentionSpec> attention_;
+  std::vector<float> slopes_;
   StepLayout layout_{};
 };
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/gelu.h"
+#include "cpu/activation.h"
 #include "cpu/isa.h"
 #include "cpu/matmul_avx512.h"
 #include "cpu/widen.h"
@@ -17,13 +17,9 @@ constexpr int kRows = 4;    // rows of `in` per micro-kernel call
 constexpr int kVocabBlock = 64;
 
 inline float finish(float acc, float b, Epilogue ep, float* dst) {
-  float v = acc + b;
-  switch (ep) {
-    case Epilogue::kStore: return *dst = v;
-    case Epilogue::kGelu: return *dst = gelu_tanh(v);
-    case Epilogue::kResidual: return *dst += v;
-  }
-  return v;
+  const float v = acc + b;
+  if (ep == Epilogue::kResidual) return *dst += v;
+  return *dst = activate(ep, v);
 }
 
 // acc[r][j] = Σ_k in[r][k] · w[k][j] for R rows and a full strip of kStrip columns.

@@ -63,7 +63,9 @@ GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 
 GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* dst, __mmask16 m) {
   switch (ep) {
     case Epilogue::kStore: break;
-    case Epilogue::kGelu: v = gelu16(v); break;
+    case Epilogue::kGeluTanh: v = gelu16(v); break;
+    case Epilogue::kGeluErf: v = gelu_erf16(v); break;
+    case Epilogue::kRelu: v = _mm512_max_ps(_mm512_setzero_ps(), v); break;  // NaN in v stays NaN
     case Epilogue::kResidual: v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), v); break;
   }
   _mm512_mask_storeu_ps(dst, m, v);
@@ -451,10 +453,12 @@ void lm_head_rows(const float* in, int64_t rows, int64_t C, int64_t V, const voi
   if (tiled < nv) lm_head_block<D>(in, rows, C, V, w, v0 + tiled, nv - tiled, logits);
 }
 
-GPT_AVX512 void gelu_run(const float* x, int64_t n, float* out) {
+GPT_AVX512 void activation_run(Epilogue ep, const float* x, int64_t n, float* out) {
+  // kResidual adds into out, which holds nothing here: it stores, as kStore does.
+  if (ep == Epilogue::kResidual) ep = Epilogue::kStore;
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+    finish16(_mm512_maskz_loadu_ps(m, x + i), ep, out + i, m);
   }
 }
 
@@ -498,6 +502,6 @@ void lm_head_avx512(ThreadPool& pool, const float* in, int64_t rows, const Weigh
   });
 }
 
-void gelu_avx512(const float* x, int64_t n, float* out) { gelu_run(x, n, out); }
+void activation_avx512(Epilogue ep, const float* x, int64_t n, float* out) { activation_run(ep, x, n, out); }
 
 }  // namespace gpt::cpu

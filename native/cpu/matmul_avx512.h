@@ -15,7 +15,8 @@ void matmul_avx512(ThreadPool& pool, const float* in, int64_t rows, const Weight
 
 void lm_head_avx512(ThreadPool& pool, const float* in, int64_t rows, const WeightView& wte, float* logits);
 
-// out[i] = gelu_tanh(x[i]) with the vectorised exp; for tests of the epilogue over wide ranges.
-void gelu_avx512(const float* x, int64_t n, float* out);
+// out[i] = activate(ep, x[i]) (cpu/activation.h) as the epilogue computes it; for tests of the
+// epilogue over wide ranges.
+void activation_avx512(Epilogue ep, const float* x, int64_t n, float* out);
 
 }  // namespace gpt::cpu

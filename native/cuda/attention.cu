@@ -37,7 +37,9 @@ int64_t max_splits(int64_t max_positions) { return ceil_div(max_positions, kSpli
 struct Dims {
   int64_t H, D, C;  // C = H · D
   int64_t splits;   // the launch's splits per query (for the partials' stride)
-  float scale;      // 1 / sqrt(D)
+  float scale;
+  int64_t window;       // 0: every key up to the query's position
+  const float* slopes;  // ALiBi's, per head, or null
 };
 
 __device__ __forceinline__ void store_as(float* p, float x) { *p = x; }
@@ -82,7 +84,12 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
   const int64_t keys = min(int64_t(layout.positions[r]) + 1, g.splits * kSplitKeys);
   const int64_t splits = ceil_div(keys, kSplitKeys);
   if (split >= splits) return;  // the launch was sized for longer rows: the whole block leaves
+  // Splits stay where they are without a window (key 0 starts split 0), so a query's sums do
+  // not move with its window; keys before the window's first are skipped.
+  const int64_t position = layout.positions[r];
+  const int64_t first = g.window > 0 && position >= g.window ? position - g.window + 1 : 0;
   const int64_t begin = split * kSplitKeys, end = min(keys, begin + kSplitKeys);
+  const float slope = g.slopes ? g.slopes[h] : 0.0f;
   const int32_t* table = layout.tables + layout.table_starts[r];
 
   float q[DPL], o[DPL];
@@ -93,7 +100,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
     o[p] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  for (int64_t j = begin + warp; j < end; j += kWarps) {
+  for (int64_t j = max(begin, first) + warp; j < end; j += kWarps) {
     const int64_t at = slot_offset(table, j, h, g);
     float kj[DPL], vj[DPL];  // zero past D, as q is
     load_dims(k + at, g.D, lane, kj);
@@ -101,7 +108,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
     float s = 0.0f;
 #pragma unroll
     for (int p = 0; p < DPL; ++p) s = fmaf(q[p], kj[p], s);
-    s = warp_sum(s) * g.scale;
+    s = warp_sum(s) * g.scale + slope * float(j - position);
     const float m_new = fmaxf(m, s), corr = expf(m - m_new), pj = expf(s - m_new);
     l = l * corr + pj;
     m = m_new;
@@ -128,7 +135,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_paged_splitk(Dims g, co
 #pragma unroll
     for (int p = 0; p < DPL; ++p) O[p] += sm_o[w][lane + 32 * p] * f;
   }
-  if (splits == 1) {
+  if (splits == 1) {  // the query's own key is in it: L > 0
 #pragma unroll
     for (int p = 0; p < DPL; ++p) {
       const int64_t d = lane + 32 * p;
@@ -155,13 +162,16 @@ __global__ void attention_paged_combine(Dims g, DeviceLayout layout, const float
   if (splits == 1) return;  // written by the split itself
   const int64_t stride = partial_floats(g.D);
   const float* base = partial + (r * g.H + h) * g.splits * stride;
+  // A split wholly before a window's first key holds M = −inf, L = 0: weight 0 (the last split,
+  // holding the query's own key, makes M finite).
   float M = -INFINITY;
   for (int64_t s = 0; s < splits; ++s) M = fmaxf(M, base[s * stride]);
+  const auto weight = [&](int64_t s) { return base[s * stride] == -INFINITY ? 0.0f : expf(base[s * stride] - M); };
   float L = 0.0f;
-  for (int64_t s = 0; s < splits; ++s) L += base[s * stride + 1] * expf(base[s * stride] - M);
+  for (int64_t s = 0; s < splits; ++s) L += base[s * stride + 1] * weight(s);
   for (int64_t d = threadIdx.x; d < g.D; d += blockDim.x) {
     float acc = 0.0f;
-    for (int64_t s = 0; s < splits; ++s) acc += base[s * stride + 2 + d] * expf(base[s * stride] - M);
+    for (int64_t s = 0; s < splits; ++s) acc += base[s * stride + 2 + d] * weight(s);
     out[r * g.C + h * g.D + d] = acc / L;
   }
 }
@@ -175,9 +185,8 @@ void check_shape(const AttentionShape& s, const DeviceLayout& layout, const char
   GPT_REQUIRE(max_splits(layout.max_positions) <= 0x7fffffff, w + "too many positions");
 }
 
-Dims dims_of(const AttentionShape& s, const DeviceLayout& layout) {
-  return Dims{s.heads, s.head_dim, s.heads * s.head_dim, max_splits(layout.max_positions),
-              1.0f / std::sqrt(float(s.head_dim))};
+Dims dims_of(const AttentionShape& s, const AttentionVariant& v, const DeviceLayout& layout) {
+  return Dims{s.heads, s.head_dim, s.heads * s.head_dim, max_splits(layout.max_positions), v.scale, v.window, v.slopes};
 }
 
 template <int DPL, typename T>
@@ -214,7 +223,7 @@ size_t attention_workspace_floats(const AttentionShape& s, int64_t rows, int64_t
 void kv_append(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
                cudaStream_t stream) {
   check_shape(s, layout, "kv_append");
-  const Dims g = dims_of(s, layout);
+  const Dims g = dims_of(s, AttentionVariant{1.0f, 0, nullptr}, layout);
   const dim3 grid{unsigned(layout.rows), unsigned(s.heads)};
   const unsigned threads = unsigned(std::min<int64_t>(256, s.head_dim));
   switch (pool.dtype) {
@@ -234,15 +243,16 @@ void kv_append(const AttentionShape& s, const float* qkv, const DeviceLayout& la
   CUDA_CHECK_LAUNCH("kv_append_rows");
 }
 
-void attention(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
-               float* out, float* workspace, size_t workspace_floats, cudaStream_t stream) {
+void attention(const AttentionShape& s, const AttentionVariant& v, const float* qkv, const DeviceLayout& layout,
+               const DevicePool& pool, float* out, float* workspace, size_t workspace_floats, cudaStream_t stream) {
   check_shape(s, layout, "attention");
   GPT_REQUIRE(qkv && pool.k && pool.v && out, "attention: qkv, pool and out must be device pointers, not null");
   const size_t need = attention_workspace_floats(s, layout.rows, layout.max_positions);
   GPT_REQUIRE(workspace_floats >= need && (need == 0 || workspace),
               "attention: the workspace holds " + std::to_string(workspace_floats) + " floats, " +
                   std::to_string(need) + " needed");
-  const Dims g = dims_of(s, layout);
+  GPT_REQUIRE(v.window >= 0, "attention: window must be ≥ 0");
+  const Dims g = dims_of(s, v, layout);
   if (s.head_dim <= 64) launch<2>(g, qkv, layout, pool, out, workspace, stream);
   else if (s.head_dim <= 128) launch<4>(g, qkv, layout, pool, out, workspace, stream);
   else launch<8>(g, qkv, layout, pool, out, workspace, stream);

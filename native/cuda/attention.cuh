@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/backend.h"
 #include "core/dtype.h"
 #include "cuda/options.h"
 
@@ -44,11 +45,13 @@ size_t attention_workspace_floats(const AttentionShape& s, int64_t rows, int64_t
 void kv_append(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
                cudaStream_t stream);
 
-// out[rows, C] = softmax(q kᵀ / sqrt(D)) v per head over positions 0 … positions[r], every key
-// and value read from the pool (so kv_append first): one fixed order per query whatever the
+// out[rows, C] = softmax(scores) v per head over the keys `v` gives row r (AttentionSpec in
+// core/backend.h: positions[r] − window < j ≤ positions[r], scores scale · q·k plus ALiBi's
+// slope · (j − positions[r]) when v.slopes, a device array of one slope per head, is set), every
+// key and value read from the pool (so kv_append first): one fixed order per query whatever the
 // other rows. Throws std::invalid_argument for a head dim the kernels are not built for, or a
 // workspace that is too small.
-void attention(const AttentionShape& s, const float* qkv, const DeviceLayout& layout, const DevicePool& pool,
-               float* out, float* workspace, size_t workspace_floats, cudaStream_t stream);
+void attention(const AttentionShape& s, const AttentionVariant& v, const float* qkv, const DeviceLayout& layout,
+               const DevicePool& pool, float* out, float* workspace, size_t workspace_floats, cudaStream_t stream);
 
 }  // namespace gpt::cuda

@@ -76,6 +76,8 @@ struct CudaBackend::State {
   DeviceBuffer kv_pool, workspace, sampled, gather;
   DeviceBuffer adjustments, adjusted;  // sample(): the rows' logit adjustments, and one adjusted row
   KvPoolDims dims{};
+  std::vector<AttentionSpec> attention;  // per layer
+  DeviceBuffer alibi_slopes;             // one per head, when a layer uses ALiBi
 
   // The step's layout on the device: tokens[rows_cap] | positions[rows_cap] | table_starts[rows_cap]
   // | tables[tables_cap], filled from `staging` by begin_step.
@@ -298,6 +300,17 @@ void CudaBackend::matmul(const float* in, int64_t rows, const WeightView& w, con
                MatmulPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
 }
 
+void CudaBackend::set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) {
+  State& s = *s_;
+  s.use();
+  s.attention = layers;
+  s.alibi_slopes = DeviceBuffer();
+  if (alibi_slopes.empty()) return;
+  s.alibi_slopes = DeviceBuffer(alibi_slopes.size() * sizeof(float), "ALiBi's slopes");
+  CUDA_CHECK(cudaMemcpy(s.alibi_slopes.get(), alibi_slopes.data(), alibi_slopes.size() * sizeof(float),
+                        cudaMemcpyHostToDevice));
+}
+
 void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
   (void)rows;  // the step's layout has them
   State& s = *s_;
@@ -310,7 +323,9 @@ void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, float
   const DeviceLayout layout = s.device_layout();
   kv_append(shape, qkv, layout, pool, s.stream);
   const size_t ws = attention_workspace_floats(shape, layout.rows, layout.max_positions);
-  cuda::attention(shape, qkv, layout, pool, out, s.workspace_floats(ws), ws, s.stream);
+  const AttentionSpec& spec = s.attention.at(size_t(layer));
+  const AttentionVariant variant{spec.scale, spec.window, spec.alibi ? s.alibi_slopes.get<float>() : nullptr};
+  cuda::attention(shape, variant, qkv, layout, pool, out, s.workspace_floats(ws), ws, s.stream);
 }
 
 void CudaBackend::gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) {

@@ -40,6 +40,7 @@ class CudaBackend final : public Backend {
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override;
 
+  void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) override;
   void begin_step(const StepLayout& layout) override;
   void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
              float* out) override;

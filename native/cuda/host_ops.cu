@@ -75,8 +75,8 @@ void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, c
   download(d_out, out);
 }
 
-void host_attention(const AttentionShape& s, const float* qkv, const StepLayout& layout, int64_t blocks, float* pool,
-                    DType cache_dtype, float* out) {
+void host_attention(const AttentionShape& s, const AttentionVariant& v, const float* qkv, const StepLayout& layout,
+                    int64_t blocks, float* pool, DType cache_dtype, float* out) {
   const int64_t C = s.heads * s.head_dim, rows = layout.rows;
   const size_t half = size_t(blocks * s.heads * kKvBlockSize * s.head_dim), pool_n = 2 * half;
   DeviceBuffer d_qkv = upload(qkv, size_t(rows * 3 * C) * 4);
@@ -101,7 +101,9 @@ void host_attention(const AttentionShape& s, const float* qkv, const StepLayout&
   const size_t ws_floats = attention_workspace_floats(s, rows, max_positions);
   DeviceBuffer ws(ws_floats * 4, "the attention workspace");
   kv_append(s, d_qkv.get<float>(), d_layout, d_kv, nullptr);
-  attention(s, d_qkv.get<float>(), d_layout, d_kv, d_out.get<float>(), ws.get<float>(), ws_floats, nullptr);
+  DeviceBuffer d_slopes = v.slopes ? upload(v.slopes, size_t(s.heads) * 4) : DeviceBuffer();
+  const AttentionVariant d_variant{v.scale, v.window, v.slopes ? d_slopes.get<float>() : nullptr};
+  attention(s, d_variant, d_qkv.get<float>(), d_layout, d_kv, d_out.get<float>(), ws.get<float>(), ws_floats, nullptr);
   if (cache_dtype == DType::F32) {
     download(d_pool, pool);
   } else {

@@ -32,8 +32,9 @@ void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, c
 // v likewise, in fp32 here and in `cache_dtype` on the device (rounded to nearest on upload,
 // widened on download), written back with the rows' keys and values in it. The layout's rows
 // (positions, block tables; tokens unused) as core/kv_layout.h has them, checked by the caller.
-void host_attention(const AttentionShape& s, const float* qkv, const StepLayout& layout, int64_t blocks, float* pool,
-                    DType cache_dtype, float* out);
+// `v.slopes` is host memory here.
+void host_attention(const AttentionShape& s, const AttentionVariant& v, const float* qkv, const StepLayout& layout,
+                    int64_t blocks, float* pool, DType cache_dtype, float* out);
 
 // One pick with every feature of SampleRequest (adjustments checked here, as the backend does).
 Sampled host_sample(const float* logits, int64_t vocab, const SampleRequest& request);

@@ -217,7 +217,7 @@ KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t row
   const DeviceBuffer ws(ws_floats * 4, "the attention workspace");
   return time_launches(plan, 1, [&](int64_t) {
     kv_append(s, qkv.get<float>(), l, kv, nullptr);
-    attention(s, qkv.get<float>(), l, kv, out.get<float>(), ws.get<float>(), ws_floats, nullptr);
+    attention(s, AttentionVariant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr}, qkv.get<float>(), l, kv, out.get<float>(), ws.get<float>(), ws_floats, nullptr);
   });
 }
 

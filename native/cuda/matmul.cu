@@ -44,7 +44,9 @@ namespace {
 __device__ __forceinline__ void apply_epilogue(float* out, int64_t idx, float v, Epilogue ep) {
   switch (ep) {
     case Epilogue::kStore: out[idx] = v; break;
-    case Epilogue::kGelu: out[idx] = gelu_tanh(v); break;
+    case Epilogue::kGeluTanh: out[idx] = gelu_tanh(v); break;
+    case Epilogue::kGeluErf: out[idx] = gelu_erf(v); break;
+    case Epilogue::kRelu: out[idx] = v < 0.0f ? 0.0f : v; break;  // NaN stays NaN (fmaxf would drop it)
     case Epilogue::kResidual: out[idx] += v; break;
   }
 }

@@ -221,7 +221,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   ThreadPool threads(int(positive_field(env, a, "threads")));
   return time_kernel(env, timing, [&](int64_t) {
     cpu::kv_append(s, qkv.data(), layout, kv);
-    cpu::attention(threads, s, qkv.data(), layout, kv, out.data());
+    cpu::attention(threads, s, AttentionVariant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr}, qkv.data(), layout, kv, out.data());
   });
 }
 

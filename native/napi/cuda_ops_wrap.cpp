@@ -1,5 +1,6 @@
 #include "napi/cuda_ops_wrap.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -67,10 +68,9 @@ cuda::MatmulPath matmul_path(Napi::Env env, const std::string& name) {
 
 Epilogue epilogue_field(Napi::Env env, const Napi::Object& obj) {
   const std::string name = string_field(obj, "epilogue");
-  if (name == "store") return Epilogue::kStore;
-  if (name == "gelu") return Epilogue::kGelu;
-  if (name == "residual") return Epilogue::kResidual;
-  throw Napi::TypeError::New(env, "unknown epilogue " + name);
+  Epilogue ep;
+  if (!parse_epilogue(name, &ep)) throw Napi::TypeError::New(env, "unknown epilogue " + name);
+  return ep;
 }
 
 // Runs `body` with the options object, on a machine with a CUDA device.
@@ -136,7 +136,8 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention({qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out, cacheDtype?}):
+// attention({qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out, cacheDtype?,
+// scale?, window?, slopes?}) (the CPU op's variant fields):
 // writes the rows' keys and values into `pool` (one layer: k[blocks][H][16][D] then v, fp32 here,
 // `cacheDtype` on the device) and writes `out`.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
@@ -149,7 +150,11 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     if (!dv.IsUndefined() && (!dv.IsString() || !parse_dtype(dv.As<Napi::String>().Utf8Value(), &cache_dtype)))
       throw Napi::TypeError::New(env, "cacheDtype must be \"F32\", \"F16\" or \"BF16\"");
     const StepLayout layout = layout_args(env, a, rows, blocks);
-    cuda::host_attention(s, f32(env, a, "qkv", size_t(rows * 3 * C)), layout, blocks,
+    AttentionVariant variant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr};
+    if (!a.Get("scale").IsUndefined()) variant.scale = float(number_field(a, "scale"));
+    if (!a.Get("window").IsUndefined()) variant.window = int_field(env, a, "window");
+    if (!a.Get("slopes").IsUndefined()) variant.slopes = f32(env, a, "slopes", size_t(s.heads));
+    cuda::host_attention(s, variant, f32(env, a, "qkv", size_t(rows * 3 * C)), layout, blocks,
                          f32(env, a, "pool", size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim)), cache_dtype,
                          f32(env, a, "out", size_t(rows * C)));
     return env.Undefined();

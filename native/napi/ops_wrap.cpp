@@ -1,11 +1,14 @@
 #include "napi/ops_wrap.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <string>
 
 #include "core/sampler.h"
 #include "core/thread_pool.h"
 #include "cpu/attention.h"
-#include "cpu/gelu.h"
+#include "cpu/activation.h"
 #include "cpu/matmul.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
@@ -41,10 +44,9 @@ Napi::Float32Array f32_arg(Napi::Env env, const Napi::Object& obj, const char* k
 }
 
 Epilogue epilogue_arg(Napi::Env env, const std::string& name) {
-  if (name == "store") return Epilogue::kStore;
-  if (name == "gelu") return Epilogue::kGelu;
-  if (name == "residual") return Epilogue::kResidual;
-  throw Napi::TypeError::New(env, "unknown epilogue " + name);
+  Epilogue ep;
+  if (!parse_epilogue(name, &ep)) throw Napi::TypeError::New(env, "unknown epilogue " + name);
+  return ep;
 }
 
 bool fast_impl(Napi::Env env, const Napi::Object& a) {
@@ -96,8 +98,9 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
 }
 
 // attention({impl, qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out,
-// threads}): writes each row's key and value into `pool` (one layer: k[blocks][H][16][D] then
-// v[blocks][H][16][D]) at its position, then writes `out` (cpu/attention.h).
+// threads, scale?, window?, slopes?}): writes each row's key and value into `pool` (one layer:
+// k[blocks][H][16][D] then v[blocks][H][16][D]) at its position, then writes `out`
+// (cpu/attention.h). scale defaults to 1/√D, window to 0 (none); slopes (one per head) add ALiBi.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
@@ -112,18 +115,35 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   const StepLayout layout = layout_args(env, a, rows, blocks);
   const cpu::PagedLayer kv{pool, pool + blocks * s.heads * kKvBlockSize * s.head_dim};
   const bool fast = fast_impl(env, a);
+  AttentionVariant variant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr};
+  if (!a.Get("scale").IsUndefined()) variant.scale = float(number_field(a, "scale"));
+  if (!a.Get("window").IsUndefined()) variant.window = int64_t(number_field(a, "window"));
+  if (variant.window < 0) throw Napi::RangeError::New(env, "window must be ≥ 0");
+  if (!a.Get("slopes").IsUndefined()) variant.slopes = f32_arg(env, a, "slopes", size_t(s.heads)).Data();
   cpu::kv_append(s, qkv, layout, kv);
   if (fast) {
     ThreadPool threads(int(number_field(a, "threads")));
-    cpu::attention(threads, s, qkv, layout, kv, out);
+    cpu::attention(threads, s, variant, qkv, layout, kv, out);
   } else {
-    cpu::attention_reference(s, qkv, layout, kv, out);
+    cpu::attention_reference(s, variant, qkv, layout, kv, out);
   }
   return env.Undefined();
 }
 
-// gelu({impl, input, out}): out = gelu_tanh(input) elementwise.
-Napi::Value Gelu(const Napi::CallbackInfo& info) {
+// alibiSlopes(heads): ALiBi's slope per head (core/backend.h).
+Napi::Value AlibiSlopes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "alibiSlopes(heads: number)");
+  const int64_t heads = int64_t(info[0].As<Napi::Number>().DoubleValue());
+  if (heads < 1 || heads > 65535) throw Napi::RangeError::New(env, "heads must be in [1, 65535]");
+  const std::vector<float> slopes = alibi_slopes(heads);
+  Napi::Float32Array out = Napi::Float32Array::New(env, slopes.size());
+  std::copy(slopes.begin(), slopes.end(), out.Data());
+  return out;
+}
+
+// activation({impl, epilogue, input, out}): out = the epilogue's activation of input, elementwise.
+Napi::Value Activation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
   Napi::Value v = a.Get("input");
@@ -131,10 +151,11 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "input must be a Float32Array");
   Napi::Float32Array input = v.As<Napi::Float32Array>();
   float* out = f32_arg(env, a, "out", input.ElementLength()).Data();
+  const Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
   if (fast_impl(env, a))
-    cpu::gelu(input.Data(), int64_t(input.ElementLength()), out);
+    cpu::activation(ep, input.Data(), int64_t(input.ElementLength()), out);
   else
-    cpu::gelu_reference(input.Data(), int64_t(input.ElementLength()), out);
+    cpu::activation_reference(ep, input.Data(), int64_t(input.ElementLength()), out);
   return env.Undefined();
 }
 
@@ -162,7 +183,8 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
-  ops.Set("gelu", Napi::Function::New<Gelu>(env, "gelu"));
+  ops.Set("activation", Napi::Function::New<Activation>(env, "activation"));
+  ops.Set("alibiSlopes", Napi::Function::New<AlibiSlopes>(env, "alibiSlopes"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
   return ops;
 }
