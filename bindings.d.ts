@@ -3,19 +3,43 @@
 
 export type NativeDtype = "F32" | "F16" | "BF16";
 
-export interface NativeTensorSpec {
-  /** Canonical GPT-2 name without the "transformer." prefix, e.g. "h.0.attn.c_attn.weight". */
-  name: string;
-  dtype: NativeDtype;
-  shape: number[];
+/** A stored tensor (or a range of its rows): bytes of one of NativeModelSpec.files. */
+export interface NativeTensorSource {
   /** Index into NativeModelSpec.files. */
   file: number;
-  /** Absolute byte offset of the tensor's first element in its file. */
+  /** Absolute byte offset of the first element in its file. */
   offset: number;
   byteLength: number;
+  dtype: NativeDtype;
+  shape: number[];
+}
+
+/**
+ * A weight as the native graph reads it (native/core/weight_store.h's TensorSpec): its sources
+ * stacked along their first dimension, the stack's rows taken in rowOrder, then transposed; no
+ * source is zeros. One source as is is used where it lies.
+ */
+export interface NativeTensorSpec {
+  /** The graph's name for it, e.g. "h.0.attn.c_attn.weight" (native/core/graphs/). */
+  name: string;
+  /** The dtype it is kept in (before convertTo). */
+  dtype: NativeDtype;
+  shape: number[];
+  sources: NativeTensorSource[];
+  rowOrder?: number[];
+  transpose?: boolean;
+}
+
+/** Each layer's attention: scores scale · q·k (+ ALiBi), over keys within `window` positions (0: all). */
+export interface NativeLayerAttention {
+  scale: number;
+  window: number;
+  alibi: boolean;
 }
 
 export interface NativeModelSpec {
+  /** The family's graph (native/core/graphs/). */
+  graph: "gpt2" | "opt" | "bloom";
   nLayer: number;
   nHead: number;
   nEmbd: number;
@@ -23,6 +47,15 @@ export interface NativeModelSpec {
   nCtx: number;
   vocabSize: number;
   layerNormEpsilon: number;
+  /** The MLP's activation. */
+  activation: "gelu-tanh" | "gelu-erf" | "relu";
+  attention: NativeLayerAttention[];
+  /** The token embeddings' width (OPT's word_embed_proj_dim; nEmbd elsewhere). */
+  wordEmbedDim: number;
+  /** LayerNorm before each sublayer (false: after each residual add). */
+  preNorm: boolean;
+  /** The residual stream continues from the LayerNorm's output (BLOOM's apply_residual_connection_post_layernorm). */
+  residualFromNorm: boolean;
   files: string[];
   tensors: NativeTensorSpec[];
   /** Store every weight in this dtype; null keeps each tensor's stored dtype (mapped in place). */

@@ -3,12 +3,12 @@
 // disagree (or that fails to run the model at all) is not "usable"; "auto" then stays on the CPU
 // and says why in a process warning, while device "cuda" still runs it when asked.
 import type { NativeLogitsMode, NativeModel, NativeSampling } from "../bindings.js";
-import type { ModelConfig } from "./checkpoint/index.js";
+import type { ModelDims } from "./checkpoint/index.js";
 import { native } from "./native.js";
 import { randomModelSpec } from "./random-spec.js";
 
 /** Big enough for every kernel path: a prompt of > 16 rows (tensor-core GEMM, flash attention), then decode steps. */
-const CONFIG: ModelConfig = { nLayer: 2, nHead: 4, nEmbd: 128, nInner: 512, nCtx: 64, vocabSize: 1000, layerNormEpsilon: 1e-5 };
+const CONFIG: ModelDims = { nLayer: 2, nHead: 4, nEmbd: 128, nInner: 512, nCtx: 64, vocabSize: 1000, layerNormEpsilon: 1e-5 };
 const PROMPT = Array.from({ length: 40 }, (_, i) => (i * 379 + 11) % CONFIG.vocabSize);
 /** The whole context in one sequence's blocks, 0, 1, 2, …. */
 const BLOCKS = Int32Array.from({ length: Math.ceil(CONFIG.nCtx / 16) }, (_, i) => i);

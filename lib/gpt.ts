@@ -1,18 +1,19 @@
 // The public model class: load a checkpoint, read logits, generate and stream text.
 import { fileURLToPath } from "node:url";
 
-import type { NativeDtype, NativeModel, NativeModelSpec } from "../bindings.js";
+import type { NativeDtype, NativeModel } from "../bindings.js";
 import "./disposable.js";
 import { ChatSetup } from "./chat/chat-setup.js";
 import type { ChatMessage } from "./chat/messages.js";
 import { readChatFiles, type ChatFiles } from "./chat/template-files.js";
-import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
+import { gpt2Config, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Engine, type SequenceCounts } from "./engine/engine.js";
 import { resolveModel } from "./hub/cache.js";
 import { pullModel, type PullOptions, type PullResult } from "./hub/pull.js";
 import { GptError, GptInputError, GptLoadError } from "./errors.js";
 import { native } from "./native.js";
+import { nativeModelSpec } from "./native-spec.js";
 import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
 import { checkObject, describe, integer } from "./option-checks.js";
 import { engineLimits, resolveLoadOptions, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
@@ -168,7 +169,7 @@ export class Gpt implements Disposable {
     if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
     const opts = resolveLoadOptions(loadOptions);
     const cudaDevice = await chooseDevice(opts.device);
-    const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 };
+    const config = gpt2Config({ ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 });
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
     const limits = limitsFor(opts, config.nCtx, cudaDevice);
     const spec = randomModelSpec(config, dtype, seed, opts.threads, cudaDevice, limits.kvBlocks);
@@ -425,30 +426,7 @@ async function loadNative(
   kvBlocks: number,
   cudaDevice: number | null,
 ) {
-  const fileIndex = new Map(checkpoint.files.map((f, i) => [f, i]));
-  const c = checkpoint.config;
-  const spec: NativeModelSpec = {
-    nLayer: c.nLayer,
-    nHead: c.nHead,
-    nEmbd: c.nEmbd,
-    nInner: c.nInner,
-    nCtx: c.nCtx,
-    vocabSize: c.vocabSize,
-    layerNormEpsilon: c.layerNormEpsilon,
-    files: checkpoint.files,
-    tensors: [...checkpoint.tensors.values()].map((t) => ({
-      name: t.name,
-      dtype: t.dtype,
-      shape: t.shape,
-      file: fileIndex.get(t.file)!,
-      offset: t.offset,
-      byteLength: t.byteLength,
-    })),
-    convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null,
-    threads: opts.threads,
-    cudaDevice,
-    kvBlocks,
-  };
+  const spec = nativeModelSpec(checkpoint, { convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null, threads: opts.threads, cudaDevice, kvBlocks });
   try {
     return await native().loadModel(spec);
   } catch (e) {

@@ -23,6 +23,7 @@ import type {
 } from "../bindings.js";
 import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { native } from "../lib/native.js";
+import { nativeModelSpec } from "../lib/native-spec.js";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/models/tiny-f32", import.meta.url));
 const VOCAB = 1024;
@@ -78,15 +79,7 @@ const untyped = binding as unknown as Record<string, unknown>;
 
 async function loadTiny(threads = 1): Promise<NativeModel> {
   const checkpoint = await loadCheckpoint(FIXTURE);
-  const { files } = checkpoint;
-  return binding.loadModel({
-    ...checkpoint.config,
-    files,
-    tensors: [...checkpoint.tensors.values()].map((t) => ({ ...t, file: files.indexOf(t.file) })),
-    convertTo: null,
-    threads,
-    kvBlocks: KV_BLOCKS,
-  });
+  return binding.loadModel(nativeModelSpec(checkpoint, { convertTo: null, threads, cudaDevice: null, kvBlocks: KV_BLOCKS }));
 }
 
 /** Blocks 0, 1, 2, …: one sequence owning the pool from its start. */

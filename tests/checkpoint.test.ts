@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GptLoadError } from "../lib/errors.js";
-import { expectedTensorShapes, loadCheckpoint, type Checkpoint, type ModelConfig } from "../lib/checkpoint/index.js";
+import { expectedTensorShapes, gpt2Config, loadCheckpoint, type Checkpoint, type ModelDims } from "../lib/checkpoint/index.js";
 import {
   writeRawSafetensors,
   writeSafetensors,
@@ -36,7 +36,7 @@ function tinyConfig(overrides: Record<string, unknown> = {}): Record<string, unk
   return config;
 }
 
-const TINY_MODEL: ModelConfig = {
+const TINY_MODEL: ModelDims = {
   nLayer: TINY.n_layer,
   nHead: TINY.n_head,
   nEmbd: TINY.n_embd,
@@ -47,7 +47,7 @@ const TINY_MODEL: ModelConfig = {
 };
 
 /** Every GPT-2 tensor for the tiny config, named with `prefix`. */
-function gpt2Tensors(options: { prefix?: string; dtype?: string; config?: ModelConfig } = {}): TensorSpec[] {
+function gpt2Tensors(options: { prefix?: string; dtype?: string; config?: ModelDims } = {}): TensorSpec[] {
   const { prefix = "transformer.", dtype = "F32", config = TINY_MODEL } = options;
   return [...expectedTensorShapes(config)].map(([name, shape]) => ({ name: prefix + name, dtype, shape }));
 }
@@ -163,7 +163,7 @@ describe("loadCheckpoint: valid checkpoints", () => {
     const { dir, written } = await singleFileCheckpoint();
     const ckpt = await loadCheckpoint(dir);
     expect(ckpt.dir).toBe(resolve(dir));
-    expect(ckpt.config).toEqual(TINY_MODEL);
+    expect(ckpt.config).toEqual(gpt2Config(TINY_MODEL));
     expect(ckpt.files).toEqual([join(dir, "model.safetensors")]);
     expect(ckpt.totalBytes).toBe((await stat(join(dir, "model.safetensors"))).size);
     expect(ckpt.totalBytes).toBe(written.size);
@@ -280,7 +280,7 @@ describe("loadCheckpoint: valid checkpoints", () => {
   });
 
   it("reads config variants: n_ctx fallback, explicit n_inner, gelu_pytorch_tanh, architectures only, default epsilon", async () => {
-    const model: ModelConfig = { ...TINY_MODEL, nInner: 12, layerNormEpsilon: 1e-6 };
+    const model = gpt2Config({ ...TINY_MODEL, nInner: 12, layerNormEpsilon: 1e-6 });
     const config = tinyConfig({
       n_positions: undefined,
       n_ctx: 16,
@@ -334,11 +334,18 @@ describe("loadCheckpoint: locating the checkpoint", () => {
     await expectLoadError(loadCheckpoint(dir), "E_UNSUPPORTED", "config.json", "llama");
   });
 
-  it("mentions a pytorch_model.bin it cannot use", async () => {
+  it("reads a pytorch_model.bin when there are no safetensors, and says what is wrong with one that is not a zip", async () => {
     const dir = await freshDir();
     await writeConfig(dir);
     await writeFile(join(dir, "pytorch_model.bin"), "x");
-    await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", "pytorch_model.bin", "safetensors");
+    await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", "pytorch_model.bin");
+  });
+
+  it("mentions a .pt file it cannot use", async () => {
+    const dir = await freshDir();
+    await writeConfig(dir);
+    await writeFile(join(dir, "weights.pt"), "x");
+    await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", "weights.pt", "pytorch_model.bin");
   });
 
   it("rejects a file that is neither a directory nor .safetensors", async () => {
@@ -374,10 +381,16 @@ describe("loadCheckpoint: bad config.json", () => {
     await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", "config.json", "is a directory");
   });
 
+  it("reads activation_function as transformers' ACT2FN does: gelu is the exact GELU, relu ReLU", async () => {
+    for (const [name, activation] of [["gelu", "gelu-erf"], ["relu", "relu"], ["gelu_new", "gelu-tanh"]] as const) {
+      const { dir } = await singleFileCheckpoint(gpt2Tensors(), tinyConfig({ activation_function: name }));
+      expect((await loadCheckpoint(dir)).config.activation, name).toBe(activation);
+    }
+  });
+
   it.each([
-    ["relu", "relu"],
-    ["gelu", '"gelu"'],
     ["silu", "silu"],
+    ["swish", '"swish"'],
   ])("rejects activation_function %s as unsupported", async (activation, fragment) => {
     await expectLoadError(
       loadWithConfig(tinyConfig({ activation_function: activation })),

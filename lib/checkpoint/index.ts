@@ -1,7 +1,8 @@
-/** The Hugging Face GPT-2 checkpoint loader: validated descriptions of weights on disk, no tensor data. */
+/** The Hugging Face checkpoint loader: validated descriptions of weights on disk, no tensor data. */
 export { loadCheckpoint } from "./load.js";
-export type { Checkpoint, ModelConfig, StoredDtype, TensorRef, TokenizerFiles } from "./types.js";
-export { parseConfig, readConfig, SUPPORTED_ACTIVATIONS, SUPPORTED_ARCHITECTURES } from "./config.js";
+export type { Checkpoint, EngineTensor, ModelConfig, ModelDims, StoredDtype, TensorRef, TokenizerFiles } from "./types.js";
+export { parseConfig, readConfig, SUPPORTED_MODEL_TYPES } from "./config.js";
+export { expectedTensorShapes, gpt2Config } from "../arch/index.js";
 export {
   MAX_HEADER_BYTES,
   parseSafetensorsHeader,
@@ -10,7 +11,6 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from "./safetensors.js";
-export { canonicalTensorName, expectedTensorShapes, isIgnoredTensor, TRANSFORMER_PREFIX } from "./tensor-names.js";
 export {
   CONFIG_FILE,
   findWeights,

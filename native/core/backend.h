@@ -93,7 +93,8 @@ class Backend {
   // next call.
   virtual void begin_step(const StepLayout& layout) = 0;
   // out[r] = wte[tokens[r]] + wpe[position of row r]; `tokens` are the layout's (a backend that
-  // records steps reads its own copy of them).
+  // records steps reads its own copy of them). Either table may be absent (data null), adding
+  // nothing: BLOOM has no learned positions, and OPT's project_in embeds tokens and positions apart.
   virtual void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
                      float* out) = 0;
   virtual void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,

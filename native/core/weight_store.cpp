@@ -56,54 +56,150 @@ unsigned char* WeightStore::allocate(size_t bytes) {
   return owned_.back().get();
 }
 
+namespace {
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+bool used_as_stored(const TensorSpec& t, DType want) {
+  return t.sources.size() == 1 && t.row_order.empty() && !t.transpose && t.sources[0].dtype == want &&
+         t.sources[0].shape == t.shape;
+}
+
+}  // namespace
+
 WeightStore::WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
                          std::optional<DType> convert_to) {
-  // Used in place, the mapping is read in up front so the first forward pass does not
-  // page-fault through it. When converting, each tensor's pages come in as it is converted and
-  // are dropped after, so memory never holds both copies of the whole checkpoint.
-  for (const std::string& path : files)
-    files_.push_back(std::make_unique<MappedFile>(path, /*populate=*/!convert_to.has_value()));
+  // Used in place, a file is read in up front so the first forward pass does not page-fault
+  // through it. When its tensors are converted or laid out anew, each tensor's pages come in as
+  // it is made and are dropped after, so memory never holds both copies of the whole checkpoint.
+  std::vector<bool> remade(files.size(), false);
+  for (const TensorSpec& t : tensors)
+    if (convert_to.has_value() || !used_as_stored(t, t.dtype))
+      for (const TensorSource& src : t.sources)
+        if (src.file < remade.size()) remade[src.file] = true;
+  for (size_t i = 0; i < files.size(); ++i)
+    files_.push_back(std::make_unique<MappedFile>(files[i], /*populate=*/!remade[i]));
 
   for (const TensorSpec& t : tensors) {
-    if (t.file >= files_.size()) throw std::runtime_error("tensor " + t.name + ": file index out of range");
-    const MappedFile& file = *files_[t.file];
-    int64_t numel = 1;
-    for (int64_t d : t.shape) {
-      if (d <= 0) throw std::runtime_error(file.path() + ": tensor " + t.name + " has a non-positive dimension");
-      numel *= d;
-    }
-    if (uint64_t(numel) * dtype_size(t.dtype) != t.byte_length)
-      throw std::runtime_error(file.path() + ": tensor " + t.name + ": byte length disagrees with its shape");
-    if (t.offset > file.size() || t.byte_length > file.size() - t.offset)
-      throw std::runtime_error(file.path() + ": tensor " + t.name + " lies outside the file (offset " +
-                               std::to_string(t.offset) + ", " + std::to_string(t.byte_length) + " bytes, file has " +
-                               std::to_string(file.size()) + ")");
-
-    const unsigned char* src = file.data() + t.offset;
-    DType want = convert_to.value_or(t.dtype);
+    for (int64_t d : t.shape)
+      if (d <= 0) throw std::runtime_error("tensor " + t.name + " has a non-positive dimension");
+    for (const TensorSource& src : t.sources) check_source(t, src);
+    const DType want = convert_to.value_or(t.dtype);
+    const TensorSource* only = t.sources.size() == 1 ? &t.sources[0] : nullptr;
     WeightView view;
     view.shape = t.shape;
     view.dtype = want;
-    if (want == t.dtype && aligned_for_kernels(src)) {
-      view.data = src;
+    if (used_as_stored(t, want) && aligned_for_kernels(files_[only->file]->data() + only->offset)) {
+      view.data = files_[only->file]->data() + only->offset;
+    } else if (only && only->shape == t.shape && t.row_order.empty() && !t.transpose) {
+      view.data = converted(*only, want);
     } else {
-      unsigned char* buf = allocate(size_t(numel) * dtype_size(want));
-      // Convert (or copy) in chunks and drop each chunk's mapped pages once done, so that memory
-      // holds about one copy of each weight, not two, even for the embedding (the largest tensor).
-      const int64_t chunk = int64_t(1) << 20;
-      const size_t elem = dtype_size(t.dtype);
-      for (int64_t begin = 0; begin < numel; begin += chunk) {
-        const int64_t end = std::min(numel, begin + chunk);
-        if (want == t.dtype)
-          std::memcpy(buf + size_t(begin) * elem, src + size_t(begin) * elem, size_t(end - begin) * elem);
-        else
-          for (int64_t i = begin; i < end; ++i) store_from_f32(buf, want, i, load_as_f32(src, t.dtype, i));
-        file.release(t.offset + size_t(begin) * elem, size_t(end - begin) * elem);
-      }
-      view.data = buf;
+      view.data = laid_out(t, want);
     }
     add(t.name, std::move(view));
   }
+}
+
+void WeightStore::check_source(const TensorSpec& t, const TensorSource& src) const {
+  if (src.file >= files_.size()) throw std::runtime_error("tensor " + t.name + ": file index out of range");
+  const MappedFile& file = *files_[src.file];
+  const int64_t numel = numel_of(src.shape);
+  for (int64_t d : src.shape)
+    if (d <= 0) throw std::runtime_error(file.path() + ": tensor " + t.name + " has a non-positive dimension");
+  if (uint64_t(numel) * dtype_size(src.dtype) != src.byte_length)
+    throw std::runtime_error(file.path() + ": tensor " + t.name + ": byte length disagrees with its shape");
+  if (src.offset > file.size() || src.byte_length > file.size() - src.offset)
+    throw std::runtime_error(file.path() + ": tensor " + t.name + " lies outside the file (offset " +
+                             std::to_string(src.offset) + ", " + std::to_string(src.byte_length) + " bytes, file has " +
+                             std::to_string(file.size()) + ")");
+}
+
+const void* WeightStore::converted(const TensorSource& src, DType want) {
+  const MappedFile& file = *files_[src.file];
+  const unsigned char* from = file.data() + src.offset;
+  const int64_t numel = numel_of(src.shape);
+  unsigned char* buf = allocate(size_t(numel) * dtype_size(want));
+  // Convert (or copy) in chunks and drop each chunk's mapped pages once done, so that memory
+  // holds about one copy of each weight, not two, even for the embedding (the largest tensor).
+  const int64_t chunk = int64_t(1) << 20;
+  const size_t elem = dtype_size(src.dtype);
+  for (int64_t begin = 0; begin < numel; begin += chunk) {
+    const int64_t end = std::min(numel, begin + chunk);
+    if (want == src.dtype)
+      std::memcpy(buf + size_t(begin) * elem, from + size_t(begin) * elem, size_t(end - begin) * elem);
+    else
+      for (int64_t i = begin; i < end; ++i) store_from_f32(buf, want, i, load_as_f32(from, src.dtype, i));
+    file.release(src.offset + size_t(begin) * elem, size_t(end - begin) * elem);
+  }
+  return buf;
+}
+
+const void* WeightStore::laid_out(const TensorSpec& t, DType want) {
+  // The stack: rows of K elements (1-D sources are rows of one), each at its source's bytes.
+  const int64_t K = t.sources.empty() ? 1 : (t.sources[0].shape.size() == 2 ? t.sources[0].shape[1] : 1);
+  struct Row {
+    const unsigned char* data;
+    DType dtype;
+  };
+  std::vector<Row> stack;
+  for (const TensorSource& src : t.sources) {
+    if (src.shape.size() > 2 || (src.shape.size() == 2 ? src.shape[1] : 1) != K)
+      throw std::runtime_error("tensor " + t.name + ": its sources do not stack (each 1-D, or 2-D with " +
+                               std::to_string(K) + " columns)");
+    const unsigned char* base = files_[src.file]->data() + src.offset;
+    for (int64_t r = 0; r < src.shape[0]; ++r) stack.push_back(Row{base + size_t(r * K) * dtype_size(src.dtype), src.dtype});
+  }
+  const int64_t R = int64_t(stack.size());
+  const int64_t numel = numel_of(t.shape);
+  unsigned char* buf = allocate(size_t(numel) * dtype_size(want));
+  if (t.sources.empty()) {
+    std::memset(buf, 0, size_t(numel) * dtype_size(want));
+    return buf;
+  }
+  const std::vector<int64_t> expect = t.transpose ? std::vector<int64_t>{K, R}
+                                      : K == 1 && t.shape.size() == 1 ? std::vector<int64_t>{R}
+                                                                      : std::vector<int64_t>{R, K};
+  if (t.shape != expect)
+    throw std::runtime_error("tensor " + t.name + ": its sources make " + std::to_string(R) + " rows of " +
+                             std::to_string(K) + ", which do not give its shape");
+  std::vector<int64_t> order = t.row_order;
+  if (order.empty()) {
+    order.resize(size_t(R));
+    for (int64_t i = 0; i < R; ++i) order[size_t(i)] = i;
+  }
+  std::vector<bool> seen(size_t(R), false);
+  if (int64_t(order.size()) != R)
+    throw std::runtime_error("tensor " + t.name + ": its row order has " + std::to_string(order.size()) + " rows, not " +
+                             std::to_string(R));
+  for (int64_t r : order) {
+    if (r < 0 || r >= R || seen[size_t(r)])
+      throw std::runtime_error("tensor " + t.name + ": its row order is not a permutation of its " + std::to_string(R) +
+                               " rows");
+    seen[size_t(r)] = true;
+  }
+  if (!t.transpose) {
+    for (int64_t i = 0; i < R; ++i) {
+      const Row& row = stack[size_t(order[size_t(i)])];
+      for (int64_t k = 0; k < K; ++k) store_from_f32(buf, want, i * K + k, load_as_f32(row.data, row.dtype, k));
+    }
+  } else {
+    // out[k][i] = stack[order[i]][k], in tiles of 32 rows so that each source row streams in order.
+    constexpr int64_t kTile = 32;
+    for (int64_t i0 = 0; i0 < R; i0 += kTile) {
+      const int64_t i1 = std::min(R, i0 + kTile);
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = i0; i < i1; ++i) {
+          const Row& row = stack[size_t(order[size_t(i)])];
+          store_from_f32(buf, want, k * R + i, load_as_f32(row.data, row.dtype, k));
+        }
+    }
+  }
+  for (const TensorSource& src : t.sources) files_[src.file]->release(src.offset, src.byte_length);
+  return buf;
 }
 
 void WeightStore::add(const std::string& name, WeightView view) {
@@ -120,8 +216,8 @@ std::unique_ptr<WeightStore> WeightStore::random(const std::vector<TensorSpec>& 
     view.dtype = t.dtype;
     const int64_t numel = view.numel();
     unsigned char* buf = store->allocate(size_t(numel) * dtype_size(t.dtype));
-    const bool scale = t.name.find("ln_") != std::string::npos && t.name.size() > 7 &&
-                       t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
+    // The only 1-D weights are the norms' scales: near 1, not near 0.
+    const bool scale = t.shape.size() == 1 && t.name.size() > 7 && t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
     for (int64_t i = 0; i < numel; ++i) {
       state ^= state << 13;  // xorshift64: fast, and statistics do not matter here
       state ^= state >> 7;

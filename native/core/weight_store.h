@@ -1,6 +1,7 @@
 // Owns the bytes behind every weight: mapped checkpoint files, plus page-aligned copies of the
-// tensors whose storage dtype differs from the one asked for, or that do not start on a 64-byte
-// boundary in their file (the kernels stream weight rows in whole cache lines).
+// tensors whose storage dtype differs from the one asked for, that do not start on a 64-byte
+// boundary in their file (the kernels stream weight rows in whole cache lines), or that the
+// engine reads in another layout than the checkpoint stores (see TensorSpec).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -14,13 +15,27 @@
 
 namespace gpt {
 
+// A stored tensor, or a part of one: bytes of a mapped file.
+struct TensorSource {
+  size_t file = 0;      // index into the file list
+  uint64_t offset = 0;  // absolute byte offset in that file
+  uint64_t byte_length = 0;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // 1-D or 2-D
+};
+
+// A weight as the engine reads it, made from stored tensors: the sources stacked along their
+// first dimension (nn.Linear's q, k and v into one [3C, C]), its rows then taken in `row_order`
+// (BLOOM's head-interleaved q|k|v into q | k | v), then transposed when `transpose` (nn.Linear's
+// [out, in] into the [in, out] the matmul reads). One source with none of that is used where it
+// lies; no source at all is a tensor of zeros (a bias a checkpoint leaves out).
 struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  size_t file = 0;      // index into the file list
-  uint64_t offset = 0;  // absolute byte offset in that file
-  uint64_t byte_length = 0;
+  std::vector<TensorSource> sources;
+  std::vector<int64_t> row_order;  // empty: the stack's own order
+  bool transpose = false;
 };
 
 class WeightStore {
@@ -45,6 +60,12 @@ class WeightStore {
 
   WeightStore() = default;
   void add(const std::string& name, WeightView view);
+  // std::runtime_error naming the file and tensor when `src` does not lie in its file as described.
+  void check_source(const TensorSpec& t, const TensorSource& src) const;
+  // `src` in dtype `want`, in a buffer of its own.
+  const void* converted(const TensorSource& src, DType want);
+  // The tensor `t` describes, made from its sources in dtype `want`.
+  const void* laid_out(const TensorSpec& t, DType want);
   // A page-aligned buffer of `bytes` that the store owns.
   unsigned char* allocate(size_t bytes);
 

@@ -1,5 +1,6 @@
 #include "cpu/norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -9,14 +10,18 @@ namespace gpt::cpu {
 
 void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte, const WeightView& wpe,
            float* out) {
-  const int64_t C = wte.shape[1];
+  const int64_t C = wte.data ? wte.shape[1] : wpe.shape[1];
   std::vector<float> pos(static_cast<size_t>(C));
   for (int64_t t = 0; t < rows; ++t) {
     float* dst = out + t * C;
     const auto row = [&](const WeightView& w, int64_t index) {
       return static_cast<const unsigned char*>(w.data) + index * C * int64_t(dtype_size(w.dtype));
     };
-    widen_block(wte.dtype, row(wte, tokens[t]), C, 1, int(C), dst);
+    if (wte.data)
+      widen_block(wte.dtype, row(wte, tokens[t]), C, 1, int(C), dst);
+    else
+      std::fill(dst, dst + C, 0.0f);
+    if (!wpe.data) continue;
     widen_block(wpe.dtype, row(wpe, positions[t]), C, 1, int(C), pos.data());
     for (int64_t c = 0; c < C; ++c) dst[c] += pos[size_t(c)];
   }

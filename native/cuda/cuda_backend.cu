@@ -280,7 +280,8 @@ void CudaBackend::embed(const int32_t* tokens, int64_t rows, const WeightView& w
                         float* out) {
   (void)tokens;  // the layout's, copied to the device by begin_step
   s_->use();
-  cuda::embed(s_->d_tokens(), s_->d_positions(), rows, wte.shape[1], wte.data, wte.dtype, wpe.data, wpe.dtype, out,
+  cuda::embed(s_->d_tokens(), s_->d_positions(), rows, wte.data ? wte.shape[1] : wpe.shape[1], wte.data, wte.dtype,
+              wpe.data, wpe.dtype, out,
               s_->stream);
 }
 

@@ -1,4 +1,5 @@
-// Token + position embedding: out[t, c] = wte[tokens[t], c] + wpe[positions[t], c], fp32 out.
+// Token + position embedding: out[t, c] = wte[tokens[t], c] + wpe[positions[t], c], fp32 out; a
+// table that is null adds nothing (BLOOM has no positions; OPT's project_in embeds them apart).
 //
 // Layout: wte [V, C] and wpe [P, C] row-major, each F32, F16 or BF16 (chosen at run time per
 // element: this kernel moves 2·C values per token and is never the bottleneck); tokens and
@@ -27,7 +28,8 @@ __global__ void embed_rows(const int32_t* tokens, const int32_t* positions, int6
   const int64_t t = blockIdx.x;
   const int64_t tok = tokens[t], pos = positions[t];
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
-    out[t * C + c] = load_as_f32(wte, wte_dtype, tok * C + c) + load_as_f32(wpe, wpe_dtype, pos * C + c);
+    out[t * C + c] = (wte ? load_as_f32(wte, wte_dtype, tok * C + c) : 0.0f) +
+                     (wpe ? load_as_f32(wpe, wpe_dtype, pos * C + c) : 0.0f);
 }
 
 }  // namespace
@@ -35,6 +37,7 @@ __global__ void embed_rows(const int32_t* tokens, const int32_t* positions, int6
 void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, int64_t C, const void* wte, DType wte_dtype,
            const void* wpe, DType wpe_dtype, float* out, cudaStream_t stream) {
   GPT_REQUIRE(rows > 0 && C > 0, "embed: empty shape");
+  GPT_REQUIRE(wte || wpe, "embed: neither table given");
   GPT_REQUIRE(rows <= 0x7fffffff, "embed: too many rows");
   embed_rows<<<unsigned(rows), 256, 0, stream>>>(tokens, positions, C, wte, wte_dtype, wpe, wpe_dtype, out);
   CUDA_CHECK_LAUNCH("embed_rows");

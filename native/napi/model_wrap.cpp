@@ -42,7 +42,7 @@ class LoadWorker final : public Napi::AsyncWorker {
     try {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
                                        : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
-      model_ = std::make_shared<Gpt2Model>(spec_.config, std::move(weights), make_backend(spec_), spec_.kv_blocks);
+      model_ = std::make_shared<Model>(spec_.config, std::move(weights), make_backend(spec_), spec_.kv_blocks);
     } catch (const ResourceError& e) {
       out_of_memory_ = true;
       SetError(e.what());
@@ -60,14 +60,14 @@ class LoadWorker final : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   ModelSpec spec_;
-  std::shared_ptr<Gpt2Model> model_;
+  std::shared_ptr<Model> model_;
   bool out_of_memory_ = false;
 };
 
 // One engine step on a worker thread: resolves with {tokens, logprobs, logits} (NativeStepResult).
 class StepWorker final : public Napi::AsyncWorker {
  public:
-  StepWorker(Napi::Env env, std::shared_ptr<Gpt2Model> model, std::shared_ptr<std::atomic<bool>> busy, StepPlan plan)
+  StepWorker(Napi::Env env, std::shared_ptr<Model> model, std::shared_ptr<std::atomic<bool>> busy, StepPlan plan)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         model_(std::move(model)),
@@ -121,7 +121,7 @@ class StepWorker final : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Gpt2Model> model_;
+  std::shared_ptr<Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_;
   StepPlan plan_;
   StepOutput out_;
@@ -201,7 +201,7 @@ void ModelWrap::Register(Napi::Env env, Napi::Object exports) {
   exports.Set("kvBlockSize", Napi::Number::New(env, double(kKvBlockSize)));
 }
 
-Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, int threads) {
+Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<Model> model, int threads) {
   Napi::Object obj = env.GetInstanceData<AddonData>()->model_constructor.New({});
   ModelWrap* self = ModelWrap::Unwrap(obj);
   self->model_ = std::move(model);
@@ -211,7 +211,7 @@ Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, in
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
 
-Gpt2Model& ModelWrap::model(Napi::Env env) {
+Model& ModelWrap::model(Napi::Env env) {
   if (!model_) throw Napi::Error::New(env, "the model was disposed");
   return *model_;
 }

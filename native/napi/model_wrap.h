@@ -1,4 +1,4 @@
-// NativeModel: the JS handle of a loaded Gpt2Model. Loading and engine steps run on libuv's
+// NativeModel: the JS handle of a loaded Model. Loading and engine steps run on libuv's
 // worker threads (the event loop keeps turning); sample() on host logits is quick and runs inline.
 #pragma once
 #include <napi.h>
@@ -6,7 +6,7 @@
 #include <atomic>
 #include <memory>
 
-#include "core/gpt2.h"
+#include "core/model.h"
 #include "core/sampler.h"
 
 namespace gpt::napi {
@@ -14,7 +14,7 @@ namespace gpt::napi {
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static void Register(Napi::Env env, Napi::Object exports);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Gpt2Model> model, int threads);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model, int threads);
   explicit ModelWrap(const Napi::CallbackInfo& info);
 
  private:
@@ -26,11 +26,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Threads(const Napi::CallbackInfo& info);
   Napi::Value GraphReplays(const Napi::CallbackInfo& info);
 
-  Gpt2Model& model(Napi::Env env);
+  Model& model(Napi::Env env);
 
   // Shared with the in-flight worker, so dispose() during a step frees the model only when that
   // step has finished.
-  std::shared_ptr<Gpt2Model> model_;
+  std::shared_ptr<Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
   int threads_ = 1;
 };

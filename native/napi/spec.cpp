@@ -42,9 +42,62 @@ Napi::Array array_field(const Napi::Object& obj, const char* key) {
 
 }  // namespace
 
+namespace {
+
+std::vector<int64_t> shape_field(const Napi::Object& obj, const char* key, const std::string& what) {
+  Napi::Array shape = array_field(obj, key);
+  std::vector<int64_t> out;
+  for (uint32_t d = 0; d < shape.Length(); ++d) {
+    Napi::Value dv = shape.Get(d);
+    if (!dv.IsNumber()) throw Napi::TypeError::New(obj.Env(), what + ": " + key + " must hold numbers");
+    out.push_back(int64_t(dv.As<Napi::Number>().DoubleValue()));
+  }
+  return out;
+}
+
+bool bool_field(const Napi::Object& obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(obj.Env(), std::string("expected a boolean in field ") + key);
+  return v.As<Napi::Boolean>().Value();
+}
+
+GraphKind graph_field(const Napi::Object& obj) {
+  const std::string name = string_field(obj, "graph");
+  if (name == "gpt2") return GraphKind::kGpt2;
+  if (name == "opt") return GraphKind::kOpt;
+  if (name == "bloom") return GraphKind::kBloom;
+  throw Napi::TypeError::New(obj.Env(), "unknown graph " + name);
+}
+
+TensorSpec tensor_spec(const Napi::Object& t) {
+  TensorSpec ts;
+  ts.name = string_field(t, "name");
+  ts.dtype = dtype_field(t, "dtype");
+  ts.shape = shape_field(t, "shape", "tensor " + ts.name);
+  Napi::Array sources = array_field(t, "sources");
+  for (uint32_t i = 0; i < sources.Length(); ++i) {
+    Napi::Value sv = sources.Get(i);
+    if (!sv.IsObject()) throw Napi::TypeError::New(t.Env(), "tensor " + ts.name + ": sources must hold objects");
+    Napi::Object s = sv.As<Napi::Object>();
+    TensorSource src;
+    src.file = size_t(int_field(s, "file", 0));
+    src.offset = uint64_t(int_field(s, "offset", 0));
+    src.byte_length = uint64_t(int_field(s, "byteLength", 0));
+    src.dtype = dtype_field(s, "dtype");
+    src.shape = shape_field(s, "shape", "tensor " + ts.name);
+    ts.sources.push_back(std::move(src));
+  }
+  if (!t.Get("rowOrder").IsUndefined()) ts.row_order = shape_field(t, "rowOrder", "tensor " + ts.name);
+  if (!t.Get("transpose").IsUndefined()) ts.transpose = bool_field(t, "transpose");
+  return ts;
+}
+
+}  // namespace
+
 ModelSpec read_model_spec(const Napi::Object& spec) {
   ModelSpec out;
-  Gpt2Config& c = out.config;
+  ModelConfig& c = out.config;
+  c.graph = graph_field(spec);
   c.n_layer = int_field(spec, "nLayer", 1);
   c.n_head = int_field(spec, "nHead", 1);
   c.n_embd = int_field(spec, "nEmbd", 1);
@@ -52,6 +105,19 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
   c.n_ctx = int_field(spec, "nCtx", 1);
   c.vocab_size = int_field(spec, "vocabSize", 1);
   c.layer_norm_epsilon = float(number_field(spec, "layerNormEpsilon"));
+  if (!parse_epilogue(string_field(spec, "activation"), &c.activation) || c.activation == Epilogue::kStore ||
+      c.activation == Epilogue::kResidual)
+    throw Napi::TypeError::New(spec.Env(), "activation must be gelu-tanh, gelu-erf or relu");
+  Napi::Array attention = array_field(spec, "attention");
+  for (uint32_t i = 0; i < attention.Length(); ++i) {
+    Napi::Value av = attention.Get(i);
+    if (!av.IsObject()) throw Napi::TypeError::New(spec.Env(), "attention must hold objects");
+    Napi::Object a = av.As<Napi::Object>();
+    c.attention.push_back(AttentionSpec{float(number_field(a, "scale")), int_field(a, "window", 0), bool_field(a, "alibi")});
+  }
+  c.word_embed_dim = int_field(spec, "wordEmbedDim", 1);
+  c.pre_norm = bool_field(spec, "preNorm");
+  c.residual_from_norm = bool_field(spec, "residualFromNorm");
 
   Napi::Array files = array_field(spec, "files");
   for (uint32_t i = 0; i < files.Length(); ++i) {
@@ -64,20 +130,7 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
   for (uint32_t i = 0; i < tensors.Length(); ++i) {
     Napi::Value tv = tensors.Get(i);
     if (!tv.IsObject()) throw Napi::TypeError::New(spec.Env(), "tensors must hold objects");
-    Napi::Object t = tv.As<Napi::Object>();
-    TensorSpec ts;
-    ts.name = string_field(t, "name");
-    ts.dtype = dtype_field(t, "dtype");
-    Napi::Array shape = array_field(t, "shape");
-    for (uint32_t d = 0; d < shape.Length(); ++d) {
-      Napi::Value dv = shape.Get(d);
-      if (!dv.IsNumber()) throw Napi::TypeError::New(spec.Env(), "tensor " + ts.name + ": shape must hold numbers");
-      ts.shape.push_back(int64_t(dv.As<Napi::Number>().DoubleValue()));
-    }
-    ts.file = size_t(int_field(t, "file", 0));
-    ts.offset = uint64_t(int_field(t, "offset", 0));
-    ts.byte_length = uint64_t(int_field(t, "byteLength", 0));
-    out.tensors.push_back(std::move(ts));
+    out.tensors.push_back(tensor_spec(tv.As<Napi::Object>()));
   }
 
   Napi::Value convert = spec.Get("convertTo");

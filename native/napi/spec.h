@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "core/gpt2.h"
+#include "core/model_config.h"
 #include "core/weight_store.h"
 
 namespace gpt::napi {
 
 struct ModelSpec {
-  Gpt2Config config;
+  ModelConfig config;
   std::vector<std::string> files;
   std::vector<TensorSpec> tensors;
   std::optional<DType> convert_to;

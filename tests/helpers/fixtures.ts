@@ -3,7 +3,17 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const FIXTURE_NAMES = ["tiny-f32", "tiny-f16-sharded", "tiny-bf16", "fallback-vocab"] as const;
-export type FixtureName = (typeof FIXTURE_NAMES)[number];
+/** The other families' fixtures, made by scripts/make-family-fixtures.py. */
+export const FAMILY_FIXTURES = [
+  "opt-f32",
+  "opt-postln-f16",
+  "opt-bin-sharded",
+  "bloom-f32",
+  "bloom-bf16",
+  "gpt-neo-f32",
+  "gpt-neo-f16-bin",
+] as const;
+export type FixtureName = (typeof FIXTURE_NAMES)[number] | (typeof FAMILY_FIXTURES)[number];
 
 export interface Reference {
   dtype: "F32" | "F16" | "BF16";

@@ -2,6 +2,7 @@
 import type { NativeLogitsMode, NativeModel, NativeSampling } from "../../bindings.js";
 import { loadCheckpoint } from "../../lib/checkpoint/index.js";
 import { native } from "../../lib/native.js";
+import { nativeModelSpec } from "../../lib/native-spec.js";
 
 /** `cudaDevice` null (the default) loads on the CPU; the pool holds `kvBlocks` blocks. */
 export async function loadNativeModel(
@@ -11,15 +12,7 @@ export async function loadNativeModel(
   kvBlocks = 64,
 ): Promise<NativeModel> {
   const ck = await loadCheckpoint(dir);
-  return native().loadModel({
-    ...ck.config,
-    files: ck.files,
-    tensors: [...ck.tensors.values()].map((t) => ({ ...t, file: ck.files.indexOf(t.file) })),
-    convertTo: null,
-    threads,
-    cudaDevice,
-    kvBlocks,
-  });
+  return native().loadModel(nativeModelSpec(ck, { convertTo: null, threads, cudaDevice, kvBlocks }));
 }
 
 /** Blocks first … first + count − 1: a block table for one sequence. */

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { expectedTensorShapes } from "../../lib/checkpoint/index.js";
-import type { ModelConfig } from "../../lib/checkpoint/types.js";
+import type { ModelDims } from "../../lib/checkpoint/types.js";
 import { writeSafetensors } from "./safetensors-writer.js";
 
 export interface RandomModelShape {
@@ -21,7 +21,7 @@ export interface RandomModelShape {
  */
 export async function writeRandomCheckpoint(dir: string, shape: RandomModelShape, dtype: "F32" | "F16"): Promise<number> {
   await mkdir(dir, { recursive: true });
-  const config: ModelConfig = { ...shape, nInner: 4 * shape.nEmbd, layerNormEpsilon: 1e-5 };
+  const config: ModelDims = { ...shape, nInner: 4 * shape.nEmbd, layerNormEpsilon: 1e-5 };
   await writeFile(
     join(dir, "config.json"),
     JSON.stringify({

@@ -1,4 +1,4 @@
-#include "core/gpt2.h"
+#include "core/model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,67 +9,23 @@
 
 namespace gpt {
 
-namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-}  // namespace
-
-const WeightView& Gpt2Model::checked(const std::string& name, const std::vector<int64_t>& shape) const {
-  const WeightView& w = weights_->get(name);
-  if (w.shape != shape)
-    throw std::runtime_error("tensor " + name + " has shape " + shape_text(w.shape) + ", the config implies " +
-                             shape_text(shape));
-  return w;
-}
-
-Gpt2Model::Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
-                     int64_t kv_blocks)
+Model::Model(const ModelConfig& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
+             int64_t kv_blocks)
     : config_(config), weights_(std::move(weights)), backend_(std::move(backend)), kv_blocks_(kv_blocks) {
   if (kv_blocks < 1) throw std::runtime_error("the KV pool needs at least one block");
-  const int64_t C = config.n_embd, F = config.n_inner;
-  if (C % config.n_head != 0) throw std::runtime_error("n_embd is not a multiple of n_head");
-  // Every tensor is checked before any is adopted, so that a backend can refuse a model that
-  // will not fit before uploading any of it.
-  std::vector<std::pair<WeightView*, const WeightView*>> pending;
-  const auto want = [&](WeightView& field, const std::string& name, std::vector<int64_t> shape) {
-    pending.emplace_back(&field, &checked(name, shape));
-  };
-  want(wte_, "wte.weight", {config.vocab_size, C});
-  want(wpe_, "wpe.weight", {config.n_ctx, C});
-  want(lnf_g_, "ln_f.weight", {C});
-  want(lnf_b_, "ln_f.bias", {C});
-  layers_.resize(size_t(config.n_layer));
-  for (int64_t i = 0; i < config.n_layer; ++i) {
-    const std::string p = "h." + std::to_string(i) + ".";
-    Layer& L = layers_[size_t(i)];
-    want(L.ln1_g, p + "ln_1.weight", {C});
-    want(L.ln1_b, p + "ln_1.bias", {C});
-    want(L.attn_w, p + "attn.c_attn.weight", {C, 3 * C});
-    want(L.attn_b, p + "attn.c_attn.bias", {3 * C});
-    want(L.proj_w, p + "attn.c_proj.weight", {C, C});
-    want(L.proj_b, p + "attn.c_proj.bias", {C});
-    want(L.ln2_g, p + "ln_2.weight", {C});
-    want(L.ln2_b, p + "ln_2.bias", {C});
-    want(L.fc_w, p + "mlp.c_fc.weight", {C, F});
-    want(L.fc_b, p + "mlp.c_fc.bias", {F});
-    want(L.fc_proj_w, p + "mlp.c_proj.weight", {F, C});
-    want(L.fc_proj_b, p + "mlp.c_proj.bias", {C});
-  }
-  const KvPoolDims dims{config.n_layer, config.n_head, C / config.n_head, kv_blocks, config.n_ctx,
-                        pending.front().second->dtype};
-  std::vector<const WeightView*> hosts;
-  for (const auto& [field, host] : pending) hosts.push_back(host);
-  backend_->check_fits(hosts, dims);
-  for (const auto& [field, host] : pending) *field = backend_->adopt(*host);
+  if (config.n_embd % config.n_head != 0) throw std::runtime_error("n_embd is not a multiple of n_head");
+  if (int64_t(config.attention.size()) != config.n_layer)
+    throw std::runtime_error("the config gives attention for " + std::to_string(config.attention.size()) +
+                             " layers, not n_layer " + std::to_string(config.n_layer));
+  WeightBinder binder(*weights_);
+  graph_ = make_graph(config, binder);
+  const int64_t head_dim = config.n_embd / config.n_head;
+  const KvPoolDims dims{config.n_layer, config.n_head, head_dim, kv_blocks, config.n_ctx, binder.first_dtype()};
+  binder.bind(*backend_, dims);
   backend_->allocate_kv_pool(dims);
-  // GPT-2 scales every layer's scores by 1/√D, over all earlier keys.
-  const AttentionSpec spec{1.0f / std::sqrt(float(C / config.n_head)), 0, false};
-  backend_->set_attention(std::vector<AttentionSpec>(size_t(config.n_layer), spec), {});
+  bool alibi = false;
+  for (const AttentionSpec& spec : config.attention) alibi = alibi || spec.alibi;
+  backend_->set_attention(config.attention, alibi ? alibi_slopes(config.n_head) : std::vector<float>());
 }
 
 namespace {
@@ -78,8 +34,8 @@ int64_t blocks_for(int64_t positions) { return (positions + kKvBlockSize - 1) / 
 
 }  // namespace
 
-void Gpt2Model::check_plan(const StepPlan& plan) const {
-  const Gpt2Config& c = config_;
+void Model::check_plan(const StepPlan& plan) const {
+  const ModelConfig& c = config_;
   if (plan.segments.empty()) throw std::invalid_argument("a step needs at least one segment");
   // Which segment writes each block this step: a block may be written by one segment only, and
   // read by no other (a shared prefix block is never written).
@@ -131,30 +87,14 @@ void Gpt2Model::check_plan(const StepPlan& plan) const {
                                   std::to_string(c.vocab_size));
 }
 
-void Gpt2Model::run(const int32_t* tokens, int64_t rows, const std::vector<int32_t>& logit_rows) {
-  const Gpt2Config& c = config_;
+void Model::run(const int32_t* tokens, int64_t rows, const std::vector<int32_t>& logit_rows) {
   Backend& b = *backend_;
-  const int64_t C = c.n_embd;
+  const int64_t C = config_.n_embd;
   float* x = b.buffer(Slot::kResidual, size_t(rows * C));
-  float* h = b.buffer(Slot::kNormed, size_t(rows * C));
-  float* qkv = b.buffer(Slot::kQkv, size_t(rows * 3 * C));
-  float* att = b.buffer(Slot::kAttention, size_t(rows * C));
-  float* mlp = b.buffer(Slot::kMlp, size_t(rows * c.n_inner));
-
-  b.embed(tokens, rows, wte_, wpe_, x);
-  for (int64_t l = 0; l < c.n_layer; ++l) {
-    const Layer& L = layers_[size_t(l)];
-    b.layernorm(x, rows, L.ln1_g, L.ln1_b, c.layer_norm_epsilon, h);
-    b.matmul(h, rows, L.attn_w, L.attn_b, Epilogue::kStore, qkv);
-    b.attention(l, qkv, rows, att);
-    b.matmul(att, rows, L.proj_w, L.proj_b, Epilogue::kResidual, x);
-    b.layernorm(x, rows, L.ln2_g, L.ln2_b, c.layer_norm_epsilon, h);
-    b.matmul(h, rows, L.fc_w, L.fc_b, Epilogue::kGeluTanh, mlp);
-    b.matmul(mlp, rows, L.fc_proj_w, L.fc_proj_b, Epilogue::kResidual, x);
-  }
+  graph_->body(b, tokens, rows, x);
   const int64_t n = int64_t(logit_rows.size());
   if (n == 0) return;
-  // Only the rows whose logits were asked for go through the final LayerNorm and the LM head.
+  // Only the rows whose logits were asked for go through the head.
   const float* last = x;
   bool every_row = n == rows;
   for (int64_t i = 0; every_row && i < n; ++i) every_row = logit_rows[size_t(i)] == i;
@@ -163,11 +103,10 @@ void Gpt2Model::run(const int32_t* tokens, int64_t rows, const std::vector<int32
     b.gather_rows(x, C, logit_rows.data(), n, picked);
     last = picked;
   }
-  b.layernorm(last, n, lnf_g_, lnf_b_, c.layer_norm_epsilon, h);
-  b.lm_head(h, n, wte_, b.buffer(Slot::kLogits, size_t(n * c.vocab_size)));
+  graph_->head(b, last, n, b.buffer(Slot::kLogits, size_t(n * config_.vocab_size)));
 }
 
-StepOutput Gpt2Model::step(const StepPlan& plan) {
+StepOutput Model::step(const StepPlan& plan) {
   check_plan(plan);
   const int64_t V = config_.vocab_size;
   const int64_t real = int64_t(plan.tokens.size());

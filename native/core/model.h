@@ -1,6 +1,4 @@
-// The GPT-2 graph, written once against the Backend op set: embeddings, pre-LayerNorm blocks
-// (attention and tanh-GELU MLP, each added to the residual stream), final LayerNorm, and the
-// LM head tied to the token embedding.
+// A loaded model: its weights, a backend, and the graph of its family (core/graph.h) that runs on it.
 //
 // The model runs engine steps: one forward pass over the rows of several sequences at once
 // (decode rows and prefill chunks, as lib/engine's scheduler plans them). Keys and values persist
@@ -15,14 +13,11 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/graph.h"
+#include "core/model_config.h"
 #include "core/weight_store.h"
 
 namespace gpt {
-
-struct Gpt2Config {
-  int64_t n_layer, n_head, n_embd, n_inner, n_ctx, vocab_size;
-  float layer_norm_epsilon;
-};
 
 enum class LogitsMode { kAll, kLast, kNone };
 
@@ -53,14 +48,14 @@ struct StepOutput {
   std::vector<Sampled> sampled;
 };
 
-class Gpt2Model {
+class Model {
  public:
-  // Checks every tensor's shape against the config (std::runtime_error naming the tensor), and
-  // allocates a KV pool of `kv_blocks` blocks.
-  Gpt2Model(const Gpt2Config& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
-            int64_t kv_blocks);
+  // Builds the config's graph, which checks every tensor's shape against the config
+  // (std::runtime_error naming the tensor), and allocates a KV pool of `kv_blocks` blocks.
+  Model(const ModelConfig& config, std::unique_ptr<WeightStore> weights, std::unique_ptr<Backend> backend,
+        int64_t kv_blocks);
 
-  const Gpt2Config& config() const { return config_; }
+  const ModelConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }
   const WeightStore& weights() const { return *weights_; }
   int64_t kv_blocks() const { return kv_blocks_; }
@@ -71,23 +66,16 @@ class Gpt2Model {
   StepOutput step(const StepPlan& plan);
 
  private:
-  struct Layer {
-    WeightView ln1_g, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
-  };
-
-  // The stored tensor `name`; std::runtime_error when its shape is not `shape`.
-  const WeightView& checked(const std::string& name, const std::vector<int64_t>& shape) const;
   void check_plan(const StepPlan& plan) const;
-  // The network on `rows` rows laid out by the backend's current step; then the final LayerNorm
-  // and the LM head on `logit_rows` (host indices), leaving their logits in the kLogits buffer.
+  // The graph's body on `rows` rows laid out by the backend's current step; then its head on
+  // `logit_rows` (host indices), leaving their logits in the kLogits buffer.
   void run(const int32_t* tokens, int64_t rows, const std::vector<int32_t>& logit_rows);
 
-  Gpt2Config config_;
+  ModelConfig config_;
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<Backend> backend_;
   int64_t kv_blocks_;
-  WeightView wte_, wpe_, lnf_g_, lnf_b_;
-  std::vector<Layer> layers_;
+  std::unique_ptr<Graph> graph_;
 };
 
 }  // namespace gpt
