@@ -89,6 +89,8 @@ export class Gpt implements Disposable {
   private model: NativeModel | null;
   private readonly engine: Engine;
   private readonly chatSetup: ChatSetup;
+  /** Ids past the tokenizer's vocabulary (config.json's vocab_size padded, as OPT's and BLOOM's are): never sampled. */
+  private readonly unusableIds: readonly number[];
 
   private constructor(
     config: ModelConfig,
@@ -112,6 +114,7 @@ export class Gpt implements Disposable {
       kvCacheTokens: limits.kvBlocks * blockSize,
     };
     this.chatSetup = new ChatSetup(chatFiles, tokenizer, path);
+    this.unusableIds = Array.from({ length: Math.max(0, c.vocabSize - tokenizer.vocabSize) }, (_, i) => tokenizer.vocabSize + i);
     this.engine = new Engine(model, {
       ...limits,
       blockSize,
@@ -363,7 +366,7 @@ export class Gpt implements Disposable {
     this.checkFits(ids.length, opts.maxTokens, `the ${what}'s ${ids.length} tokens plus maxTokens ${opts.maxTokens}`);
     const requests: GenerationRequest[] = [];
     for (let i = 0; i < (opts.n ?? 1); i++) {
-      const request = new GenerationRequest(this.engine, this.tokenizer, ids, { ...opts, seed: (opts.seed + i) >>> 0 }, streaming);
+      const request = new GenerationRequest(this.engine, this.tokenizer, ids, { ...opts, seed: (opts.seed + i) >>> 0 }, streaming, this.unusableIds);
       request.sequence.leader = requests[0]?.sequence ?? null;
       requests.push(request);
     }

@@ -1,5 +1,7 @@
 // generate() and stream(): sampling, stop strings, EOS, abort and streaming text.
-import { rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -7,6 +9,7 @@ import { cudaSelfCheck } from "../lib/cuda-self-check.js";
 import { Gpt } from "../lib/index.js";
 import { fixtureDir, reference } from "./helpers/fixtures.js";
 import { eosModel } from "./helpers/model-edits.js";
+import { writeRandomCheckpoint } from "./helpers/random-checkpoint.js";
 
 let gpt: Gpt;
 beforeAll(async () => {
@@ -192,5 +195,27 @@ describe("generate: end of text", () => {
     const out = await eos.generate("Hello", { maxTokens: 4, temperature: 0, ignoreEos: true });
     expect(out.finishReason).toBe("length");
     expect(out.tokens).toEqual([1023, 1023, 1023, 1023]);
+  });
+});
+
+describe("generate: a vocabulary padded past the tokenizer (OPT's 50272 for 50265 tokens)", () => {
+  it("never picks an id the tokenizer has no token for, and its logits keep the full width", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpt-cuda-padded-"));
+    try {
+      await writeRandomCheckpoint(dir, { nLayer: 1, nHead: 2, nEmbd: 32, nCtx: 64, vocabSize: 1100 }, "F32");
+      for (const file of ["tokenizer.json", "tokenizer_config.json"]) await cp(join(fixtureDir("tiny-f32"), file), join(dir, file));
+      using gpt = await Gpt.load(dir, { device: "cpu" });
+      expect([gpt.config.vocabSize, gpt.tokenizer.vocabSize]).toEqual([1100, 1024]);
+      expect((await gpt.logits([5, 6])).length).toBe(2 * 1100);
+      // A bias that would make padded ids the likeliest by far: still none is picked.
+      const logitBias = Object.fromEntries(Array.from({ length: 76 }, (_, i) => [1024 + i, 100]));
+      for (const temperature of [0, 1]) {
+        const out = await gpt.generate([5, 6], { maxTokens: 12, temperature, logitBias, ignoreEos: true, seed: 3 });
+        expect(out.tokens.length).toBe(12);
+        expect(out.tokens.every((id) => id < 1024), `temperature ${temperature}: ${out.tokens}`).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

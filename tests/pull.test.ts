@@ -2,10 +2,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
+import { loadCheckpoint } from "../lib/checkpoint/index.js";
+import { parseRepoName } from "../lib/hub/cache.js";
 import { Gpt, GptInputError, GptLoadError } from "../lib/index.js";
 import { startFakeHub, fixtureFiles, type FakeHub, type FakeHubOptions } from "./helpers/fake-hub.js";
 import { fixtureDir, reference } from "./helpers/fixtures.js";
@@ -252,11 +254,32 @@ describe("pull", () => {
     expect(plain.stderr).toContain(`pulled revisions: ${hub!.commit}`);
   });
 
-  it("refuses a repo without config.json or without safetensors weights", async () => {
-    await serve({ files: { "config.json": SHARDED["config.json"]!, "pytorch_model.bin": Buffer.from("torch") } });
-    const bin = await cli(["pull", REPO]);
-    expect(bin.code).toBe(1);
-    expect(bin.stderr.trim()).toMatch(/^gpt-cuda: .*no safetensors weights \(only pytorch_model\.bin\): PyTorch \.bin-only repos are unsupported/);
+  it("pulls a PyTorch .bin-only repo, sharded with its index, and the model loads from it", async () => {
+    const files = fixtureFiles(fixtureDir("opt-bin-sharded"));
+    await serve({ files });
+    const out = await cli(["pull", REPO]);
+    expect(out.stderr).toMatch(/pulled openai-community\/gpt2@0123456789ab/);
+    expect(out.code).toBe(0);
+    const pulled = (await readdir(snapshot())).sort();
+    expect(pulled).toEqual(expect.arrayContaining(["pytorch_model.bin.index.json", "pytorch_model-00001-of-00003.bin", "pytorch_model-00003-of-00003.bin", "special_tokens_map.json"]));
+    for (const name of pulled) expect((await readFile(join(snapshot(), name))).equals(files[name]!), name).toBe(true);
+    const checkpoint = await loadCheckpoint(snapshot());
+    expect(checkpoint.config.modelType).toBe("opt");
+    expect(checkpoint.files.map((f) => basename(f))).toEqual(["pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"]);
+  });
+
+  it("knows the OPT, BLOOM and GPT-Neo releases by their short names", () => {
+    expect(parseRepoName("opt-125m")?.id).toBe("facebook/opt-125m");
+    expect(parseRepoName("bloom-560m")?.id).toBe("bigscience/bloom-560m");
+    expect(parseRepoName("gpt-neo-125m")?.id).toBe("EleutherAI/gpt-neo-125m");
+    expect(parseRepoName("gpt-neo-1.3b")?.id).toBe("EleutherAI/gpt-neo-1.3B");
+  });
+
+  it("refuses a repo without config.json or without weights it reads", async () => {
+    await serve({ files: { "config.json": SHARDED["config.json"]!, "flax_model.msgpack": Buffer.from("flax") } });
+    const flax = await cli(["pull", REPO]);
+    expect(flax.code).toBe(1);
+    expect(flax.stderr.trim()).toMatch(/^gpt-cuda: .*has no weights gpt-cuda reads \(model\.safetensors, .*pytorch_model\.bin.*\); it has flax_model\.msgpack$/);
     await hub!.close();
 
     await serve({ files: { "model.safetensors": Buffer.from("x") } });
@@ -270,7 +293,7 @@ describe("pull", () => {
     await serve({ files: { ...SHARDED, "config.json": config } });
     const out = await cli(["pull", REPO]);
     expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/is not a GPT-2 checkpoint gpt-cuda can run/);
+    expect(out.stderr).toMatch(/is not a checkpoint gpt-cuda can run/);
     expect(hub!.downloads(SHARD1)).toHaveLength(0);
   });
 

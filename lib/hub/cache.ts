@@ -11,13 +11,22 @@ import { join, resolve } from "node:path";
 
 import { GptLoadError } from "../errors.js";
 
-/** Short names of the GPT-2 checkpoints, as the Hub used to spell them. */
+/**
+ * Short names where the Hub's are unambiguous: the GPT-2 checkpoints as the Hub used to spell
+ * them, and the sizes of the OPT, BLOOM and GPT-Neo releases.
+ */
 export const HUB_ALIASES: Readonly<Record<string, string>> = {
   gpt2: "openai-community/gpt2",
   "gpt2-medium": "openai-community/gpt2-medium",
   "gpt2-large": "openai-community/gpt2-large",
   "gpt2-xl": "openai-community/gpt2-xl",
   distilgpt2: "distilbert/distilgpt2",
+  ...Object.fromEntries(["125m", "350m", "1.3b", "2.7b", "6.7b", "13b", "30b", "66b"].map((size) => [`opt-${size}`, `facebook/opt-${size}`])),
+  ...Object.fromEntries(["560m", "1b1", "1b7", "3b", "7b1"].map((size) => [`bloom-${size}`, `bigscience/bloom-${size}`])),
+  bloom: "bigscience/bloom",
+  "gpt-neo-125m": "EleutherAI/gpt-neo-125m",
+  "gpt-neo-1.3b": "EleutherAI/gpt-neo-1.3B",
+  "gpt-neo-2.7b": "EleutherAI/gpt-neo-2.7B",
 };
 
 export const DEFAULT_REVISION = "main";

@@ -1,12 +1,14 @@
 /**
- * Gpt.pull: a GPT-2 checkpoint from the Hugging Face Hub into the models cache — config.json
- * first (a model we cannot run is refused before its weights are fetched), then the tokenizer
+ * Gpt.pull: a checkpoint of a family gpt-cuda runs (lib/arch) from the Hugging Face Hub into the
+ * models cache — config.json first (a model we cannot run is refused before its weights are
+ * fetched), then the tokenizer
  * and generation files, then the weights; every file resumable and verified (download.ts), the
  * revision's ref written only once all are in (cache.ts), so a name never finds half a pull.
  */
 import { basename, join } from "node:path";
 
 import { readConfig, readShardIndex, SHARD_INDEX_FILE, SINGLE_WEIGHTS_FILE } from "../checkpoint/index.js";
+import { TORCH_BIN_FILE, TORCH_BIN_INDEX_FILE } from "../checkpoint/torch-bin.js";
 import { GptError, GptInputError } from "../errors.js";
 import { cacheRoot, DEFAULT_REVISION, parseRepoName, snapshotDir, writeRef, type RepoName } from "./cache.js";
 import { downloadFile, type DownloadProgress } from "./download.js";
@@ -18,6 +20,7 @@ const SIDE_FILES = [
   "vocab.json",
   "merges.txt",
   "tokenizer_config.json",
+  "special_tokens_map.json",
   "generation_config.json",
   "chat_template.jinja",
 ];
@@ -114,7 +117,11 @@ function plainName(name: string): boolean {
   return name === basename(name) && !name.startsWith(".") && !name.includes("\\");
 }
 
-/** config.json, then the weights layout, then the tokenizer and generation files, as the repo has them. */
+/**
+ * config.json, then the weights layout, then the tokenizer and generation files, as the repo has
+ * them. Safetensors when the repo has them, else PyTorch .bin files (which many OPT, BLOOM and
+ * GPT-Neo repos have alone).
+ */
 function planFiles(info: RepoInfo, repo: string): { config: HubFile; index?: HubFile; weights: HubFile[]; side: HubFile[] } {
   const byName = new Map(info.files.filter((f) => plainName(f.name)).map((f) => [f.name, f]));
   const where = `${repo} at ${info.revision}`;
@@ -127,13 +134,15 @@ function planFiles(info: RepoInfo, repo: string): { config: HubFile; index?: Hub
   if (index) return { config, index, weights: [], side }; // the shards are named by the index
   const others = [...byName.values()].filter((f) => f.name.endsWith(".safetensors"));
   if (others.length > 0) return { config, weights: others, side };
-  const pytorch = info.files.map((f) => f.name).filter((n) => /\.(bin|pt|pth|ckpt)$/.test(n));
+  const bin = byName.get(TORCH_BIN_FILE);
+  if (bin) return { config, weights: [bin], side };
+  const binIndex = byName.get(TORCH_BIN_INDEX_FILE);
+  if (binIndex) return { config, index: binIndex, weights: [], side };
+  const other = info.files.map((f) => f.name).filter((n) => /\.(bin|pt|pth|ckpt|h5|msgpack|gguf)$/.test(n));
   throw new GptError(
     "E_UNSUPPORTED",
-    `${where} has no safetensors weights` +
-      (pytorch.length > 0
-        ? ` (only ${pytorch.join(", ")}): PyTorch .bin-only repos are unsupported; convert the checkpoint to safetensors`
-        : ""),
+    `${where} has no weights gpt-cuda reads (${SINGLE_WEIGHTS_FILE}, ${SHARD_INDEX_FILE}, ${TORCH_BIN_FILE} or ${TORCH_BIN_INDEX_FILE})` +
+      (other.length > 0 ? `; it has ${other.join(", ")}` : ""),
   );
 }
 
@@ -179,17 +188,17 @@ export async function pullModel(repoText: string, options: PullOptions = {}): Pr
       await readConfig(join(dir, "config.json"));
     } catch (e) {
       if (!(e instanceof GptError)) throw e;
-      throw new GptError("E_UNSUPPORTED", `${repo.id} is not a GPT-2 checkpoint gpt-cuda can run: ${e.message}`, { cause: e });
+      throw new GptError("E_UNSUPPORTED", `${repo.id} is not a checkpoint gpt-cuda can run: ${e.message}`, { cause: e });
     }
     let weights = plan.weights;
     if (plan.index) {
       await fetch(plan.index);
-      const index = await readShardIndex(join(dir, SHARD_INDEX_FILE));
+      const index = await readShardIndex(join(dir, plan.index.name));
       const byName = new Map(info.files.map((f) => [f.name, f]));
       weights = index.shards.map((path) => {
         const name = basename(path);
         const file = byName.get(name);
-        if (!file) throw new GptError("E_DOWNLOAD", `${repo.id}: ${SHARD_INDEX_FILE} names ${name}, which the repo does not have`);
+        if (!file) throw new GptError("E_DOWNLOAD", `${repo.id}: ${plan.index!.name} names ${name}, which the repo does not have`);
         return file;
       });
       progress.beginFile(plan.index.name, sized(weights));
