@@ -116,6 +116,8 @@ export interface NativeSampling {
   adjust?: NativeAdjustments | null;
   /** How many alternatives to report, 0 (the default) … 20. */
   topLogprobs?: number;
+  /** Only ids below this are considered (picked, and normalised over for the logprobs): a vocabulary padded past its tokenizer. */
+  vocabLimit?: number;
 }
 
 /**

@@ -6,7 +6,7 @@ import "./disposable.js";
 import { ChatSetup } from "./chat/chat-setup.js";
 import type { ChatMessage } from "./chat/messages.js";
 import { readChatFiles, type ChatFiles } from "./chat/template-files.js";
-import { gpt2Config, loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
+import { loadCheckpoint, type Checkpoint, type ModelConfig } from "./checkpoint/index.js";
 import { buildInfo, chooseDevice, devices, type BuildInfo, type GpuDevice } from "./device.js";
 import { Engine, type SequenceCounts } from "./engine/engine.js";
 import { resolveModel } from "./hub/cache.js";
@@ -17,7 +17,7 @@ import { nativeModelSpec } from "./native-spec.js";
 import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
 import { checkObject, describe, integer } from "./option-checks.js";
 import { engineLimits, resolveLoadOptions, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
-import { randomModelSpec } from "./random-spec.js";
+import { RANDOM_PRESETS, randomPreset, randomSpecOf, type RandomPreset } from "./random-spec.js";
 import { GenerationRequest } from "./requests/generation-request.js";
 import { LogitsRequest } from "./requests/logits-request.js";
 import { PromptLogprobsRequest } from "./requests/prompt-logprobs-request.js";
@@ -50,6 +50,7 @@ export interface KvCacheUsage {
   usedBytes: number;
 }
 
+export type { RandomPreset };
 export type { StreamChunk, FinishReason, GenerateResult, GenerationStream, PromptTokenLogprob, TokenLogprob, TokenLogprobs };
 
 /** A prompt: text, or token ids. */
@@ -64,13 +65,7 @@ export interface ChatOptions extends GenerateOptions {
 export type ChatNOptions = ChatOptions & { n: number };
 
 /** The shapes of the four GPT-2 sizes (vocabulary 50257, 1024 positions). */
-const RANDOM_PRESETS = {
-  gpt2: { nLayer: 12, nHead: 12, nEmbd: 768 },
-  "gpt2-medium": { nLayer: 24, nHead: 16, nEmbd: 1024 },
-  "gpt2-large": { nLayer: 36, nHead: 20, nEmbd: 1280 },
-  "gpt2-xl": { nLayer: 48, nHead: 25, nEmbd: 1600 },
-} as const;
-export type RandomPreset = keyof typeof RANDOM_PRESETS;
+
 
 /** The demo model trained by scripts/train-default.py, shipped in the package. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../assets/default-model", import.meta.url));
@@ -89,8 +84,8 @@ export class Gpt implements Disposable {
   private model: NativeModel | null;
   private readonly engine: Engine;
   private readonly chatSetup: ChatSetup;
-  /** Ids past the tokenizer's vocabulary (config.json's vocab_size padded, as OPT's and BLOOM's are): never sampled. */
-  private readonly unusableIds: readonly number[];
+  /** Set when config.json's vocab_size is padded past the tokenizer (as OPT's and BLOOM's are): ids from it on are never sampled. */
+  private readonly vocabLimit: number | undefined;
 
   private constructor(
     config: ModelConfig,
@@ -114,7 +109,7 @@ export class Gpt implements Disposable {
       kvCacheTokens: limits.kvBlocks * blockSize,
     };
     this.chatSetup = new ChatSetup(chatFiles, tokenizer, path);
-    this.unusableIds = Array.from({ length: Math.max(0, c.vocabSize - tokenizer.vocabSize) }, (_, i) => tokenizer.vocabSize + i);
+    this.vocabLimit = tokenizer.vocabSize < c.vocabSize ? tokenizer.vocabSize : undefined;
     this.engine = new Engine(model, {
       ...limits,
       blockSize,
@@ -165,17 +160,16 @@ export class Gpt implements Disposable {
    * tests at full scale without a download. Its text is noise. dtype defaults to float32.
    */
   static async random(preset: RandomPreset, options?: LoadOptions & { seed?: number }): Promise<Gpt> {
-    const shape = Object.hasOwn(RANDOM_PRESETS, preset) ? RANDOM_PRESETS[preset] : undefined;
-    if (!shape)
+    if (typeof preset !== "string" || !Object.hasOwn(RANDOM_PRESETS, preset))
       throw new GptInputError(`unknown preset ${JSON.stringify(preset)}: one of ${Object.keys(RANDOM_PRESETS).join(", ")}`);
     const { seed = 1, ...loadOptions } = options ?? {};
     if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
     const opts = resolveLoadOptions(loadOptions);
     const cudaDevice = await chooseDevice(opts.device);
-    const config = gpt2Config({ ...shape, nInner: 4 * shape.nEmbd, nCtx: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 });
+    const { config, tensors } = randomPreset(preset);
     const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
     const limits = limitsFor(opts, config.nCtx, cudaDevice);
-    const spec = randomModelSpec(config, dtype, seed, opts.threads, cudaDevice, limits.kvBlocks);
+    const spec = randomSpecOf(config, tensors, { dtype, seed, threads: opts.threads, cudaDevice, kvBlocks: limits.kvBlocks });
     const model = await native()
       .loadModel(spec)
       .catch((e: unknown) => Promise.reject(loadError(e, `random:${preset}`, limits.kvBlocks)));
@@ -366,7 +360,7 @@ export class Gpt implements Disposable {
     this.checkFits(ids.length, opts.maxTokens, `the ${what}'s ${ids.length} tokens plus maxTokens ${opts.maxTokens}`);
     const requests: GenerationRequest[] = [];
     for (let i = 0; i < (opts.n ?? 1); i++) {
-      const request = new GenerationRequest(this.engine, this.tokenizer, ids, { ...opts, seed: (opts.seed + i) >>> 0 }, streaming, this.unusableIds);
+      const request = new GenerationRequest(this.engine, this.tokenizer, ids, { ...opts, seed: (opts.seed + i) >>> 0 }, streaming, this.vocabLimit);
       request.sequence.leader = requests[0]?.sequence ?? null;
       requests.push(request);
     }

@@ -55,7 +55,7 @@ describe("bench arguments", () => {
     [["--frobnicate"], /unknown option "--frobnicate"/],
     [["--dtype", "float64"], /--dtype must be one of float32, float16, bfloat16, got "float64"/],
     [["--dtype", "float16,float16"], /lists a dtype twice/],
-    [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, got "gpt3"/],
+    [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, opt-125m, opt-350m, bloom-560m, gpt-neo-125m, got "gpt3"/],
     [["--device", "tpu"], /--device must be one of auto, cpu, cuda/],
     [["--threads", "0"], /--threads must be a positive integer, got "0"/],
     [["--threads", "two"], /--threads must be a positive integer, got "two"/],

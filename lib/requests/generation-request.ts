@@ -58,15 +58,15 @@ export class GenerationRequest implements SequenceOwner {
     private readonly options: ResolvedGenerateOptions,
     /** Whether a reader takes the chunks (stream()); generate() only wants the result. */
     private readonly streaming: boolean,
-    /** Ids the tokenizer has no token for: never picked. */
-    unusable: readonly number[] = [],
+    /** Ids at or past this one have no token in the tokenizer (a padded vocabulary): never picked. */
+    private readonly vocabLimit?: number,
   ) {
     this.sequence = new Sequence([...prompt], this, true);
     this.promptTokens = prompt.length;
     this.random = new Random(options.seed);
     this.decoder = new StreamDecoder(tokenizer);
     this.stops = new StopMatcher(options.stop);
-    this.adjuster = new LogitAdjuster(options, prompt, unusable);
+    this.adjuster = new LogitAdjuster(options, prompt, vocabLimit);
     this.logprobs = options.logprobs === undefined ? undefined : [];
     this.result = new Promise<GenerateResult>((resolve, reject) => (this.settle = { resolve, reject }));
     this.result.catch(() => {});
@@ -118,6 +118,7 @@ export class GenerationRequest implements SequenceOwner {
       repetitionPenalty,
       adjust: this.adjuster.adjustments(),
       topLogprobs: logprobs ?? 0,
+      ...(this.vocabLimit !== undefined ? { vocabLimit: this.vocabLimit } : {}),
     };
   }
 

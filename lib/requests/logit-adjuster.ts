@@ -3,9 +3,8 @@
  * tokens: OpenAI's logit_bias (−100 bans a token outright), Hugging Face's repetition penalty
  * over the prompt and the generated ids, and OpenAI's presence and frequency penalties over the
  * generated ids, folded into one penalty per id (frequency × count + presence). The samplers
- * apply them in vLLM's order: bias, repetition penalty, penalty. Ids the tokenizer has no token
- * for (a vocabulary padded past the tokenizer, as OPT's and BLOOM's are) are banned always: they
- * could not be decoded, and the logits keep their full width.
+ * apply them in vLLM's order: bias, repetition penalty, penalty. Ids at or past `vocabLimit`
+ * (a vocabulary padded past the tokenizer) are never picked, so they need no adjustment.
  */
 import type { NativeAdjustments } from "../../bindings.js";
 
@@ -24,19 +23,15 @@ export class LogitAdjuster {
   /** Generated ids → how often each was picked. */
   private readonly counts = new Map<number, number>();
   private readonly inPrompt: ReadonlySet<number>;
-  private readonly unusableSet: ReadonlySet<number>;
   private readonly active: boolean;
 
   constructor(
     private readonly settings: PenaltySettings,
     prompt: readonly number[],
-    /** Ids never to pick. */
-    private readonly unusable: readonly number[] = [],
+    private readonly vocabLimit = Infinity,
   ) {
     this.inPrompt = settings.repetitionPenalty !== 1 ? new Set(prompt) : new Set();
-    this.unusableSet = new Set(unusable);
     this.active =
-      unusable.length > 0 ||
       settings.logitBias.size > 0 ||
       settings.repetitionPenalty !== 1 ||
       settings.presencePenalty !== 0 ||
@@ -53,9 +48,9 @@ export class LogitAdjuster {
     if (!this.active) return null;
     const { repetitionPenalty, presencePenalty, frequencyPenalty, logitBias } = this.settings;
     const ids = new Set<number>(logitBias.keys());
-    for (const id of this.unusable) ids.add(id);
     if (repetitionPenalty !== 1) for (const id of this.inPrompt) ids.add(id);
     if (repetitionPenalty !== 1 || presencePenalty !== 0 || frequencyPenalty !== 0) for (const id of this.counts.keys()) ids.add(id);
+    for (const id of ids) if (id >= this.vocabLimit) ids.delete(id);
     if (ids.size === 0) return null;
     const out: NativeAdjustments = {
       ids: Int32Array.from(ids),
@@ -65,7 +60,7 @@ export class LogitAdjuster {
     };
     out.ids.forEach((id, k) => {
       const count = this.counts.get(id) ?? 0;
-      const bias = this.unusableSet.has(id) ? BAN : (logitBias.get(id) ?? 0);
+      const bias = logitBias.get(id) ?? 0;
       out.bias[k] = bias <= BAN ? -Infinity : bias;
       out.repeated[k] = repetitionPenalty !== 1 && (count > 0 || this.inPrompt.has(id)) ? 1 : 0;
       out.penalty[k] = count > 0 ? frequencyPenalty * count + presencePenalty : 0;

@@ -40,7 +40,15 @@ struct SampleRequest {
   float repetition_penalty = 1.0f;  // > 0; applied to the ids marked `repeated`
   std::vector<LogitAdjustment> adjustments;  // ids unique, in [0, vocab)
   int32_t top_logprobs = 0;  // alternatives to report, 0 … kMaxTopLogprobs
+  // > 0: only ids below it are considered (a vocabulary padded past its tokenizer, whose last ids
+  // could not be decoded); the backends sample the row's first vocab_limit logits.
+  int64_t vocab_limit = 0;
 };
+
+// The ids a request considers in a row of `vocab` logits.
+inline int64_t considered_vocab(const SampleRequest& request, int64_t vocab) {
+  return request.vocab_limit > 0 && request.vocab_limit < vocab ? request.vocab_limit : vocab;
+}
 
 struct Sampled {
   int32_t token;

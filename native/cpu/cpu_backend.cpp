@@ -72,7 +72,7 @@ void CpuBackend::sample(const float* logits, int64_t vocab, const int32_t* rows,
   std::exception_ptr error;
   pool_.parallel_for(count, [&](int64_t i) {
     try {
-      out[i] = sample_token(logits + int64_t(rows[i]) * vocab, vocab, requests[i]);
+      out[i] = sample_token(logits + int64_t(rows[i]) * vocab, considered_vocab(requests[i], vocab), requests[i]);
     } catch (...) {
       std::lock_guard<std::mutex> lock(failed);
       if (!error) error = std::current_exception();

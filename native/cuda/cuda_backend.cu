@@ -370,7 +370,7 @@ void CudaBackend::sample(const float* logits, int64_t vocab, const int32_t* rows
     DeviceAdjustment* staged = s.adjustments_host.get<DeviceAdjustment>(adj_bytes);
     size_t at = 0;
     for (int64_t i = 0; i < count; ++i) {
-      device_adjustments(requests[i], vocab, staged + at);
+      device_adjustments(requests[i], considered_vocab(requests[i], vocab), staged + at);
       at += requests[i].adjustments.size();
     }
     s.ensure(s.adjustments, adj_bytes, "the logit adjustments", false);
@@ -381,7 +381,8 @@ void CudaBackend::sample(const float* logits, int64_t vocab, const int32_t* rows
   }
   size_t at = 0;
   for (int64_t i = 0; i < count; ++i) {
-    cuda::sample(logits + int64_t(rows[i]) * vocab, vocab, requests[i], device_adj ? device_adj + at : nullptr, adjusted,
+    cuda::sample(logits + int64_t(rows[i]) * vocab, considered_vocab(requests[i], vocab), requests[i],
+                 device_adj ? device_adj + at : nullptr, adjusted,
                  results + i, s.stream);
     at += requests[i].adjustments.size();
   }

@@ -69,6 +69,10 @@ SampleRequest sampling_args(Napi::Env env, const Napi::Object& p, const std::str
   if (!(top >= 0 && top <= kMaxTopLogprobs && top == std::floor(top)))
     throw Napi::RangeError::New(env, at + "topLogprobs must be an integer in [0, " + std::to_string(kMaxTopLogprobs) + "]");
   s.top_logprobs = int32_t(top);
+  const double limit = optional_number(p, "vocabLimit", 0.0, at);
+  if (!(limit >= 0 && limit == std::floor(limit) && limit <= 0x7fffffff))
+    throw Napi::RangeError::New(env, at + "vocabLimit must be a non-negative integer");
+  s.vocab_limit = int64_t(limit);
   Napi::Value adjust = p.Get("adjust");
   if (!adjust.IsUndefined() && !adjust.IsNull()) {
     if (!adjust.IsObject()) throw Napi::TypeError::New(env, at + "adjust must be an object or null");
