@@ -15,7 +15,7 @@ import { cudaSelfCheck } from "../lib/cuda-self-check.js";
 import { Gpt } from "../lib/index.js";
 import { native } from "../lib/native.js";
 import { randomModelSpec } from "../lib/random-spec.js";
-import { FIXTURE_NAMES, fixtureDir, reference } from "./helpers/fixtures.js";
+import { FAMILY_FIXTURES, FIXTURE_NAMES, fixtureDir, reference } from "./helpers/fixtures.js";
 import { blockRange, loadNativeModel, runSequence } from "./helpers/native-model.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
@@ -62,6 +62,25 @@ async function withGraphSetting<T>(value: string | undefined, load: () => Promis
     else process.env.GPT_CUDA_GRAPH = saved;
   }
 }
+
+describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine, the other families${SKIP}`, () => {
+  // OPT's ReLU and post-LayerNorm blocks, BLOOM's ALiBi, GPT-Neo's unscaled, windowed attention.
+  for (const name of FAMILY_FIXTURES)
+    it(`${name}: the CPU's logits at every position`, async () => {
+      const ref = reference(name);
+      const tolerance = ref.dtype === "F32" ? 1e-4 : 2e-2;
+      const cpu = await loadNativeModel(fixtureDir(name), 2);
+      const gpu = await loadNativeModel(fixtureDir(name), 2, 0);
+      try {
+        const want = (await runSequence(cpu, ref.prompt_ids, 0, blockRange(16), "all")).logits;
+        const got = (await runSequence(gpu, ref.prompt_ids, 0, blockRange(16), "all")).logits;
+        expect(relativeNormError(got, want)).toBeLessThanOrEqual(tolerance);
+      } finally {
+        cpu.dispose();
+        gpu.dispose();
+      }
+    });
+});
 
 describe.skipIf(SKIP !== "")(`CUDA model vs the CPU engine (seed ${SEED})${SKIP}`, () => {
   for (const name of FIXTURE_NAMES) {
