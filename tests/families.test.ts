@@ -16,6 +16,7 @@ import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { GptLoadError } from "../lib/errors.js";
 import { FAMILY_FIXTURES, fixtureDir, reference, relativeMaxError, type Reference } from "./helpers/fixtures.js";
 import { blockRange, loadNativeModel } from "./helpers/native-model.js";
+import { startTestServer, type TestServer } from "./helpers/test-server.js";
 
 const GREEDY = { temperature: 0, topK: 0, topP: 1, u: 0.5 };
 
@@ -126,3 +127,47 @@ describe("family checkpoints that cannot load", () => {
     await expectLoadError(dir, "E_CHECKPOINT", "pytorch_model.bin", '"os.system"', "nothing in the file was run");
   });
 });
+
+/** The families whose tokenizers load today: through the product's whole path. */
+const PRODUCT_FIXTURES = ["gpt-neo-f32", "gpt-neo-f16-bin"] as const;
+
+for (const name of PRODUCT_FIXTURES) {
+  describe(`family through Gpt and the server: ${name}`, () => {
+    let served: TestServer;
+    let ref: Reference;
+    beforeAll(async () => {
+      ref = reference(name);
+      served = await startTestServer(fixtureDir(name), { threads: 2 });
+    });
+    afterAll(() => served.close());
+
+    it("encodes the prompt as Hugging Face does, and generates its greedy continuation", async () => {
+      const { gpt } = served;
+      expect(gpt.tokenizer.encode(ref.prompt_text)).toEqual(ref.prompt_ids);
+      const out = await gpt.generate(ref.greedy.prompt_ids, { maxTokens: ref.greedy.max_new_tokens, temperature: 0, ignoreEos: true });
+      expect(out.tokens).toEqual(ref.greedy.tokens);
+    });
+
+    it("streams what it generates, and batches prompts as if each ran alone", async () => {
+      const { gpt } = served;
+      const options = { maxTokens: 12, seed: 4, ignoreEos: true } as const;
+      const whole = await gpt.generate(ref.prompt_text, options);
+      let text = "";
+      for await (const chunk of gpt.stream(ref.prompt_text, options)) text += chunk.text;
+      expect(text).toBe(whole.text);
+      const other = "A different prompt, shorter.";
+      const [a, b] = await gpt.generate([ref.prompt_text, other], options);
+      expect(a!.tokens).toEqual(whole.tokens);
+      expect(b!.tokens).toEqual((await gpt.generate(other, options)).tokens);
+    });
+
+    it("serves /v1/completions with the library's own result", async () => {
+      const options = { maxTokens: 8, seed: 9, ignoreEos: true } as const;
+      const want = await served.gpt.generate(ref.prompt_text, options);
+      const res = await served.post("/v1/completions", { prompt: ref.prompt_text, max_tokens: 8, seed: 9, ignore_eos: true });
+      expect(res.status).toBe(200);
+      expect(res.json.choices[0].text).toBe(want.text);
+      expect(res.json.usage.completion_tokens).toBe(8);
+    });
+  });
+}
