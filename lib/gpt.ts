@@ -370,7 +370,8 @@ export class Gpt implements Disposable {
   private chatPrompt(messages: readonly ChatMessage[], options: ChatOptions | undefined) {
     this.live();
     const { chatTemplate, ...generateOptions } = options ?? {};
-    const prompt = this.chatSetup.prompt(messages, chatTemplate);
+    // The template writes the conversation's special tokens (its BOS included): none are added.
+    const prompt = this.tokenizer.encode(this.chatSetup.prompt(messages, chatTemplate), { addSpecialTokens: false });
     const stopTokens = Array.isArray(generateOptions.stopTokens) ? generateOptions.stopTokens : [];
     if (generateOptions.stopTokens === undefined || Array.isArray(generateOptions.stopTokens))
       generateOptions.stopTokens = [...stopTokens, ...this.chatSetup.endOfTurn];

@@ -128,10 +128,7 @@ describe("family checkpoints that cannot load", () => {
   });
 });
 
-/** The families whose tokenizers load today: through the product's whole path. */
-const PRODUCT_FIXTURES = ["gpt-neo-f32", "gpt-neo-f16-bin"] as const;
-
-for (const name of PRODUCT_FIXTURES) {
+for (const name of FAMILY_FIXTURES) {
   describe(`family through Gpt and the server: ${name}`, () => {
     let served: TestServer;
     let ref: Reference;
@@ -141,9 +138,18 @@ for (const name of PRODUCT_FIXTURES) {
     });
     afterAll(() => served.close());
 
-    it("encodes the prompt as Hugging Face does, and generates its greedy continuation", async () => {
+    it("encodes the prompt and every tokenizer case as Hugging Face does (with and without its special tokens), and decodes them back", () => {
+      const { tokenizer } = served.gpt;
+      expect(tokenizer.encode(ref.prompt_text)).toEqual(ref.prompt_ids);
+      for (const c of ref.tokenizer_cases as { text: string; ids: number[]; ids_no_special: number[] }[]) {
+        expect(tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids);
+        expect(tokenizer.encode(c.text, { addSpecialTokens: false }), JSON.stringify(c.text)).toEqual(c.ids_no_special);
+        expect(tokenizer.decode(c.ids_no_special), JSON.stringify(c.text)).toBe(c.text);
+      }
+    });
+
+    it("generates Hugging Face's greedy continuation", async () => {
       const { gpt } = served;
-      expect(gpt.tokenizer.encode(ref.prompt_text)).toEqual(ref.prompt_ids);
       const out = await gpt.generate(ref.greedy.prompt_ids, { maxTokens: ref.greedy.max_new_tokens, temperature: 0, ignoreEos: true });
       expect(out.tokens).toEqual(ref.greedy.tokens);
     });

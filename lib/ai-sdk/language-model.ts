@@ -167,7 +167,7 @@ export class GptCudaLanguageModel implements LanguageModelV4, Disposable {
     const prompt = gpt.applyChatTemplate(messages, { chatTemplate });
     // A reply ends at the end of its turn: by default it may take the rest of the context.
     const chatOptions: ChatOptions & { n?: undefined } = {
-      maxTokens: Math.max(1, contextLimit(gpt) - gpt.tokenizer.encode(prompt).length),
+      maxTokens: Math.max(1, contextLimit(gpt) - gpt.tokenizer.encode(prompt, { addSpecialTokens: false }).length),
       ...generate,
       ...(chatTemplate === undefined ? {} : { chatTemplate }),
     };

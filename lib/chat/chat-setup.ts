@@ -26,8 +26,8 @@ export class ChatSetup {
     const eosText = tokenizer.tokenText(tokenizer.eosTokenId);
     this.tokens = { bosToken: files?.bosToken ?? eosText, eosToken: files?.eosToken ?? eosText };
     const ids = new Set([tokenizer.eosTokenId]);
-    const eos = tokenizer.encode(this.tokens.eosToken);
-    if (eos.length === 1) ids.add(eos[0]!);
+    const eos = tokenizer.tokenToId(this.tokens.eosToken);
+    if (eos !== null) ids.add(eos);
     for (const id of files?.eosTokenIds ?? []) if (id < tokenizer.vocabSize) ids.add(id);
     this.endOfTurn = [...ids];
   }

@@ -152,7 +152,7 @@ function contextTokens(gpt: Gpt): number {
 function replyRoom(gpt: Gpt, messages: ChatMessage[], options: ChatOptions, maxTokensGiven: boolean): number {
   const requested = options.maxTokens ?? CHAT_MAX_TOKENS;
   if (maxTokensGiven) return requested;
-  const promptTokens = gpt.tokenizer.encode(gpt.applyChatTemplate(messages, options)).length;
+  const promptTokens = gpt.tokenizer.encode(gpt.applyChatTemplate(messages, options), { addSpecialTokens: false }).length;
   return Math.min(requested, contextTokens(gpt) - promptTokens);
 }
 

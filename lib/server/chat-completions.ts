@@ -43,7 +43,7 @@ export async function chatCompletions(server: ServerState, call: CallState, raw:
   const messages = readMessages(body);
 
   const chatTemplate = server.chatTemplate;
-  const promptTokens = gpt.tokenizer.encode(gpt.applyChatTemplate(messages, { chatTemplate })).length;
+  const promptTokens = gpt.tokenizer.encode(gpt.applyChatTemplate(messages, { chatTemplate }), { addSpecialTokens: false }).length;
   const maxTokens = fields.maxTokens ?? maxCompletion ?? contextLimit(gpt) - promptTokens;
   checkContext(gpt, promptTokens, Math.max(1, maxTokens), "messages");
 

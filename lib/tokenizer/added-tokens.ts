@@ -2,8 +2,14 @@
  * Added tokens (such as "<|endoftext|>") are cut out of the text before pre-tokenization and
  * become one id each, whatever surrounds them, as Hugging Face does for every added token:
  * the leftmost match wins, the longest on ties; `lstrip` / `rstrip` swallow the white space
- * before / after; a `single_word` token only counts when no word character touches it.
+ * before / after; a `single_word` token only counts when no word character touches it. The
+ * search goes on from the end of the match itself, not of the white space rstrip took.
+ *
+ * Tokens with `normalized: false` are matched in the raw text, then each piece between them
+ * is normalized and the `normalized: true` ones are matched in that (their content
+ * normalized too): two AddedTokenSplitters, as tokenizers' extract_and_normalize.
  */
+import { UNICODE_17_CLASS } from "./unicode-pin.js";
 
 export interface AddedToken {
   id: number;
@@ -12,12 +18,15 @@ export interface AddedToken {
   lstrip: boolean;
   rstrip: boolean;
   singleWord: boolean;
+  /** Matched in the normalized text (true) or the raw text (false). */
+  normalized: boolean;
 }
 
 /** A slice of the text: plain text to pre-tokenize, or one added token's id. */
 export type Segment = { text: string } | { id: number };
 
-const WORD_CHAR = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
+/** Rust regex's \w (Unicode 16 tables, like the rest of tokenizers 0.23). */
+const WORD_CHAR = new RegExp(`[[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]--${UNICODE_17_CLASS}]`, "v");
 const WHITE_SPACE = /\p{White_Space}/u;
 
 function escapeRegex(s: string): string {
@@ -43,8 +52,9 @@ export class AddedTokenSplitter {
   private readonly byContent: Map<string, AddedToken>;
   private readonly pattern: RegExp | null;
 
-  constructor(tokens: readonly AddedToken[]) {
-    this.byContent = new Map(tokens.filter((t) => t.content.length > 0).map((t) => [t.content, t]));
+  /** `contentOf`: the text to look for (the content, or its normalized form). */
+  constructor(tokens: readonly AddedToken[], contentOf: (t: AddedToken) => string = (t) => t.content) {
+    this.byContent = new Map(tokens.map((t) => [contentOf(t), t] as const).filter(([c]) => c.length > 0));
     const contents = [...this.byContent.keys()].sort((a, b) => b.length - a.length);
     this.pattern = contents.length > 0 ? new RegExp(contents.map(escapeRegex).join("|"), "gu") : null;
   }
@@ -78,7 +88,6 @@ export class AddedTokenSplitter {
           if (!WHITE_SPACE.test(c)) break;
           end += c.length;
         }
-        pattern.lastIndex = end;
       }
       if (start > plainFrom) out.push({ text: text.slice(plainFrom, start) });
       out.push({ id: token.id });

@@ -1,45 +1,65 @@
 import { fileURLToPath } from "node:url";
 import type { TokenizerFiles } from "../checkpoint/types.js";
 import { GptInputError } from "../errors.js";
-import { AddedTokenSplitter } from "./added-tokens.js";
-import { mergeWord, type MergeTable } from "./bpe.js";
-import { BYTE_TO_CHAR, bytesOfTokenString, charsOfBytes } from "./byte-unicode.js";
-import { EOS_TOKEN, readTokenizerFiles, type TokenizerData } from "./files.js";
-import { PairTable } from "./pair-table.js";
+import { AddedTokenSplitter, type AddedToken } from "./added-tokens.js";
+import { BpeModel } from "./bpe-model.js";
+import { bytesOfTokenString } from "./byte-unicode.js";
+import { readTokenizerFiles, type ReadOptions, type TokenizerData } from "./files.js";
+import { toByteChars, type Normalizer } from "./normalizers.js";
+import type { SpecialTokensAround } from "./post-processor.js";
+import type { PreTokenizerPlan } from "./pre-tokenizers.js";
 import { GPT2_SPLIT } from "./pretokenize.js";
-
-/** Words longer than this (in UTF-16 units) are not kept in the word cache. */
-const CACHE_WORD_MAX = 64;
-/** The word cache is emptied when it reaches this many words. */
-const CACHE_CAPACITY = 100_000;
 
 /** The standard GPT-2 vocabulary shipped in assets/gpt2 (two levels above lib/tokenizer or dist/tokenizer). */
 const STANDARD_DIR = new URL("../../assets/gpt2/", import.meta.url);
 let standard: Promise<Tokenizer> | null = null;
 
+export interface EncodeOptions {
+  /**
+   * Add the special tokens the tokenizer puts around a text (its post-processor's, or
+   * tokenizer_config.json's add_bos_token / add_eos_token), as Hugging Face's
+   * add_special_tokens. Default true. GPT-2 adds none; OPT adds "</s>" in front.
+   */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Leave out special tokens (skip_special_tokens). Default false: they are decoded as their text. */
+  skipSpecialTokens?: boolean;
+}
+
 /**
- * GPT-2's byte-level BPE tokenizer; gives the ids of Hugging Face's GPT2Tokenizer.
+ * A byte-level BPE tokenizer giving the ids of Hugging Face's tokenizers / transformers:
+ * GPT-2's, and any tokenizer.json of the same kind (OPT, BLOOM, GPT-Neo…).
  *
- * Text is cut at added tokens ("<|endoftext|>" and any others tokenizer.json lists), the rest
- * is split by GPT-2's regex, each piece's UTF-8 bytes are mapped to byte characters and merged
- * by rank. A lone surrogate in the input (which cannot be UTF-8 encoded; Hugging Face refuses
- * such strings) is encoded as U+FFFD, so encode(s) equals encode(s.toWellFormed()).
+ * encode(): the text is cut at added tokens ("<|endoftext|>", "</s>"…, raw text first,
+ * then the normalized-form ones after the normalizer has run on each piece), each piece is
+ * normalized, pre-tokenized (GPT-2's regex, a Split pattern, …), turned into byte characters
+ * and merged by rank; the post-processor's special tokens go around the result. A lone
+ * surrogate in the input (which cannot be UTF-8 encoded; Hugging Face refuses such strings)
+ * is encoded as U+FFFD, so encode(s) equals encode(s.toWellFormed()).
  */
 export class Tokenizer {
   /** Number of ids: the highest id + 1. */
   readonly vocabSize: number;
-  /** The id of "<|endoftext|>" (50256 in the standard vocabulary). */
+  /** The end-of-text id: tokenizer_config.json's eos_token, else "<|endoftext|>" (50256 in GPT-2), else "</s>". */
   readonly eosTokenId: number;
+  /** tokenizer_config.json's bos_token (GPT-2: "<|endoftext|>"), or the id encode() puts first; null if neither. */
+  readonly bosTokenId: number | null;
+  /** The ids encode() puts before and after the text unless told { addSpecialTokens: false }. */
+  readonly addedSpecialTokens: SpecialTokensAround;
 
-  private readonly vocab: Map<string, number>;
-  private readonly table: MergeTable;
-  private readonly byteIds: Int32Array;
+  private readonly vocab: ReadonlyMap<string, number>;
+  private readonly bpe: BpeModel;
   private readonly tokenOfId: Array<string | undefined>;
   private readonly bytesOfId: Array<Uint8Array | undefined>;
-  private readonly splitter: AddedTokenSplitter;
-  private readonly addPrefixSpace: boolean;
-  private readonly ignoreMerges: boolean;
-  private readonly words = new Map<string, readonly number[]>();
+  private readonly added: ReadonlyMap<string, number>;
+  private readonly specialIds: ReadonlySet<number>;
+  /** Added tokens matched in the raw text, and those matched after normalization. */
+  private readonly rawSplitter: AddedTokenSplitter;
+  private readonly normalizedSplitter: AddedTokenSplitter | null;
+  private readonly normalizer: Normalizer | null;
+  private readonly pre: PreTokenizerPlan;
   private readonly utf8 = new TextEncoder();
   private readonly text = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -52,33 +72,29 @@ export class Tokenizer {
     this.tokenOfId = data.tokenOfId.slice();
     for (const t of data.addedTokens) this.tokenOfId[t.id] = t.content;
     this.bytesOfId = new Array<Uint8Array | undefined>(this.vocabSize);
+    this.added = new Map(data.addedTokens.map((t) => [t.content, t.id]));
+    this.specialIds = new Set(data.addedTokens.filter((t) => t.special).map((t) => t.id));
 
-    this.byteIds = new Int32Array(256);
-    for (let b = 0; b < 256; b++) this.byteIds[b] = data.vocab.get(BYTE_TO_CHAR[b]!)!;
-
-    const count = data.merges.length / 3;
-    const rankOf = new PairTable(count);
-    const resultOf = new Int32Array(count);
-    for (let rank = 0; rank < count; rank++) {
-      // A pair listed twice keeps its later rank, as in tokenizers (its merge map is built in order).
-      rankOf.set(data.merges[rank * 3]!, data.merges[rank * 3 + 1]!, rank);
-      resultOf[rank] = data.merges[rank * 3 + 2]!;
-    }
-    this.table = { rankOf, resultOf };
-
-    this.splitter = new AddedTokenSplitter(data.addedTokens);
-    const eos = data.addedTokens.find((t) => t.content === EOS_TOKEN)?.id ?? data.vocab.get(EOS_TOKEN);
-    this.eosTokenId = eos!; // files.ts guarantees one of the two
-    this.addPrefixSpace = data.addPrefixSpace;
-    this.ignoreMerges = data.ignoreMerges;
+    this.bpe = new BpeModel(data.vocab, data.merges, data.model);
+    this.normalizer = data.normalizer;
+    const byForm = (normalized: boolean): AddedToken[] => data.addedTokens.filter((t) => t.normalized === normalized);
+    this.rawSplitter = new AddedTokenSplitter(byForm(false));
+    const normalizedTokens = byForm(true);
+    const normalize = data.normalizer ?? ((s: string) => s);
+    this.normalizedSplitter = normalizedTokens.length === 0 ? null : new AddedTokenSplitter(normalizedTokens, (t) => normalize(t.content));
+    this.pre = data.preTokenizer;
+    this.eosTokenId = data.eosTokenId;
+    this.bosTokenId = data.bosTokenId;
+    this.addedSpecialTokens = { prefix: [...data.around.prefix], suffix: [...data.around.suffix] };
   }
 
   /**
-   * Load a tokenizer from checkpoint files, or the standard GPT-2 vocabulary (assets/gpt2)
-   * when `files` is null. Bad files throw GptLoadError with code E_TOKENIZER.
+   * Load a tokenizer from checkpoint files (with the tokenizer_config.json beside them, if
+   * any), or the standard GPT-2 vocabulary (assets/gpt2) when `files` is null. Bad files
+   * throw GptLoadError with code E_TOKENIZER.
    */
-  static async load(files: TokenizerFiles | null): Promise<Tokenizer> {
-    if (files !== null) return new Tokenizer(await readTokenizerFiles(files));
+  static async load(files: TokenizerFiles | null, options?: ReadOptions): Promise<Tokenizer> {
+    if (files !== null) return new Tokenizer(await readTokenizerFiles(files, options));
     standard ??= readTokenizerFiles({
       kind: "vocab+merges",
       vocab: fileURLToPath(new URL("vocab.json", STANDARD_DIR)),
@@ -93,42 +109,74 @@ export class Tokenizer {
     return standard;
   }
 
-  /** The ids of `text`. */
-  encode(text: string): number[] {
+  /** The ids of `text`, with the special tokens Hugging Face adds by default (see EncodeOptions). */
+  encode(text: string, options?: EncodeOptions): number[] {
     if (typeof text !== "string") throw new GptInputError(`encode() expects a string, got ${describeValue(text)}`);
-    const out: number[] = [];
-    for (const segment of this.splitter.split(text)) {
+    const addSpecial = flag(options, "addSpecialTokens", true, "encode");
+    const out: number[] = addSpecial ? [...this.addedSpecialTokens.prefix] : [];
+    for (const segment of this.rawSplitter.split(text)) {
       if ("id" in segment) {
         out.push(segment.id);
         continue;
       }
-      let plain = segment.text;
-      if (this.addPrefixSpace && !plain.startsWith(" ")) plain = " " + plain;
-      const pieces = plain.match(GPT2_SPLIT);
-      if (pieces === null) continue;
-      for (const piece of pieces) {
-        const ids = this.encodePiece(piece);
-        for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+      const normalized = this.normalizer === null ? segment.text : this.normalizer(segment.text);
+      if (this.normalizedSplitter === null) {
+        this.encodePlain(normalized, out);
+        continue;
+      }
+      for (const inner of this.normalizedSplitter.split(normalized)) {
+        if ("id" in inner) out.push(inner.id);
+        else this.encodePlain(inner.text, out);
       }
     }
+    if (addSpecial) out.push(...this.addedSpecialTokens.suffix);
     return out;
   }
 
-  /** The text of `ids`; bytes that are not valid UTF-8 become U+FFFD (like errors="replace"). */
-  decode(ids: ArrayLike<number>): string {
-    return this.text.decode(this.decodeBytes(ids));
+  /** Pre-tokenize and merge text that holds no added token; append its ids to `out`. */
+  private encodePlain(text: string, out: number[]): void {
+    if (text.length === 0) return;
+    const gpt2 = this.pre.gpt2;
+    if (gpt2 !== null) {
+      const plain = gpt2.addPrefixSpace && !text.startsWith(" ") ? " " + text : text;
+      const pieces = plain.match(GPT2_SPLIT);
+      if (pieces === null) return;
+      for (const piece of pieces) {
+        const ids = this.bpe.encodeText(piece);
+        for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+      }
+      return;
+    }
+    let pieces = [text];
+    for (const step of this.pre.steps) pieces = step(pieces);
+    for (const piece of pieces) {
+      const ids = this.pre.bytesDeferred ? this.bpe.encodeText(piece) : this.bpe.encodeByteChars(piece);
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    }
+  }
+
+  /**
+   * The text of `ids`, as Hugging Face decodes it (ByteLevel: the tokens' bytes, then UTF-8
+   * with U+FFFD for invalid bytes, like errors="replace"). Special tokens are kept unless
+   * { skipSpecialTokens: true }.
+   */
+  decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
+    return this.text.decode(this.decodeBytes(ids, options));
   }
 
   /** The raw bytes of `ids` (which need not be valid UTF-8). */
-  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+  decodeBytes(ids: ArrayLike<number>, options?: DecodeOptions): Uint8Array {
     if (ids === null || typeof ids !== "object" || typeof ids.length !== "number") {
       throw new GptInputError(`decode() expects an array of token ids, got ${describeValue(ids)}`);
     }
-    const parts: Uint8Array[] = new Array<Uint8Array>(ids.length);
+    const skip = flag(options, "skipSpecialTokens", false, "decode");
+    const parts: Uint8Array[] = [];
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = this.bytesOf(ids[i]!);
-      parts[i] = bytes;
+      const id = ids[i]!;
+      const bytes = this.bytesOf(id); // first, so that an unknown id throws even when skipped
+      if (skip && this.specialIds.has(id)) continue;
+      parts.push(bytes);
       total += bytes.length;
     }
     const out = new Uint8Array(total);
@@ -150,6 +198,23 @@ export class Tokenizer {
     return this.bytesOf(id).slice();
   }
 
+  /**
+   * The id of a token given as its text ("</s>", "<|endoftext|>"): an added token's, else
+   * the vocabulary entry for the text's byte characters; null when there is no such single
+   * token. Unlike encode(), never splits and adds nothing.
+   */
+  tokenToId(token: string): number | null {
+    if (typeof token !== "string") throw new GptInputError(`tokenToId() expects a string, got ${describeValue(token)}`);
+    const added = this.added.get(token);
+    if (added !== undefined) return added;
+    return this.vocab.get(toByteChars(token)) ?? null;
+  }
+
+  /** Whether `id` is a special token (skipped by decode with skipSpecialTokens). */
+  isSpecialToken(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
   private bytesOf(id: number): Uint8Array {
     const cached = Number.isInteger(id) ? this.bytesOfId[id] : undefined;
     if (cached !== undefined) return cached;
@@ -164,27 +229,17 @@ export class Tokenizer {
     this.bytesOfId[id] = bytes;
     return bytes;
   }
+}
 
-  private encodePiece(piece: string): readonly number[] {
-    const cached = this.words.get(piece);
-    if (cached !== undefined) return cached;
-    const bytes = this.utf8.encode(piece); // a lone surrogate becomes EF BF BD (U+FFFD)
-    let ids: number[] | undefined;
-    if (this.ignoreMerges) {
-      const whole = this.vocab.get(charsOfBytes(bytes));
-      if (whole !== undefined) ids = [whole];
-    }
-    if (ids === undefined) {
-      ids = new Array<number>(bytes.length);
-      for (let i = 0; i < bytes.length; i++) ids[i] = this.byteIds[bytes[i]!]!;
-      ids = mergeWord(ids, this.table);
-    }
-    if (piece.length <= CACHE_WORD_MAX) {
-      if (this.words.size >= CACHE_CAPACITY) this.words.clear();
-      this.words.set(piece, ids);
-    }
-    return ids;
+function flag(options: unknown, name: string, fallback: boolean, method: string): boolean {
+  if (options === undefined) return fallback;
+  if (options === null || typeof options !== "object") {
+    throw new GptInputError(`${method}() options must be an object, got ${describeValue(options)}`);
   }
+  const v = (options as Record<string, unknown>)[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") throw new GptInputError(`${method}() option ${name} must be true or false, got ${describeValue(v)}`);
+  return v;
 }
 
 function describeValue(v: unknown): string {
