@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 
 import type { NativeDtype } from "../bindings.js";
 import { loadCheckpoint } from "../lib/checkpoint/index.js";
+import { randomPreset } from "../lib/random-spec.js";
 import { Gpt, GptError, type GptConfig, type WeightDtype } from "../lib/index.js";
 import { native } from "../lib/native.js";
 import { ArgError, parseArgs, USAGE, type BenchArgs } from "./lib/args.js";
@@ -32,6 +33,7 @@ import {
   measureDecode,
   measurePrefill,
   warmUp,
+  tensorFacts,
   weightBytesReadPerToken,
 } from "./lib/end-to-end.js";
 import { cpuTimer, cudaTimer, kernelPlan, measureAttention, measureMatmuls, memoryReadPlan } from "./lib/kernels.js";
@@ -50,25 +52,26 @@ const STORED_NAME: Record<NativeDtype, WeightDtype> = { F32: "float32", F16: "fl
 interface ModelFacts {
   name: string;
   nInner: number;
-  /** The checkpoint's own dtype of wte (the LM head), for the kernels when the dtype is kept. */
+  /** The checkpoint's own dtype of its token embedding (the LM head), for the kernels when the dtype is kept. */
   storedDtype: NativeDtype;
+  /** The engine's weights, as its architecture lays them out (lib/arch). */
+  parameters: number;
+  /** Rows of the learned position table (0 for BLOOM's ALiBi): a decode step reads one of them. */
+  positionRows: number;
 }
 
 async function modelFacts(args: BenchArgs): Promise<ModelFacts> {
-  if (args.model.kind === "random") return { name: `random:${args.model.preset}`, nInner: 0, storedDtype: "F32" };
+  if (args.model.kind === "random") {
+    const { config, tensors } = randomPreset(args.model.preset);
+    return { name: `random:${args.model.preset}`, nInner: config.nInner, storedDtype: "F32", ...tensorFacts(tensors) };
+  }
   const checkpoint = await loadCheckpoint(args.model.path);
   return {
     name: basename(checkpoint.dir),
     nInner: checkpoint.config.nInner,
-    storedDtype: checkpoint.tensors.get("wte.weight")?.dtype ?? "F32",
+    storedDtype: checkpoint.engineTensors[0]?.dtype ?? "F32",
+    ...tensorFacts(checkpoint.engineTensors),
   };
-}
-
-/** GPT-2's parameters: embeddings, per block two LayerNorms, four matmuls and biases, a final LayerNorm. */
-export function parameterCount(c: GptConfig, nInner: number): number {
-  const C = c.nEmbd;
-  const block = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * nInner + nInner) + (nInner * C + C);
-  return c.vocabSize * C + c.nCtx * C + c.nLayer * block + 2 * C;
 }
 
 async function loadModel(args: BenchArgs, dtype: WeightDtype | null): Promise<Gpt> {
@@ -101,8 +104,7 @@ async function measureModel(
   let model: ModelResult;
   try {
     const config = gpt.config;
-    const nInner = facts.nInner || 4 * config.nEmbd;
-    const parameters = parameterCount(config, nInner);
+    const { parameters } = facts;
     const plan = endToEndPlan(config.nCtx, args.quick);
     const ids = new IdSource(config.vocabSize);
     const cpuBefore = cpuSnapshot();
@@ -125,7 +127,7 @@ async function measureModel(
       parameters,
       weightBytes: gpt.weightBytes,
       kvCacheBytes: gpt.kvCacheBytes,
-      weightBytesReadPerToken: weightBytesReadPerToken(gpt.weightBytes, parameters, config),
+      weightBytesReadPerToken: weightBytesReadPerToken(gpt.weightBytes, parameters, facts.positionRows, config.nEmbd),
       loadSeconds,
       prefill,
       decode: decode.map((d) => ({
@@ -148,7 +150,7 @@ async function measureModel(
   if (args.kernels) {
     const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
     const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
-    const nInner = facts.nInner || 4 * model.config.nEmbd;
+    const { nInner } = facts;
     if (model.device === "cuda") {
       const timer = cudaTimer(native().cudaBench);
       // The CUDA backend keeps the KV cache in the weights' dtype: attention is timed per model.

@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 import { ArgError, parseArgs } from "../bench/lib/args.js";
-import { endToEndPlan, IdSource, kvBytesReadPerToken, weightBytesReadPerToken } from "../bench/lib/end-to-end.js";
+import { endToEndPlan, IdSource, kvBytesReadPerToken, tensorFacts, weightBytesReadPerToken } from "../bench/lib/end-to-end.js";
+import { randomPreset } from "../lib/random-spec.js";
 import { blockMatmuls, kernelPlan } from "../bench/lib/kernels.js";
 import { otherCpuShare, parseCacheSize } from "../bench/lib/machine.js";
 import { fileStamp, SCHEMA, type BenchResult } from "../bench/lib/results.js";
@@ -108,11 +109,21 @@ describe("bench plans and byte counts", () => {
     expect(plan.attentionContexts).toEqual([128, 512, 1024]);
   });
 
+  it("counts each family's engine weights from its architecture: transformers' parameter counts", () => {
+    expect(tensorFacts(randomPreset("gpt2").tensors)).toEqual({ parameters: 124_439_808, positionRows: 1024 });
+    // BLOOM-560m as transformers counts it, and no position table (ALiBi).
+    expect(tensorFacts(randomPreset("bloom-560m").tensors)).toEqual({ parameters: 559_214_592, positionRows: 0 });
+    // OPT-125m's 125,239,296 less the two padding rows of its positions, which the engine never reads.
+    expect(tensorFacts(randomPreset("opt-125m").tensors)).toEqual({ parameters: 125_239_296 - 2 * 768, positionRows: 2048 });
+  });
+
   it("a decode step reads every weight but the unused rows of wpe, and the cache up to its context", () => {
     // GPT-2 124M in float32: 124,439,808 parameters.
     const params = 124_439_808;
-    const read = weightBytesReadPerToken(params * 4, params, GPT2);
+    const read = weightBytesReadPerToken(params * 4, params, 1024, 768);
     expect(read).toBe((params - 1023 * 768) * 4);
+    // BLOOM has no position table: every weight is read.
+    expect(weightBytesReadPerToken(1000, 500, 0, 64)).toBe(1000);
     expect(kvBytesReadPerToken(2 * 12 * 768 * 4, 900)).toBe(2 * 12 * 900 * 768 * 4);
   });
 

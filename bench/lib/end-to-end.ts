@@ -66,10 +66,17 @@ export class IdSource {
   }
 }
 
+/** The engine tensors' parameter count, and the rows of the position table among them. */
+export function tensorFacts(tensors: readonly { name: string; shape: number[] }[]): { parameters: number; positionRows: number } {
+  const parameters = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const positions = tensors.find((t) => t.name === "wpe.weight" || t.name === "embed_positions.weight");
+  return { parameters, positionRows: positions?.shape[0] ?? 0 };
+}
+
 /** Bytes of weights one decode step reads: all of them but the rows of wpe past the current position. */
-export function weightBytesReadPerToken(weightBytes: number, parameters: number, config: GptConfig): number {
+export function weightBytesReadPerToken(weightBytes: number, parameters: number, positionRows: number, nEmbd: number): number {
   const bytesPerParameter = weightBytes / parameters;
-  return weightBytes - (config.nCtx - 1) * config.nEmbd * bytesPerParameter;
+  return weightBytes - Math.max(0, positionRows - 1) * nEmbd * bytesPerParameter;
 }
 
 /** KV-cache bytes one decode step reads at `context` positions, `bytesPerPosition` each. */
