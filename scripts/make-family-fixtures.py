@@ -30,6 +30,8 @@ that family are found in the wild, plus the answers the engine under test must r
                    layernorm true, layer_norm_epsilon 1e-3, BF16 safetensors. Tokenizer: the same
                    tokenizer.json with the Hub's legacy tokenizer_config.json +
                    special_tokens_map.json (as in bigscience/bloom-560m).
+  bloom-f16-bin    BLOOM, hidden 96 / 3 heads of 32, 2 layers, F16, ONE pytorch_model.bin.
+                   Tokenizer: as bloom-f32.
   gpt-neo-f32      GPTNeoForCausalLM, hidden 64 / 4 heads of 16, attention_types
                    [[["global", "local"], 1]] (layer 0 global, layer 1 local), window_size 8,
                    max_position_embeddings 64, F32 safetensors. Tokenizer: GPT-2's truncated
@@ -258,6 +260,16 @@ FIXTURES = [
         init=dict(in_gain=2.5, out_gain=3.0),
         tokenizer="bloom-hub-files",
         prompt="Hello world! It's 2024, isn't it? Yes, and the rain keeps falling down.",
+    ),
+    dict(
+        name="bloom-f16-bin",
+        family="bloom",
+        dtype="F16",
+        layout="bin",
+        config=dict(hidden_size=96, n_head=3, n_layer=2, layer_norm_epsilon=1e-5),
+        init=dict(in_gain=2.5, out_gain=3.0),
+        tokenizer="bloom-tokenizer.json",
+        prompt="The market opened at 8:30; by noon, 12 stalls had sold out of bread.",
     ),
     dict(
         name="gpt-neo-f32",

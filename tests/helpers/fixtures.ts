@@ -10,6 +10,7 @@ export const FAMILY_FIXTURES = [
   "opt-bin-sharded",
   "bloom-f32",
   "bloom-bf16",
+  "bloom-f16-bin",
   "gpt-neo-f32",
   "gpt-neo-f16-bin",
 ] as const;
