@@ -275,7 +275,7 @@ describe("aborts", () => {
 });
 
 describe("what a text-only model cannot do", () => {
-  it("tools and JSON output are warnings, as the specification asks", async () => {
+  it("tools are a warning, as the specification asks (the model runs without them)", async () => {
     // The result carries them; the AI SDK's own console logging of them is turned off here.
     (globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
     const result = await generateText({
