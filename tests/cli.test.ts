@@ -215,7 +215,7 @@ describe("cli info", () => {
     const out = await cli(["info", "--model", TINY]);
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^gpt-cuda \d+\.\d+\.\d+/);
-    expect(out.stdout).toMatch(/config\s+2 layers, 3 heads, 48 wide/);
+    expect(out.stdout).toMatch(/config\s+gpt2: 2 layers, 3 heads, 48 wide/);
     expect(out.stdout).toMatch(/tokenizer tokenizer\.json/);
     expect(out.stdout).toMatch(/^auto {6}(cpu|cuda) \(.+\)$/m);
   });

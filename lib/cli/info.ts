@@ -118,7 +118,7 @@ function formatInfo(info: Info): string {
       .join(", ");
     lines.push(
       `model     ${m.path}` + (m.hub ? ` (${m.hub.repo}@${m.hub.revision}, commit ${m.hub.commit.slice(0, 12)})` : ""),
-      `  config    ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide (MLP ${c.nInner}), ` +
+      `  config    ${c.modelType}: ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide (MLP ${c.nInner}), ` +
         `${c.nCtx} positions, vocabulary ${c.vocabSize}`,
       `  weights   ${(m.parameters / 1e6).toFixed(1)}M parameters, ${dtypes}`,
       `  files     ${m.files.map((f) => `${f.name} (${formatBytes(f.bytes)})`).join(", ")}`,
