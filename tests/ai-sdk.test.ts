@@ -274,6 +274,41 @@ describe("aborts", () => {
   });
 });
 
+describe("the provider's stream", () => {
+  it("delivers every part to a slow reader when chunks hold no text yet (a character or stop string pending)", async () => {
+    // A stand-in Gpt whose stream yields empty-text chunks between texts, read 20 ms apart: a
+    // pull that enqueued nothing would leave the reader waiting for ever.
+    const chunks = ["a", "", "", "b", "", "c"].map((text, i) => ({ token: i, text, logprob: 0 }));
+    const fake = Object.create(Gpt.prototype) as Gpt;
+    Object.defineProperty(fake, "hasChatTemplate", { value: false });
+    Object.defineProperty(fake, "path", { value: "/stand-in" });
+    const result = { text: "abc", tokens: [], finishReason: "length", usage: { promptTokens: 1, completionTokens: 6, cachedTokens: 0 }, timings: { queueMs: 0, prefillMs: 0, decodeMs: 0 } };
+    Object.defineProperty(fake, "stream", {
+      value: () => {
+        let i = 0;
+        return {
+          next: async () => (i < chunks.length ? { value: chunks[i++]!, done: false } : { value: undefined, done: true }),
+          return: async () => ({ value: undefined, done: true }),
+          result: Promise.resolve(result),
+        };
+      },
+    });
+    const { stream } = await gptCuda(fake).doStream({ prompt: [{ role: "user", content: [{ type: "text", text: "hi" }] }] });
+    const reader = stream.getReader();
+    const deltas: string[] = [];
+    let last = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.type === "text-delta") deltas.push(value.delta);
+      last = value.type;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(deltas).toEqual(["a", "b", "c"]);
+    expect(last).toBe("finish");
+  });
+});
+
 describe("what a text-only model cannot do", () => {
   it("tools are a warning, as the specification asks (the model runs without them)", async () => {
     // The result carries them; the AI SDK's own console logging of them is turned off here.

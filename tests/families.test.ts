@@ -116,6 +116,11 @@ describe("family checkpoints that cannot load", () => {
     await expectLoadError(await edited(name, fields), code, "config.json", fragment);
   });
 
+  it("reads BLOOM's legacy n_embed over hidden_size, as BloomConfig does, and names the key it used", async () => {
+    expect((await loadCheckpoint(await edited("bloom-f32", { n_embed: 96, hidden_size: 50 }))).config.nEmbd).toBe(96);
+    await expectLoadError(await edited("bloom-f32", { n_embed: 50 }), "E_CHECKPOINT", "n_embed (50) is not divisible by n_head (6)");
+  });
+
   it("names a stored tensor whose shape the config does not imply", async () => {
     const dir = await edited("opt-f32", { ffn_dim: 100 });
     await expectLoadError(dir, "E_CHECKPOINT", 'tensor "model.decoder.layers.0.fc1.weight" has shape [192, 64], but config.json implies [100, 64]');

@@ -111,10 +111,13 @@ export class GptCudaLanguageModel implements LanguageModelV4, Disposable {
         controller.enqueue({ type: "stream-start", warnings: call.warnings });
         controller.enqueue(metadata);
       },
-      // One chunk per pull: a reader that stops reading stops the sequence (it pauses unread).
+      // One chunk with text per pull (a pull must enqueue something, or the stream would not pull
+      // again): a reader that stops reading stops the sequence (it pauses unread).
       async pull(controller) {
         try {
-          const next = await stream.next();
+          let next = await stream.next();
+          // A chunk can hold no text yet (a character or stop string pending): read on.
+          while (!raw && !next.done && next.value.text === "") next = await stream.next();
           if (!next.done) {
             if (raw) controller.enqueue({ type: "raw", rawValue: { ...next.value } });
             if (next.value.text === "") return;

@@ -2,7 +2,8 @@
  * An architecture, described once per family (one file each in lib/arch/, the way transformers
  * has a modeling file per family): how its config.json maps onto the engine, which stored tensors
  * it needs and how each becomes a tensor of the engine's layout, and which native graph
- * (native/core/graphs/) runs it with which parameters of the shared ops.
+ * (native/core/graphs/) runs it with which parameters of the shared ops. Stored tensors no plan
+ * names (causal-mask buffers, an LM head tied to the embedding) are never read.
  */
 import type { ModelConfig } from "../checkpoint/types.js";
 import type { ConfigFields } from "./config-fields.js";
@@ -14,8 +15,6 @@ export interface Architecture {
   readonly architectures: readonly string[];
   /** Prefixes stored tensor names may carry, one family's checkpoints differing on them; dropped to give canonical names. */
   readonly prefixes: readonly string[];
-  /** Stored tensors (canonical names) the engine never reads: causal-mask buffers, an LM head tied to the embedding. */
-  readonly ignored: RegExp;
   parseConfig(fields: ConfigFields): ModelConfig;
   /** The engine's tensors, each made from stored ones (`fields`: config.json, for what only the layout depends on). */
   tensors(config: ModelConfig, fields: ConfigFields): EngineTensorPlan[];

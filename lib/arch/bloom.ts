@@ -25,7 +25,6 @@ export const BLOOM: Architecture = {
   modelType: "bloom",
   architectures: ["BloomForCausalLM", "BloomModel"],
   prefixes: ["transformer."],
-  ignored: /^(?:lm_head\.weight)$/,
 
   parseConfig(f: ConfigFields): ModelConfig {
     if (!f.boolean("tie_word_embeddings", true))
@@ -33,11 +32,14 @@ export const BLOOM: Architecture = {
     // slow_but_exact with pretraining_tp > 1 splits the dense layers' sums in another order.
     if (f.boolean("slow_but_exact", false) && f.optionalPositiveInt("pretraining_tp", 1) > 1)
       throw f.unsupported("slow_but_exact: true with pretraining_tp > 1 is not supported");
+    // As BloomConfig reads them: n_embed, where given, over hidden_size.
+    const headKey = f.has("n_head") ? "n_head" : "num_attention_heads";
+    const embdKey = f.has("n_embed") ? "n_embed" : "hidden_size";
     const nLayer = f.firstPositiveInt("n_layer", "num_hidden_layers");
-    const nHead = f.firstPositiveInt("n_head", "num_attention_heads");
-    const nEmbd = f.firstPositiveInt("hidden_size", "n_embed");
+    const nHead = f.positiveInt(headKey);
+    const nEmbd = f.positiveInt(embdKey);
     const vocabSize = f.positiveInt("vocab_size");
-    f.checkHeads("hidden_size", nEmbd, "n_head", nHead);
+    f.checkHeads(embdKey, nEmbd, headKey, nHead);
     return {
       modelType: "bloom",
       nLayer,

@@ -31,7 +31,6 @@ export const GPT_NEO: Architecture = {
   modelType: "gpt_neo",
   architectures: ["GPTNeoForCausalLM", "GPTNeoModel"],
   prefixes: ["transformer."],
-  ignored: /^(?:h\.\d+\.attn\.attention\.(?:bias|masked_bias)|lm_head\.weight)$/,
 
   parseConfig(f: ConfigFields): ModelConfig {
     const activation = f.oneOf("activation_function", "gelu_new", ACTIVATIONS);

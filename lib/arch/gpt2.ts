@@ -54,7 +54,6 @@ export const GPT2: Architecture = {
   modelType: "gpt2",
   architectures: ["GPT2LMHeadModel", "GPT2Model"],
   prefixes: ["transformer."],
-  ignored: /^(?:h\.\d+\.attn\.(?:bias|masked_bias)|lm_head\.weight)$/,
 
   parseConfig(f: ConfigFields): ModelConfig {
     const activation = f.oneOf("activation_function", "gelu_new", ACTIVATIONS);

@@ -14,7 +14,6 @@ export const OPT: Architecture = {
   architectures: ["OPTForCausalLM", "OPTModel"],
   // OPTForCausalLM saves the body under model.decoder., OPTModel under decoder.
   prefixes: ["model.decoder.", "decoder."],
-  ignored: /^(?:lm_head\.weight)$/,
 
   parseConfig(f: ConfigFields): ModelConfig {
     const activation = f.oneOf("activation_function", "relu", ACTIVATIONS);
