@@ -272,6 +272,8 @@ export interface NativeCudaOps {
     eps: number;
     out: Float32Array;
   }): void;
+  /** RMSNorm (the twin of ops.rmsnorm), fused with the residual add when `add` is given (x += add, written back). */
+  rmsnorm(args: { x: Float32Array; add: Float32Array | null; rows: number; c: number; gamma: Float32Array; eps: number; out: Float32Array }): void;
   embed(args: {
     tokens: Int32Array;
     start: number;
@@ -305,6 +307,8 @@ export interface NativeOps {
   matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
   attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
+  /** Llama's RMSNorm over rows of gamma.length: out = x / √(mean(x²) + eps) · gamma (one implementation, in double). */
+  rmsnorm(args: { x: Float32Array; rows: number; gamma: Float32Array; eps: number; out: Float32Array; threads: number }): void;
   /** ALiBi's slope per head for a model of `heads` heads, as transformers' build_alibi_tensor makes them. */
   alibiSlopes(heads: number): Float32Array;
   /** out = the epilogue's activation of input, elementwise (store and residual: a copy). */

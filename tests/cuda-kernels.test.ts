@@ -232,6 +232,32 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
     });
   });
 
+  describe("rmsnorm (and the fused residual add)", () => {
+    it.each([
+      [1, 8],
+      [3, 576], // SmolLM2-135M's width
+      [2, 333],
+      [4, 2048],
+    ])("%i rows × C = %i, against the CPU's", (rows, c) => {
+      const prng = new Prng(deriveSeed(SEED, 2100 + c));
+      const x = random(prng, rows * c, -3, 5);
+      const add = random(prng, rows * c);
+      const gamma = random(prng, c, 0.5, 1.5);
+      const eps = 1e-6;
+      for (const withAdd of [false, true]) {
+        const summed = Float32Array.from(x, (v, i) => (withAdd ? v + add[i]! : v));
+        const ref = poisoned(rows * c);
+        ops.rmsnorm({ x: summed, rows, gamma, eps, out: ref, threads: 1 });
+        const xs = x.slice();
+        const out = poisoned(rows * c);
+        cuda.rmsnorm({ x: xs, add: withAdd ? add : null, rows, c, gamma, eps, out });
+        expectClose(out, ref, FP32, withAdd ? "add + rmsnorm" : "rmsnorm");
+        if (withAdd) expectClose(xs, summed, FP32, "residual written back");
+        else expect(xs).toEqual(x);
+      }
+    });
+  });
+
   describe("embed", () => {
     it.each(DTYPES)("%s, odd C, start > 0", (dtype) => {
       const prng = new Prng(deriveSeed(SEED, 3000 + DTYPES.indexOf(dtype)));

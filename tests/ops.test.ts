@@ -697,6 +697,37 @@ describe(`ops.activation fast vs reference (seed ${SEED})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// RMSNorm (Llama's): x / √(mean(x²) + eps) · gamma, per row
+
+describe(`ops.rmsnorm (seed ${SEED})`, () => {
+  it.each([
+    [1, 1, 1e-6, 1],
+    [3, 7, 1e-5, 2],
+    [17, 48, 1e-6, 3],
+    [2, 1000, 1e-5, 2],
+    [5, 576, 1e-5, 1],
+  ])("%i rows × %i wide, eps %f, %i threads: the formula in double", (rows, c, eps, threads) => {
+    const rng = new Prng(deriveSeed(SEED, 5000 + c));
+    const x = rng.floats(rows * c, -3, 5);
+    const gamma = rng.floats(c, 0.5, 1.5);
+    const out = new Float32Array(rows * c).fill(NaN);
+    ops.rmsnorm({ x, rows, gamma, eps, out, threads });
+    for (let t = 0; t < rows; t++) {
+      const row = x.subarray(t * c, (t + 1) * c);
+      const rms = Math.sqrt(row.reduce((s, v) => s + v * v, 0) / c + eps);
+      for (let j = 0; j < c; j++) {
+        const want = (row[j]! / rms) * gamma[j]!;
+        expect(Math.abs(out[t * c + j]! - want), `row ${t} col ${j}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+      }
+    }
+    // Each row is its own task: the same alone as among others.
+    const alone = new Float32Array(c);
+    ops.rmsnorm({ x: x.subarray((rows - 1) * c), rows: 1, gamma, eps, out: alone, threads: 1 });
+    expect(Array.from(alone)).toEqual(Array.from(out.subarray((rows - 1) * c)));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Argument validation
 
 describe("ops argument validation", () => {

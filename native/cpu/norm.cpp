@@ -52,4 +52,18 @@ void layernorm(ThreadPool& pool, const float* x, int64_t rows, const WeightView&
   });
 }
 
+void rmsnorm(ThreadPool& pool, const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) {
+  const int64_t C = gamma.shape[0];
+  std::vector<float> g(static_cast<size_t>(C));
+  widen_block(gamma.dtype, gamma.data, C, 1, int(C), g.data());
+  pool.parallel_for(rows, [&](int64_t t) {
+    const float* in = x + t * C;
+    float* dst = out + t * C;
+    double squares = 0.0;
+    for (int64_t c = 0; c < C; ++c) squares += double(in[c]) * double(in[c]);
+    const float rstd = float(1.0 / std::sqrt(squares / double(C) + double(eps)));
+    for (int64_t c = 0; c < C; ++c) dst[c] = in[c] * rstd * g[size_t(c)];
+  });
+}
+
 }  // namespace gpt::cpu

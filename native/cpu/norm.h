@@ -15,4 +15,8 @@ void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const 
 void layernorm(ThreadPool& pool, const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta,
                float eps, float* out);
 
+// out[t] = x[t] / sqrt(mean(x[t]²) + eps) · gamma (Llama's RMSNorm), over C = gamma's length.
+// Like layernorm, one implementation: the statistic in double, each row one task.
+void rmsnorm(ThreadPool& pool, const float* x, int64_t rows, const WeightView& gamma, float eps, float* out);
+
 }  // namespace gpt::cpu

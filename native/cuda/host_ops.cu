@@ -65,6 +65,19 @@ void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const f
   download(d_out, out);
 }
 
+void host_rmsnorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, float eps, float* out) {
+  const size_t bytes = size_t(rows * C) * 4;
+  DeviceBuffer d_x = upload(x, bytes), d_out = upload(out, bytes), d_g = upload(gamma, size_t(C) * 4);
+  if (add) {
+    DeviceBuffer d_add = upload(add, bytes);
+    add_rmsnorm(d_x.get<float>(), d_add.get<float>(), rows, C, d_g.get<float>(), eps, d_out.get<float>(), nullptr);
+    download(d_x, x);
+  } else {
+    rmsnorm(d_x.get<float>(), rows, C, d_g.get<float>(), eps, d_out.get<float>(), nullptr);
+  }
+  download(d_out, out);
+}
+
 void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,
                 const WeightView& wpe, float* out) {
   const int64_t C = wte.shape[1];

@@ -25,6 +25,9 @@ void host_lm_head(const float* in, int64_t M, const WeightView& wte, MatmulPath 
 void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, const float* beta,
                     float eps, float* out);
 
+// host_layernorm's twin for RMSNorm (no beta).
+void host_rmsnorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, float eps, float* out);
+
 void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,
                 const WeightView& wpe, float* out);
 

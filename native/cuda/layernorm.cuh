@@ -1,4 +1,5 @@
-// Launchers of LayerNorm over the last dimension, alone or fused with the residual add before it.
+// Launchers of LayerNorm and RMSNorm over the last dimension, alone or fused with the residual add
+// before it.
 // Device pointers; x, add, out fp32 [rows, C]; gamma, beta fp32 [C].
 #pragma once
 #include <cuda_runtime.h>
@@ -18,5 +19,12 @@ void layernorm(const float* x, int64_t rows, int64_t C, const float* gamma, cons
 // x[t] += add[t] (written back: the residual stream), then out[t] = LayerNorm(x[t]).
 void add_layernorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, const float* beta,
                    float eps, float* out, cudaStream_t stream);
+
+// out[t] = x[t] / sqrt(mean(x[t]²) + eps) · gamma (Llama's RMSNorm).
+void rmsnorm(const float* x, int64_t rows, int64_t C, const float* gamma, float eps, float* out, cudaStream_t stream);
+
+// x[t] += add[t], then out[t] = RMSNorm(x[t]).
+void add_rmsnorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, float eps, float* out,
+                 cudaStream_t stream);
 
 }  // namespace gpt::cuda

@@ -114,6 +114,18 @@ Napi::Value Layernorm(const Napi::CallbackInfo& info) {
   });
 }
 
+// rmsnorm({x, add, rows, c, gamma, eps, out}): writes `out` (and `x` when `add` is given).
+Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    const int64_t rows = int_field(env, a, "rows"), C = int_field(env, a, "c");
+    const size_t n = size_t(rows * C);
+    const float* add = a.Get("add").IsNull() ? nullptr : f32(env, a, "add", n);
+    cuda::host_rmsnorm(f32(env, a, "x", n), add, rows, C, f32(env, a, "gamma", size_t(C)), float(number_field(a, "eps")),
+                       f32(env, a, "out", n));
+    return env.Undefined();
+  });
+}
+
 // embed({tokens, start, wte, wteDtype, wpe, wpeDtype, vocab, positions, c, out}): writes `out`.
 Napi::Value Embed(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
@@ -197,6 +209,7 @@ Napi::Value Unavailable(const Napi::CallbackInfo& info) {
 #define Matmul Unavailable
 #define LmHead Unavailable
 #define Layernorm Unavailable
+#define Rmsnorm Unavailable
 #define Embed Unavailable
 #define Attention Unavailable
 #define Sample Unavailable
@@ -211,6 +224,7 @@ Napi::Object CreateCudaOps(Napi::Env env) {
   ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   ops.Set("layernorm", Napi::Function::New<Layernorm>(env, "layernorm"));
+  ops.Set("rmsnorm", Napi::Function::New<Rmsnorm>(env, "rmsnorm"));
   ops.Set("embed", Napi::Function::New<Embed>(env, "embed"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));

@@ -10,6 +10,7 @@
 #include "cpu/attention.h"
 #include "cpu/activation.h"
 #include "cpu/matmul.h"
+#include "cpu/norm.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
 #include "napi/spec.h"
@@ -130,6 +131,28 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// rmsnorm({x, rows, gamma, eps, out, threads}): out = RMSNorm(x) row by row (cpu/norm.h: one
+// implementation, the statistic in double).
+Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  const int64_t rows = int64_t(number_field(a, "rows"));
+  Napi::Value gv = a.Get("gamma");
+  if (!gv.IsTypedArray() || gv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "gamma must be a Float32Array");
+  Napi::Float32Array gamma = gv.As<Napi::Float32Array>();
+  const int64_t C = int64_t(gamma.ElementLength());
+  if (rows < 1 || C < 1) throw Napi::RangeError::New(env, "rmsnorm needs rows and a gamma of at least 1");
+  WeightView g;
+  g.data = gamma.Data();
+  g.dtype = DType::F32;
+  g.shape = {C};
+  ThreadPool pool(int(number_field(a, "threads")));
+  cpu::rmsnorm(pool, f32_arg(env, a, "x", size_t(rows * C)).Data(), rows, g, float(number_field(a, "eps")),
+               f32_arg(env, a, "out", size_t(rows * C)).Data());
+  return env.Undefined();
+}
+
 // alibiSlopes(heads): ALiBi's slope per head (core/backend.h).
 Napi::Value AlibiSlopes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -185,6 +208,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("activation", Napi::Function::New<Activation>(env, "activation"));
   ops.Set("alibiSlopes", Napi::Function::New<AlibiSlopes>(env, "alibiSlopes"));
+  ops.Set("rmsnorm", Napi::Function::New<Rmsnorm>(env, "rmsnorm"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
   return ops;
 }
