@@ -251,6 +251,21 @@ export interface NativeAttentionArgs {
   slopes?: Float32Array;
 }
 
+export interface NativeRotaryArgs {
+  qkv: Float32Array;
+  rows: number;
+  positions: Int32Array;
+  qHeads: number;
+  kvHeads: number;
+  headDim: number;
+  /** Rotated values per head (even, ≤ headDim; less is partial rotary). */
+  dims: number;
+  /** GPT-J's pairs (2i, 2i + 1); otherwise GPT-NeoX's and Llama's (i, i + dims/2). */
+  interleaved: boolean;
+  /** dims / 2 frequencies: pair i turns by position · invFreq[i]. */
+  invFreq: Float32Array;
+}
+
 export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
 
 /**
@@ -272,6 +287,8 @@ export interface NativeCudaOps {
     eps: number;
     out: Float32Array;
   }): void;
+  /** The rotary embedding (the twin of ops.rotary). */
+  rotary(args: NativeRotaryArgs): void;
   /** RMSNorm (the twin of ops.rmsnorm), fused with the residual add when `add` is given (x += add, written back). */
   rmsnorm(args: { x: Float32Array; add: Float32Array | null; rows: number; c: number; gamma: Float32Array; eps: number; out: Float32Array }): void;
   embed(args: {
@@ -307,6 +324,8 @@ export interface NativeOps {
   matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
   attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
+  /** The rotary embedding (RoPE) of each row's q and k heads in place (native/cpu/rotary.h): rows [q | k | v] of qHeads, kvHeads, kvHeads heads. */
+  rotary(args: NativeRotaryArgs & { threads: number }): void;
   /** Llama's RMSNorm over rows of gamma.length: out = x / √(mean(x²) + eps) · gamma (one implementation, in double). */
   rmsnorm(args: { x: Float32Array; rows: number; gamma: Float32Array; eps: number; out: Float32Array; threads: number }): void;
   /** ALiBi's slope per head for a model of `heads` heads, as transformers' build_alibi_tensor makes them. */

@@ -82,7 +82,7 @@ describe("devices()", () => {
 
   it.skipIf(devices.length > 0)("without a device, every cudaOps function throws a clear error", () => {
     const ops = binding.cudaOps as unknown as Record<string, (args: unknown) => unknown>;
-    expect(Object.keys(ops).sort()).toEqual(["attention", "embed", "layernorm", "lmHead", "matmul", "memInfo", "rmsnorm", "sample"]);
+    expect(Object.keys(ops).sort()).toEqual(["attention", "embed", "layernorm", "lmHead", "matmul", "memInfo", "rmsnorm", "rotary", "sample"]);
     const message = binding.buildInfo().cuda ? /needs a CUDA device/ : /built without it/;
     for (const [name, fn] of Object.entries(ops)) expect(() => fn({}), name).toThrow(message);
   });

@@ -258,6 +258,26 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
     });
   });
 
+  describe("rotary", () => {
+    it.each([
+      [9, 3, 80, 80, false],
+      [2, 2, 80, 20, false],
+      [3, 1, 256, 64, true],
+    ] as const)("%i q / %i kv heads of %i, %i rotated, interleaved %s: the CPU's result", (qHeads, kvHeads, D, dims, interleaved) => {
+      const prng = new Prng(deriveSeed(SEED, 2200 + D + dims));
+      const rows = 4;
+      const positions = Int32Array.of(0, 5, 300, 4095);
+      const qkv = random(prng, rows * (qHeads + 2 * kvHeads) * D, -2, 2);
+      const invFreq = Float32Array.from({ length: dims / 2 }, (_, i) => 1 / 10000 ** Math.fround((2 * i) / dims));
+      const args = { rows, positions, qHeads, kvHeads, headDim: D, dims, interleaved, invFreq };
+      const cpu = qkv.slice();
+      ops.rotary({ ...args, qkv: cpu, threads: 1 });
+      const gpu = qkv.slice();
+      cuda.rotary({ ...args, qkv: gpu });
+      expectClose(gpu, cpu, FP32, "rotary");
+    });
+  });
+
   describe("embed", () => {
     it.each(DTYPES)("%s, odd C, start > 0", (dtype) => {
       const prng = new Prng(deriveSeed(SEED, 3000 + DTYPES.indexOf(dtype)));

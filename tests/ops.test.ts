@@ -728,6 +728,60 @@ describe(`ops.rmsnorm (seed ${SEED})`, () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Rotary position embedding: q and k heads turned in place, v untouched
+
+/** transformers' rotary in double: rotate_half (pairs i, i + dims/2) or rotate_every_two, the angle a float product. */
+function rotaryReference(qkv: Float32Array, rows: number, positions: Int32Array, qHeads: number, kvHeads: number, D: number, dims: number, interleaved: boolean, invFreq: Float32Array) {
+  const out = Float64Array.from(qkv);
+  const width = (qHeads + 2 * kvHeads) * D;
+  for (let r = 0; r < rows; r++)
+    for (let h = 0; h < qHeads + kvHeads; h++)
+      for (let i = 0; i < dims / 2; i++) {
+        const angle = Math.fround(positions[r]! * invFreq[i]!);
+        const [a, b] = interleaved ? [2 * i, 2 * i + 1] : [i, i + dims / 2];
+        const at = r * width + h * D;
+        const x1 = qkv[at + a]!, x2 = qkv[at + b]!;
+        out[at + a] = x1 * Math.cos(angle) - x2 * Math.sin(angle);
+        out[at + b] = x2 * Math.cos(angle) + x1 * Math.sin(angle);
+      }
+  return out;
+}
+
+/** Llama's frequencies: theta^(−2i/dims), in float as transformers computes them. */
+const invFreqOf = (dims: number, theta: number) => Float32Array.from({ length: dims / 2 }, (_, i) => 1 / theta ** Math.fround((2 * i) / dims));
+
+describe(`ops.rotary (seed ${SEED})`, () => {
+  it.each([
+    // [qHeads, kvHeads, headDim, dims, interleaved]: Llama (full, half-split), GQA 9/3 heads of 80,
+    // NeoX's partial rotary (a quarter), GPT-J's interleaved on the first 64 of 256.
+    [4, 4, 64, 64, false],
+    [9, 3, 80, 80, false],
+    [2, 2, 80, 20, false],
+    [3, 1, 256, 64, true],
+  ] as const)("%i q heads, %i kv heads of %i, %i rotated, interleaved %s", (qHeads, kvHeads, D, dims, interleaved) => {
+    const rng = new Prng(deriveSeed(SEED, 6000 + D + dims));
+    const rows = 5;
+    const positions = Int32Array.of(0, 1, 17, 999, 4095);
+    const qkv = rng.floats(rows * (qHeads + 2 * kvHeads) * D, -2, 2);
+    const invFreq = invFreqOf(dims, 10000);
+    const want = rotaryReference(qkv, rows, positions, qHeads, kvHeads, D, dims, interleaved, invFreq);
+    const got = Float32Array.from(qkv);
+    ops.rotary({ qkv: got, rows, positions, qHeads, kvHeads, headDim: D, dims, interleaved, invFreq, threads: 2 });
+    let err = 0;
+    for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    expect(err).toBeLessThanOrEqual(2e-6);
+    // Position 0 turns nothing; v and the values past `dims` are not touched.
+    const width = (qHeads + 2 * kvHeads) * D;
+    expect(Array.from(got.subarray(0, width))).toEqual(Array.from(qkv.subarray(0, width)));
+    for (let r = 0; r < rows; r++) {
+      const v = r * width + (qHeads + kvHeads) * D;
+      expect(Array.from(got.subarray(v, v + kvHeads * D))).toEqual(Array.from(qkv.subarray(v, v + kvHeads * D)));
+      if (dims < D) expect(got[r * width + dims]).toBe(qkv[r * width + dims]);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Argument validation
 
 describe("ops argument validation", () => {

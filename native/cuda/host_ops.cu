@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cuda/attention.cuh"
+#include "cuda/rotary.cuh"
 #include "cuda/device_buffer.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/host_ops.h"
@@ -76,6 +77,16 @@ void host_rmsnorm(float* x, const float* add, int64_t rows, int64_t C, const flo
     rmsnorm(d_x.get<float>(), rows, C, d_g.get<float>(), eps, d_out.get<float>(), nullptr);
   }
   download(d_out, out);
+}
+
+void host_rotary(const RotaryArgs& a, float* qkv, int64_t rows, const int32_t* positions) {
+  const size_t bytes = size_t(rows * (a.q_heads + 2 * a.kv_heads) * a.head_dim) * 4;
+  DeviceBuffer d_qkv = upload(qkv, bytes), d_pos = upload(positions, size_t(rows) * 4);
+  DeviceBuffer d_freq = upload(a.inv_freq, size_t(a.dims / 2) * 4);
+  RotaryArgs d = a;
+  d.inv_freq = d_freq.get<float>();
+  rotary(d, d_qkv.get<float>(), rows, d_pos.get<int32_t>(), nullptr);
+  download(d_qkv, qkv);
 }
 
 void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,

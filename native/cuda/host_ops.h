@@ -28,6 +28,9 @@ void host_layernorm(float* x, const float* add, int64_t rows, int64_t C, const f
 // host_layernorm's twin for RMSNorm (no beta).
 void host_rmsnorm(float* x, const float* add, int64_t rows, int64_t C, const float* gamma, float eps, float* out);
 
+// The rotary embedding of `rows` qkv rows in place (`a.inv_freq` host memory here).
+void host_rotary(const RotaryArgs& a, float* qkv, int64_t rows, const int32_t* positions);
+
 void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte,
                 const WeightView& wpe, float* out);
 

@@ -1,5 +1,6 @@
 // Plain C++ types shared by the CUDA launchers and their callers outside native/cuda/ (which
-// must not need the CUDA headers): which path a matrix product takes, and the attention shape.
+// must not need the CUDA headers): which path a matrix product takes, the attention shape, the
+// rotary embedding's.
 #pragma once
 #include <cstdint>
 
@@ -18,6 +19,15 @@ enum class MatmulPath {
 struct AttentionShape {
   int64_t heads;
   int64_t head_dim;  // a multiple of 16, at most 256
+};
+
+// The rotary embedding of a qkv row layout (native/cpu/rotary.h): q_heads and kv_heads heads of
+// head_dim, the first `dims` of each rotated (in pairs (i, i + dims/2), or (2i, 2i + 1) when
+// interleaved) by position · inv_freq[i].
+struct RotaryArgs {
+  int64_t q_heads, kv_heads, head_dim, dims;
+  bool interleaved;
+  const float* inv_freq;  // dims / 2 floats
 };
 
 }  // namespace gpt::cuda

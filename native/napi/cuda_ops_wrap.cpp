@@ -126,6 +126,23 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   });
 }
 
+// rotary({qkv, rows, positions, qHeads, kvHeads, headDim, dims, interleaved, invFreq}): in place.
+Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  return with_device(info, [](Napi::Env env, const Napi::Object& a) {
+    cuda::RotaryArgs r{int_field(env, a, "qHeads"), int_field(env, a, "kvHeads"), int_field(env, a, "headDim"),
+                       int_field(env, a, "dims"), a.Get("interleaved").ToBoolean().Value(), nullptr};
+    const int64_t rows = int_field(env, a, "rows");
+    r.inv_freq = f32(env, a, "invFreq", size_t(r.dims / 2));
+    Napi::Value pv = a.Get("positions");
+    if (!pv.IsTypedArray() || pv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        pv.As<Napi::Int32Array>().ElementLength() != size_t(rows))
+      throw Napi::TypeError::New(env, "positions must be an Int32Array of rows entries");
+    cuda::host_rotary(r, f32(env, a, "qkv", size_t(rows * (r.q_heads + 2 * r.kv_heads) * r.head_dim)), rows,
+                      pv.As<Napi::Int32Array>().Data());
+    return env.Undefined();
+  });
+}
+
 // embed({tokens, start, wte, wteDtype, wpe, wpeDtype, vocab, positions, c, out}): writes `out`.
 Napi::Value Embed(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
@@ -210,6 +227,7 @@ Napi::Value Unavailable(const Napi::CallbackInfo& info) {
 #define LmHead Unavailable
 #define Layernorm Unavailable
 #define Rmsnorm Unavailable
+#define Rotary Unavailable
 #define Embed Unavailable
 #define Attention Unavailable
 #define Sample Unavailable
@@ -225,6 +243,7 @@ Napi::Object CreateCudaOps(Napi::Env env) {
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   ops.Set("layernorm", Napi::Function::New<Layernorm>(env, "layernorm"));
   ops.Set("rmsnorm", Napi::Function::New<Rmsnorm>(env, "rmsnorm"));
+  ops.Set("rotary", Napi::Function::New<Rotary>(env, "rotary"));
   ops.Set("embed", Napi::Function::New<Embed>(env, "embed"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));

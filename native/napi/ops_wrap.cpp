@@ -11,6 +11,7 @@
 #include "cpu/activation.h"
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
+#include "cpu/rotary.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
 #include "napi/spec.h"
@@ -153,6 +154,28 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// rotary({qkv, rows, positions, qHeads, kvHeads, headDim, dims, interleaved, invFreq, threads}):
+// the rotary embedding of q and k in place (cpu/rotary.h).
+Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  cpu::RotaryShape s{int64_t(number_field(a, "qHeads")), int64_t(number_field(a, "kvHeads")),
+                     int64_t(number_field(a, "headDim")), int64_t(number_field(a, "dims")),
+                     a.Get("interleaved").ToBoolean().Value(), nullptr};
+  const int64_t rows = int64_t(number_field(a, "rows"));
+  if (rows < 1 || s.q_heads < 1 || s.kv_heads < 1 || s.dims < 2 || s.dims % 2 || s.dims > s.head_dim)
+    throw Napi::RangeError::New(env, "rotary needs rows, qHeads, kvHeads ≥ 1 and an even dims ≤ headDim");
+  s.inv_freq = f32_arg(env, a, "invFreq", size_t(s.dims / 2)).Data();
+  Napi::Value pv = a.Get("positions");
+  if (!pv.IsTypedArray() || pv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      pv.As<Napi::Int32Array>().ElementLength() != size_t(rows))
+    throw Napi::TypeError::New(env, "positions must be an Int32Array of rows entries");
+  float* qkv = f32_arg(env, a, "qkv", size_t(rows * (s.q_heads + 2 * s.kv_heads) * s.head_dim)).Data();
+  ThreadPool pool(int(number_field(a, "threads")));
+  cpu::rotary(pool, s, qkv, rows, pv.As<Napi::Int32Array>().Data());
+  return env.Undefined();
+}
+
 // alibiSlopes(heads): ALiBi's slope per head (core/backend.h).
 Napi::Value AlibiSlopes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -209,6 +232,7 @@ Napi::Object CreateOps(Napi::Env env) {
   ops.Set("activation", Napi::Function::New<Activation>(env, "activation"));
   ops.Set("alibiSlopes", Napi::Function::New<AlibiSlopes>(env, "alibiSlopes"));
   ops.Set("rmsnorm", Napi::Function::New<Rmsnorm>(env, "rmsnorm"));
+  ops.Set("rotary", Napi::Function::New<Rotary>(env, "rotary"));
   ops.Set("sample", Napi::Function::New<Sample>(env, "sample"));
   return ops;
 }
