@@ -119,7 +119,8 @@ export class Gpt implements Disposable {
   }
 
   /**
-   * Loads a Hugging Face GPT-2 checkpoint: its directory or its .safetensors file, or a model
+   * Loads a Hugging Face checkpoint of a supported family (GPT-2, OPT, BLOOM, GPT-Neo: lib/arch):
+   * its directory or a weights file in it (.safetensors or PyTorch .bin), or a model
    * pulled into the cache by name ("gpt2", "openai-community/gpt2", "org/name@revision"), as the
    * CLI's --model takes it. Without a path, the small demo model that ships with the package
    * (assets/default-model).
@@ -144,10 +145,10 @@ export class Gpt implements Disposable {
   }
 
   /**
-   * Downloads a GPT-2 checkpoint from the Hugging Face Hub into the models cache, as `gpt-cuda
-   * pull` does: safetensors weights, config and tokenizer files, each resumable (an interrupted
-   * pull continues where it stopped) and verified against the hub's sha256 or git blob id;
-   * HF_ENDPOINT and HF_TOKEN from the environment. Resolves to the snapshot; Gpt.load then takes
+   * Downloads a checkpoint of a supported family from the Hugging Face Hub into the models cache,
+   * as `gpt-cuda pull` does: its weights (safetensors, else PyTorch .bin), config and tokenizer
+   * files, each resumable (an interrupted pull continues where it stopped) and verified against
+   * the hub's sha256 or git blob id; HF_ENDPOINT and HF_TOKEN from the environment. Resolves to the snapshot; Gpt.load then takes
    * the repo's name. Hub and checksum failures are E_DOWNLOAD, a repo we cannot run E_UNSUPPORTED
    * (refused before its weights are fetched).
    */

@@ -129,7 +129,7 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
 
   program
     .command("pull")
-    .description("download a GPT-2 checkpoint (safetensors) from the Hugging Face Hub into the cache")
+    .description("download a checkpoint (GPT-2, OPT, BLOOM or GPT-Neo; safetensors or .bin) from the Hugging Face Hub into the cache")
     .argument("<repo>", "a Hub repo, e.g. openai-community/gpt2 (or a short name: gpt2 … gpt2-xl, opt-125m, bloom-560m, gpt-neo-125m, …)")
     .option("-r, --revision <rev>", "branch, tag or commit (default main)")
     .option("-v, --verbose", "stack traces on errors")
