@@ -148,8 +148,8 @@ export class Gpt implements Disposable {
    * Downloads a checkpoint of a supported family from the Hugging Face Hub into the models cache,
    * as `gpt-cuda pull` does: its weights (safetensors, else PyTorch .bin), config and tokenizer
    * files, each resumable (an interrupted pull continues where it stopped) and verified against
-   * the hub's sha256 or git blob id; HF_ENDPOINT and HF_TOKEN from the environment. Resolves to the snapshot; Gpt.load then takes
-   * the repo's name. Hub and checksum failures are E_DOWNLOAD, a repo we cannot run E_UNSUPPORTED
+   * the hub's sha256 or git blob id; HF_ENDPOINT and HF_TOKEN from the environment. Resolves to
+   * the snapshot; Gpt.load then takes the repo's name. Hub and checksum failures are E_DOWNLOAD, a repo we cannot run E_UNSUPPORTED
    * (refused before its weights are fetched).
    */
   static pull(repo: string, options?: PullOptions): Promise<PullResult> {
