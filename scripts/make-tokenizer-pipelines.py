@@ -330,6 +330,90 @@ def make_pipelines() -> None:
     save("prefix-suffix-unk", tok, common)
 
 
+# ---- SentencePiece-style BPE (Llama 2 / TinyLlama) ----
+
+SP_SPECIALS = ["<unk>", "<s>", "</s>"]
+
+
+def train_sentencepiece(*, byte_fallback: bool = True, fuse_unk: bool = True, ignore_merges: bool = False,
+                        vocab_size: int = 600, specials_normalized: bool = False) -> Tokenizer:
+    """A Llama-2-layout vocabulary: <unk> <s> </s>, then <0x00>…<0xFF> (with byte_fallback), then the
+    trained "▁"-pieces. limit_alphabet keeps rare characters (emoji, most Han) out, so they fall back."""
+    tok = Tokenizer(BPE(unk_token="<unk>", fuse_unk=fuse_unk, byte_fallback=byte_fallback))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[], limit_alphabet=90, show_progress=False)
+    tok.train_from_iterator(TRAIN, trainer)
+    j = json.loads(tok.to_str())
+    trained = sorted(j["model"]["vocab"].items(), key=lambda kv: kv[1])
+    head = SP_SPECIALS + ([f"<0x{b:02X}>" for b in range(256)] if byte_fallback else [])
+    vocab = {t: i for i, t in enumerate(head)}
+    for t, _ in trained:
+        if t not in vocab:
+            vocab[t] = len(vocab)
+    j["model"]["vocab"] = vocab
+    j["model"]["byte_fallback"] = byte_fallback
+    j["model"]["fuse_unk"] = fuse_unk
+    j["model"]["ignore_merges"] = ignore_merges
+    j["model"]["unk_token"] = "<unk>"
+    j["added_tokens"] = []
+    tok = Tokenizer.from_str(json.dumps(j))
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=specials_normalized) for s in SP_SPECIALS])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    return tok
+
+
+LLAMA2_DECODER = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                    decoders.Strip(" ", 1, 0)])
+
+SP_EXTRA = ["<s>hi</s>", " <s> x", "hi<s>there", "<s>", "</s> </s>", "<unk>", "literal <0x0A> and <0xE4>", "▁ already ▁▁",
+            "   ", " ", "\n", "a\u0301", "👍🏽 and 😀", "中文字符测试", "x😀y", "😀", " 😀 ", "\r\n\r\n", "  two  spaces  ",
+            "tab\tand\u3000ideographic", "9876543210", "a<s>", "\u0000\u0001\u007f", "ﬁ Å"]
+
+
+def make_sentencepiece() -> None:
+    texts = BASE + FEATURES + fuzz(11, 40) + SP_EXTRA + fuzz(21, 30, ["<s></s><unk>▁ ", "😀👍🏽🎉"])
+
+    # Llama 2 / TinyLlama: normalizer Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer.
+    tok = train_sentencepiece()
+    tok.pre_tokenizer = None
+    tok.decoder = LLAMA2_DECODER
+    save("llama2-style", tok, texts)
+
+    # The same with <unk> <s> </s> matched in the normalized text (normalized: true, as some conversions have).
+    tok = train_sentencepiece(specials_normalized=True)
+    tok.pre_tokenizer = None
+    tok.decoder = LLAMA2_DECODER
+    save("llama2-normalized-specials", tok, texts)
+
+    # The newer form: no normalizer, Metaspace(prepend_scheme "first", split false).
+    for name, scheme, split, decoder, kw in [
+        ("metaspace-first", "first", False, LLAMA2_DECODER, {}),
+        ("metaspace-first-split", "first", True, decoders.Metaspace(replacement="▁", prepend_scheme="first", split=True), {}),
+        ("metaspace-always-split", "always", True, decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+         {"ignore_merges": True}),
+        ("metaspace-never-unk", "never", False, decoders.Metaspace(replacement="▁", prepend_scheme="never", split=False),
+         {"byte_fallback": False}),
+    ]:
+        tok = train_sentencepiece(**kw)
+        tok.normalizer = None
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme, split=split)
+        tok.decoder = decoder
+        save(name, tok, texts)
+
+    # Read by transformers' LlamaTokenizer, which builds its own pipeline from the config
+    # (Metaspace "first", or "always" with legacy: true, "never" without add_prefix_space).
+    llama_config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+                    "unk_token": "<unk>", "pad_token": None, "legacy": False, "clean_up_tokenization_spaces": False,
+                    "model_max_length": 2048, "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer"}
+    for name, extra in [("llama2-transformers", {}), ("llama2-transformers-legacy", {"legacy": True}),
+                        ("llama2-transformers-eos-no-prefix", {"add_eos_token": True, "add_prefix_space": False})]:
+        tok = train_sentencepiece()
+        tok.pre_tokenizer = None
+        tok.decoder = LLAMA2_DECODER
+        save(name, tok, texts, {**llama_config, **extra}, via="AutoTokenizer")
+
+
 # ---- Oniguruma conformance ----
 
 SPLIT_PATTERNS = [
@@ -446,6 +530,7 @@ def normalizer_cases() -> dict:
 def main() -> int:
     print(f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}")
     make_pipelines()
+    make_sentencepiece()
     rows = onig_splits()
     with open(OUT / "onig-splits.json", "w", encoding="utf-8") as f:
         f.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=True) for r in rows) + "\n]\n")
@@ -462,4 +547,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--sentencepiece"]:
+        make_sentencepiece()
+        sys.exit(0)
     sys.exit(main())

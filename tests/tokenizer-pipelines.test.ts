@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenizerFiles } from "../lib/checkpoint/types.js";
 import { GptInputError, GptLoadError } from "../lib/errors.js";
-import { Tokenizer } from "../lib/tokenizer/index.js";
+import { StreamDecoder, Tokenizer } from "../lib/tokenizer/index.js";
 import { parseNormalizer } from "../lib/tokenizer/normalizers.js";
 import { OnigTranslationError, translateOniguruma } from "../lib/tokenizer/onig-regex.js";
 import { parsePreTokenizer } from "../lib/tokenizer/pre-tokenizers.js";
@@ -68,7 +68,8 @@ afterAll(() => {
 describe("pipelines against Hugging Face", () => {
   it("has the fixtures the script makes", () => {
     expect(pipelines).toEqual(
-      expect.arrayContaining(["bloom", "opt-vocab-merges", "opt-tokenizer-json", "gpt-neo", "added-tokens", "normalizer-sequence", "llama3-style"]),
+      expect.arrayContaining(["bloom", "opt-vocab-merges", "opt-tokenizer-json", "gpt-neo", "added-tokens", "normalizer-sequence", "llama3-style",
+        "llama2-style", "metaspace-first", "metaspace-first-split", "metaspace-always-split", "metaspace-never-unk"]),
     );
     expect(pipelines.filter((p) => p.startsWith("split-"))).toHaveLength(6);
   });
@@ -153,6 +154,71 @@ describe("family details", () => {
     expect(() => tok.decode([1], { skipSpecialTokens: 1 as unknown as boolean })).toThrow(GptInputError);
     expect(tok.encode("a<|endoftext|>b", { addSpecialTokens: true })).toEqual([64, 50256, 65]);
     expect(tok.decode([64, 50256, 65], { skipSpecialTokens: true })).toBe("ab");
+  });
+});
+
+describe("SentencePiece-style BPE (Llama 2 / TinyLlama)", () => {
+  const spPipelines = ["llama2-style", "llama2-normalized-specials", "llama2-transformers", "llama2-transformers-legacy", "metaspace-first", "metaspace-first-split", "metaspace-always-split", "metaspace-never-unk"];
+  const load = (name: string): Promise<Tokenizer> => Tokenizer.load(filesOf(join(PIPES, name), "tokenizer.json"));
+
+  it("Llama 2's layout: <s> first, </s> as eos, byte tokens for what the vocabulary lacks", async () => {
+    const tok = await load("llama2-style");
+    expect(tok.addedSpecialTokens).toEqual({ prefix: [1], suffix: [] });
+    expect([tok.bosTokenId, tok.eosTokenId]).toEqual([1, 2]);
+    expect(tok.encode("")).toEqual([1]);
+    expect(tok.tokenToId("<0x0A>")).toBe(3 + 0x0a);
+    expect(tok.tokenToId("\u2581")).not.toBeNull();
+    expect(tok.encode("\u0007", { addSpecialTokens: false })).toContain(3 + 0x07);
+    expect(tok.encode("\u{1f389}", { addSpecialTokens: false }).slice(-4)).toEqual([0xf0, 0x9f, 0x8e, 0x89].map((b) => 3 + b));
+    expect(tok.tokenText(3 + 0x0a)).toBe("\n");
+    expect([...tok.tokenBytes(3 + 0xe4)]).toEqual([0xe4]);
+    // A lone surrogate encodes as U+FFFD, as everywhere else.
+    expect(tok.encode("a\ud800b")).toEqual(tok.encode("a\ufffdb"));
+  });
+
+  it("ByteFallback: a run of byte tokens that is not UTF-8 is one U+FFFD per byte, as in Hugging Face", async () => {
+    const tok = await load("llama2-style");
+    const b = (x: number): number => 3 + x;
+    expect(tok.decode([b(0xe4), b(0xb8), b(0xad)])).toBe("中");
+    expect(tok.decode([b(0xe4), b(0xb8)])).toBe("\ufffd\ufffd");
+    expect(tok.decode([b(0x41), b(0xe4), b(0xb8)])).toBe("\ufffd\ufffd\ufffd");
+  });
+
+  for (const name of spPipelines) {
+    it(`${name}: StreamDecoder gives decode(ids), one id at a time`, async () => {
+      const tok = await load(name);
+      const fx = fixture<PipelineFixture>(join(PIPES, name, "cases.json"));
+      const wrong: string[] = [];
+      for (const c of fx.cases) {
+        for (const ids of [c.ids, c.idsNoSpecial]) {
+          const stream = new StreamDecoder(tok);
+          let text = "";
+          for (const id of ids) text += stream.push(id);
+          text += stream.flush();
+          if (text !== tok.decode(ids)) wrong.push(`${label(c.text)}: ${JSON.stringify(text)}`);
+        }
+      }
+      expect(wrong.slice(0, 10)).toEqual([]);
+    });
+  }
+
+  it("StreamDecoder holds back a character cut across byte tokens", async () => {
+    const tok = await load("llama2-style");
+    const stream = new StreamDecoder(tok);
+    const hi = tok.encode("hi", { addSpecialTokens: false });
+    expect(hi.map((id) => stream.push(id)).join("")).toBe("hi");
+    expect(stream.push(3 + 0xe4)).toBe("");
+    expect(stream.push(3 + 0xb8)).toBe("");
+    expect(stream.push(3 + 0xad)).toBe("中");
+    expect(stream.flush()).toBe("");
+  });
+
+  it("a decoder a SentencePiece-style file cannot have is E_TOKENIZER", async () => {
+    const json = JSON.parse(readFileSync(join(PIPES, "llama2-style", "tokenizer.json"), "utf8")) as Record<string, unknown>;
+    json.decoder = { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "\u2581" }, content: " " }, { type: "WordPiece" }] };
+    const path = join(tmp, "sp-bad-decoder.json");
+    writeFileSync(path, JSON.stringify(json));
+    await expect(Tokenizer.load({ kind: "tokenizer.json", path }, { configDir: null })).rejects.toThrow(/decoder\.decoders\[1\]\.type is "WordPiece"/);
   });
 });
 
@@ -259,7 +325,7 @@ describe("unsupported tokenizer files", () => {
     ["a WordPiece model", (j) => ((j.model as Record<string, unknown>).type = "WordPiece"), /model\.type is the string "WordPiece"/],
     ["an unknown normalizer", (j) => (j.normalizer = { type: "BertNormalizer" }), /normalizer\.type is "BertNormalizer"/],
     ["an unknown normalizer inside a Sequence", (j) => (j.normalizer = { type: "Sequence", normalizers: [{ type: "NFC" }, { type: "Nmt" }] }), /normalizer\.normalizers\[1\]\.type is "Nmt"/],
-    ["an unknown pre-tokenizer", (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "Metaspace" }, { type: "ByteLevel" }] }), /pre_tokenizer\.pretokenizers\[0\]\.type is "Metaspace"/],
+    ["an unknown pre-tokenizer", (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "Punctuation" }, { type: "ByteLevel" }] }), /pre_tokenizer\.pretokenizers\[0\]\.type is "Punctuation"/],
     ["a Split regex with a back-reference", (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "(a)\\1" }, behavior: "Isolated", invert: false }, { type: "ByteLevel", use_regex: false }] }), /pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex: back-references/],
     ["a Split behavior", (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { String: " " }, behavior: "Sideways", invert: false }, { type: "ByteLevel" }] }), /pretokenizers\[0\]\.behavior must be one of/],
     ["BPE dropout", (j) => ((j.model as Record<string, unknown>).dropout = 0.1), /model\.dropout is 0\.1/],

@@ -29,6 +29,8 @@ export interface TokenizerConfig {
   /** The named special tokens the file (or special_tokens_map.json) gives, e.g. "eos_token". */
   given: ReadonlySet<string>;
   tokenizerClass: string | null;
+  /** legacy (transformers' LlamaTokenizer: Metaspace prepend_scheme "always" instead of "first"), if given. */
+  legacy: boolean | undefined;
 }
 
 const NAMED = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"] as const;
@@ -133,5 +135,6 @@ export async function readTokenizerConfig(dir: string): Promise<TokenizerConfig 
     addPrefixSpace: typeof config.add_prefix_space === "boolean" ? config.add_prefix_space : undefined,
     given: new Set(named.keys()),
     tokenizerClass: typeof config.tokenizer_class === "string" ? config.tokenizer_class : null,
+    legacy: typeof config.legacy === "boolean" ? config.legacy : undefined,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Reading and validating tokenizer files: Hugging Face's tokenizer.json (fast-tokenizer
- * format: any byte-level BPE pipeline) or the classic vocab.json + merges.txt pair (read as
+ * format: any byte-level BPE pipeline, or SentencePiece-style BPE as Llama 2 / TinyLlama's,
+ * which transformers' LlamaTokenizer rebuilds from the config as it does) or the classic vocab.json + merges.txt pair (read as
  * transformers' GPT2Tokenizer reads it), each with the tokenizer_config.json beside it.
  * Every problem is a GptLoadError with code E_TOKENIZER whose message starts with the file
  * at fault and names the field.
@@ -13,6 +14,7 @@ import type { AddedToken } from "./added-tokens.js";
 import type { BpeOptions } from "./bpe-model.js";
 import { BYTE_TO_CHAR } from "./byte-unicode.js";
 import { readTokenizerConfig, type TokenizerConfig } from "./config.js";
+import { parseTokenDecoder } from "./decoders.js";
 import { parseNormalizer, type Normalizer } from "./normalizers.js";
 import { describe, isObject, optionalBool, quote, typeOf, type Fail } from "./parse-util.js";
 import { NOTHING_AROUND, parsePostProcessor, type SpecialTokensAround } from "./post-processor.js";
@@ -42,6 +44,11 @@ export interface TokenizerData {
   around: SpecialTokensAround;
   eosTokenId: number;
   bosTokenId: number | null;
+  /**
+   * SentencePiece-style BPE (no ByteLevel anywhere; the vocabulary holds the text itself,
+   * "▁" for spaces, "<0x0A>" byte tokens): the decoder chain over token strings. Null for byte-level.
+   */
+  decodeTokens: ((tokens: string[]) => string) | null;
 }
 
 export interface ReadOptions {
@@ -270,6 +277,7 @@ function applyConfig(
   around: SpecialTokensAround,
   fail: Fail,
   defaultTokens: readonly TokenProps[],
+  sentencePiece = false,
 ): { around: SpecialTokensAround; eosTokenId: number; bosTokenId: number | null } {
   if (config !== null) addTokens(added, config.tokens, vocab);
   addTokens(
@@ -291,7 +299,10 @@ function applyConfig(
   }
   let eosTokenId: number | undefined;
   if (eosToken !== null) eosTokenId = idOf(added, vocab, eosToken);
-  eosTokenId ??= idOf(added, vocab, EOS_TOKEN) ?? idOf(added, vocab, "</s>");
+  // Llama-style files end text with "</s>"; GPT-2-style ones with "<|endoftext|>".
+  eosTokenId ??= sentencePiece
+    ? (idOf(added, vocab, "</s>") ?? idOf(added, vocab, EOS_TOKEN))
+    : (idOf(added, vocab, EOS_TOKEN) ?? idOf(added, vocab, "</s>"));
   if (eosTokenId === undefined) {
     fail(`has no ${EOS_TOKEN} token in model.vocab or added_tokens (nor "</s>"), and no tokenizer_config.json eos_token names one`);
   }
@@ -355,6 +366,7 @@ async function readVocabMerges(vocabFile: string, mergesFile: string, config: To
     around,
     eosTokenId,
     bosTokenId: bosTokenId ?? (config?.bosToken == null ? eosTokenId : null),
+    decodeTokens: null,
   };
 }
 
@@ -404,10 +416,36 @@ async function readTokenizerJson(file: string, config: TokenizerConfig | null): 
   if (model.type !== "BPE") {
     fail(`model.type is ${describe(model.type)}; only "BPE" (byte-level BPE) is supported`);
   }
-  const options = parseModelOptions(fail, model);
-  const normalizer = parseNormalizer(fail, "normalizer", json.normalizer);
-  const preTokenizer = parsePreTokenizer(fail, "pre_tokenizer", json.pre_tokenizer);
-  if (!preTokenizer.byteLevel && !normalizer?.byteLevel) {
+  let options = parseModelOptions(fail, model);
+  let normalizer = parseNormalizer(fail, "normalizer", json.normalizer);
+  let preTokenizer = parsePreTokenizer(fail, "pre_tokenizer", json.pre_tokenizer);
+  let decoder = json.decoder;
+  const llamaClass = /^LlamaTokenizer(Fast)?$/.test(config?.tokenizerClass ?? "") && !preTokenizer.byteLevel && !normalizer?.byteLevel;
+  if (llamaClass) {
+    // transformers 5's LlamaTokenizer keeps the vocabulary, merges and added tokens but builds
+    // its own pipeline: no normalizer, Metaspace(prepend_scheme from add_prefix_space and
+    // legacy, split: false), BPE with fuse_unk and byte_fallback, Replace/ByteFallback/Fuse(/Strip).
+    const addPrefixSpace = config!.addPrefixSpace ?? true;
+    const scheme = !addPrefixSpace ? "never" : config!.legacy === true ? "always" : "first";
+    options = { ...options, fuseUnk: true, byteFallback: true, ignoreMerges: false };
+    normalizer = null;
+    preTokenizer = parsePreTokenizer(fail, "pre_tokenizer", { type: "Metaspace", replacement: "\u2581", prepend_scheme: scheme, split: false });
+    decoder = {
+      type: "Sequence",
+      decoders: [
+        { type: "Replace", pattern: { String: "\u2581" }, content: " " },
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        ...(addPrefixSpace ? [{ type: "Strip", content: " ", start: 1, stop: 0 }] : []),
+      ],
+    };
+  }
+  const byteLevelDecoder =
+    decoder === undefined || decoder === null || (isObject(decoder) && decoder.type === "ByteLevel") ||
+    (isObject(decoder) && decoder.type === "Sequence" && Array.isArray(decoder.decoders) && decoder.decoders.some((d: unknown) => isObject(d) && d.type === "ByteLevel"));
+  // SentencePiece-style BPE (Llama 2, TinyLlama): no ByteLevel step, a Metaspace / Replace+ByteFallback decoder.
+  const sentencePiece = !preTokenizer.byteLevel && !normalizer?.byteLevel && !byteLevelDecoder;
+  if (!preTokenizer.byteLevel && !normalizer?.byteLevel && !sentencePiece) {
     const pre = json.pre_tokenizer;
     const kind = pre === undefined || pre === null ? "missing" : typeOf(pre);
     fail(`pre_tokenizer is ${kind}, with no ByteLevel step (nor a ByteLevel normalizer); only byte-level BPE is supported`);
@@ -415,13 +453,15 @@ async function readTokenizerJson(file: string, config: TokenizerConfig | null): 
   if (preTokenizer.steps.length === 1 && isObject(json.pre_tokenizer) && json.pre_tokenizer.type === "ByteLevel" && json.pre_tokenizer.use_regex === false) {
     fail("pre_tokenizer is ByteLevel without GPT-2's split regex (use_regex: false) and nothing else splits the text, which is not supported");
   }
-  checkDecoder(fail, json.decoder);
+  const decodeTokens = sentencePiece ? parseTokenDecoder(fail, "decoder", decoder) : null;
+  if (!sentencePiece) checkDecoder(fail, decoder);
   const postAround = parsePostProcessor(fail, "post_processor", json.post_processor);
 
   const { vocab, tokenOfId } = parseVocab(fail, "model.vocab", model.vocab);
   const unk = options.unkToken;
   const usable: BpeOptions = { ...options, unkToken: unk !== null && vocab.has(unk) ? unk : null };
-  checkByteCoverage(fail, "model.vocab", vocab, usable);
+  // A SentencePiece-style vocabulary holds characters, not bytes; HF drops one it lacks (no unk, no fallback).
+  if (!sentencePiece) checkByteCoverage(fail, "model.vocab", vocab, usable);
   if (!Array.isArray(model.merges)) fail(`model.merges must be an array, found ${describe(model.merges)}`);
   const lefts: string[] = [];
   const rights: string[] = [];
@@ -441,8 +481,10 @@ async function readTokenizerJson(file: string, config: TokenizerConfig | null): 
   const added: AddedToken[] = [];
   addTokens(added, parseAddedTokens(fail, json.added_tokens), vocab);
   // Without a config we read the file as GPT2Tokenizer would (GPT-2's own layout).
-  const gpt2 = config === null || /^GPT2Tokenizer(Fast)?$/.test(config.tokenizerClass ?? "");
-  const { around, eosTokenId, bosTokenId } = applyConfig(config, added, vocab, postAround, fail, gpt2 ? gpt2Defaults(config) : []);
+  const gpt2 = !sentencePiece && (config === null || /^GPT2Tokenizer(Fast)?$/.test(config.tokenizerClass ?? ""));
+  // transformers 5.18's LlamaTokenizer keeps tokenizer.json's post-processor whatever add_bos_token / add_eos_token say.
+  const effectiveConfig = llamaClass && config !== null ? { ...config, addBosEos: undefined } : config;
+  const { around, eosTokenId, bosTokenId } = applyConfig(effectiveConfig, added, vocab, postAround, fail, gpt2 ? gpt2Defaults(config) : [], sentencePiece);
   return {
     file,
     vocab,
@@ -455,6 +497,7 @@ async function readTokenizerJson(file: string, config: TokenizerConfig | null): 
     around,
     eosTokenId,
     bosTokenId,
+    decodeTokens,
   };
 }
 

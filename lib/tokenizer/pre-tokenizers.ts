@@ -10,13 +10,16 @@
  * - Digits (Rust's char::is_numeric: \p{N}), Whitespace (\w+|[^\w\s]+ of Rust's regex crate),
  *   WhitespaceSplit (White_Space), Sequence.
  */
+import { prependScheme } from "./decoders.js";
 import { toByteChars } from "./normalizers.js";
 import { describe, isObject, optionalBool, typeOf, type Fail } from "./parse-util.js";
+import { literalPattern } from "./onig-regex.js";
 import { GPT2_SPLIT } from "./pretokenize.js";
 import { SPLIT_BEHAVIORS, SplitPattern, parsePattern, type SplitBehavior } from "./split.js";
 import { UNICODE_17_CLASS } from "./unicode-pin.js";
 
-export type PreTokenizerStep = (pieces: string[]) => string[];
+/** `atStart`: the first piece begins the original text (Metaspace's prepend_scheme "first"). */
+export type PreTokenizerStep = (pieces: string[], atStart?: boolean) => string[];
 
 export interface PreTokenizerPlan {
   steps: PreTokenizerStep[];
@@ -30,9 +33,10 @@ export interface PreTokenizerPlan {
 
 type StepSpec =
   | { kind: "ByteLevel"; addPrefixSpace: boolean; useRegex: boolean }
-  | { kind: "Split"; pattern: SplitPattern; behavior: SplitBehavior };
+  | { kind: "Split"; pattern: SplitPattern; behavior: SplitBehavior }
+  | { kind: "Metaspace"; replacement: string; scheme: "first" | "always" | "never"; split: boolean };
 
-const SUPPORTED = "ByteLevel, Split, Digits, Whitespace, WhitespaceSplit and Sequence";
+const SUPPORTED = "ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit and Sequence";
 
 /** Rust's char::is_numeric (Rust's tables are as new as Node's: no pinning). */
 const NUMERIC = /\p{N}/gu;
@@ -60,6 +64,19 @@ function collect(fail: Fail, where: string, value: unknown, out: StepSpec[]): vo
       const re = parsePattern(fail, `${where}.pattern`, value.pattern);
       const invert = optionalBool(fail, `${where}.invert`, value.invert, false);
       out.push({ kind: "Split", pattern: new SplitPattern(re, invert), behavior: parseBehavior(fail, `${where}.behavior`, value.behavior) });
+      return;
+    }
+    case "Metaspace": {
+      const replacement = value.replacement ?? "▁";
+      if (typeof replacement !== "string" || Array.from(replacement).length !== 1) {
+        fail(`${where}.replacement must be one character, found ${describe(replacement)}`);
+      }
+      out.push({
+        kind: "Metaspace",
+        replacement,
+        scheme: prependScheme(fail, where, value),
+        split: optionalBool(fail, `${where}.split`, value.split, true),
+      });
       return;
     }
     case "Digits": {
@@ -96,6 +113,22 @@ function byteLevelStep(spec: { addPrefixSpace: boolean; useRegex: boolean }, con
   };
 }
 
+/** tokenizers' Metaspace: spaces → the replacement, the prepend scheme, then a split before each replacement. */
+function metaspaceStep(spec: { replacement: string; scheme: "first" | "always" | "never"; split: boolean }): PreTokenizerStep {
+  const { replacement, scheme } = spec;
+  const splitter = new SplitPattern(new RegExp(literalPattern(replacement), "gv"), false);
+  return (pieces, atStart = false) => {
+    const out: string[] = [];
+    pieces.forEach((piece, i) => {
+      let s = piece.replaceAll(" ", replacement);
+      if (!s.startsWith(replacement) && (scheme === "always" || (scheme === "first" && i === 0 && atStart))) s = replacement + s;
+      if (spec.split) splitter.split(s, "MergedWithNext", out);
+      else if (s.length > 0) out.push(s);
+    });
+    return out;
+  };
+}
+
 function splitStep(pattern: SplitPattern, behavior: SplitBehavior): PreTokenizerStep {
   return (pieces) => {
     const out: string[] = [];
@@ -110,7 +143,11 @@ export function parsePreTokenizer(fail: Fail, where: string, value: unknown): Pr
   if (value !== undefined && value !== null) collect(fail, where, value, specs);
   const last = specs.length - 1;
   const steps = specs.map((spec, i) =>
-    spec.kind === "ByteLevel" ? byteLevelStep(spec, i !== last) : splitStep(spec.pattern, spec.behavior),
+    spec.kind === "ByteLevel"
+      ? byteLevelStep(spec, i !== last)
+      : spec.kind === "Metaspace"
+        ? metaspaceStep(spec)
+        : splitStep(spec.pattern, spec.behavior),
   );
   const only = specs.length === 1 ? specs[0] : undefined;
   return {

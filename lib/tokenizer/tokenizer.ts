@@ -29,8 +29,11 @@ export interface DecodeOptions {
 }
 
 /**
- * A byte-level BPE tokenizer giving the ids of Hugging Face's tokenizers / transformers:
- * GPT-2's, and any tokenizer.json of the same kind (OPT, BLOOM, GPT-Neo…).
+ * A BPE tokenizer giving the ids of Hugging Face's tokenizers / transformers: byte-level
+ * ones (GPT-2's, and any tokenizer.json of the same kind: OPT, BLOOM, GPT-Neo…) and
+ * SentencePiece-style ones (Llama 2, TinyLlama: "▁" for spaces by a Prepend/Replace
+ * normalizer or a Metaspace pre-tokenizer, "<0xXX>" byte_fallback tokens, decoded by
+ * Replace/ByteFallback/Fuse/Strip or Metaspace; see decoders.ts).
  *
  * encode(): the text is cut at added tokens ("<|endoftext|>", "</s>"…, raw text first,
  * then the normalized-form ones after the normalizer has run on each piece), each piece is
@@ -60,6 +63,10 @@ export class Tokenizer {
   private readonly normalizedSplitter: AddedTokenSplitter | null;
   private readonly normalizer: Normalizer | null;
   private readonly pre: PreTokenizerPlan;
+  /** SentencePiece-style (non-byte-level) pipelines: the decoder chain; null for byte-level. */
+  private readonly decodeTokens: ((tokens: string[]) => string) | null;
+  /** The ids decode() leaves out with skipSpecialTokens. */
+  private readonly skippedIds: ReadonlySet<number>;
   private readonly utf8 = new TextEncoder();
   private readonly text = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -83,6 +90,22 @@ export class Tokenizer {
     const normalize = data.normalizer ?? ((s: string) => s);
     this.normalizedSplitter = normalizedTokens.length === 0 ? null : new AddedTokenSplitter(normalizedTokens, (t) => normalize(t.content));
     this.pre = data.preTokenizer;
+    this.decodeTokens = data.decodeTokens;
+    this.skippedIds = this.specialIds;
+    if (data.decodeTokens !== null && data.normalizer !== null) {
+      // As tokenizers 0.23: an added token matched in the normalized text decodes as its
+      // normalized content ("<s>" with Prepend("▁") is "▁<s>"), which skip_special_tokens
+      // then does not recognise as special.
+      const skipped = new Set(this.specialIds);
+      for (const t of data.addedTokens) {
+        if (!t.normalized) continue;
+        const n = data.normalizer(t.content);
+        if (n === t.content) continue;
+        this.tokenOfId[t.id] = n;
+        skipped.delete(t.id);
+      }
+      this.skippedIds = skipped;
+    }
     this.eosTokenId = data.eosTokenId;
     this.bosTokenId = data.bosTokenId;
     this.addedSpecialTokens = { prefix: [...data.around.prefix], suffix: [...data.around.suffix] };
@@ -114,19 +137,25 @@ export class Tokenizer {
     if (typeof text !== "string") throw new GptInputError(`encode() expects a string, got ${describeValue(text)}`);
     const addSpecial = flag(options, "addSpecialTokens", true, "encode");
     const out: number[] = addSpecial ? [...this.addedSpecialTokens.prefix] : [];
+    // Characters, not bytes, reach a SentencePiece-style model: a lone surrogate is U+FFFD there too.
+    if (this.decodeTokens !== null) text = wellFormed(text);
+    let atStart = true; // the next piece begins the original text (Metaspace's prepend_scheme "first")
     for (const segment of this.rawSplitter.split(text)) {
       if ("id" in segment) {
         out.push(segment.id);
+        atStart = false;
         continue;
       }
       const normalized = this.normalizer === null ? segment.text : this.normalizer(segment.text);
       if (this.normalizedSplitter === null) {
-        this.encodePlain(normalized, out);
+        this.encodePlain(normalized, out, atStart);
+        atStart = false;
         continue;
       }
       for (const inner of this.normalizedSplitter.split(normalized)) {
         if ("id" in inner) out.push(inner.id);
-        else this.encodePlain(inner.text, out);
+        else this.encodePlain(inner.text, out, atStart);
+        atStart = false;
       }
     }
     if (addSpecial) out.push(...this.addedSpecialTokens.suffix);
@@ -134,7 +163,7 @@ export class Tokenizer {
   }
 
   /** Pre-tokenize and merge text that holds no added token; append its ids to `out`. */
-  private encodePlain(text: string, out: number[]): void {
+  private encodePlain(text: string, out: number[], atStart: boolean): void {
     if (text.length === 0) return;
     const gpt2 = this.pre.gpt2;
     if (gpt2 !== null) {
@@ -148,7 +177,7 @@ export class Tokenizer {
       return;
     }
     let pieces = [text];
-    for (const step of this.pre.steps) pieces = step(pieces);
+    for (const step of this.pre.steps) pieces = step(pieces, atStart);
     for (const piece of pieces) {
       const ids = this.pre.bytesDeferred ? this.bpe.encodeText(piece) : this.bpe.encodeByteChars(piece);
       for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
@@ -161,21 +190,41 @@ export class Tokenizer {
    * { skipSpecialTokens: true }.
    */
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
-    return this.text.decode(this.decodeBytes(ids, options));
+    if (this.decodeTokens === null) return this.text.decode(this.decodeBytes(ids, options));
+    checkIds(ids);
+    const skip = flag(options, "skipSpecialTokens", false, "decode");
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      this.bytesOf(id); // an unknown id throws even when skipped
+      if (skip && this.skippedIds.has(id)) continue;
+      tokens.push(this.tokenOfId[id]!);
+    }
+    return this.decodeTokens(tokens);
+  }
+
+  /** Whether decode() runs a SentencePiece-style decoder chain (see StreamDecoder). */
+  get sentencePiece(): boolean {
+    return this.decodeTokens !== null;
+  }
+
+  /** Whether `id` is a "<0xXX>" byte token of a SentencePiece-style vocabulary. */
+  isByteToken(id: number): boolean {
+    if (this.decodeTokens === null) return false;
+    const t = Number.isInteger(id) && id >= 0 ? this.tokenOfId[id] : undefined;
+    return t !== undefined && !this.added.has(t) && BYTE_TOKEN.test(t);
   }
 
   /** The raw bytes of `ids` (which need not be valid UTF-8). */
   decodeBytes(ids: ArrayLike<number>, options?: DecodeOptions): Uint8Array {
-    if (ids === null || typeof ids !== "object" || typeof ids.length !== "number") {
-      throw new GptInputError(`decode() expects an array of token ids, got ${describeValue(ids)}`);
-    }
+    checkIds(ids);
     const skip = flag(options, "skipSpecialTokens", false, "decode");
     const parts: Uint8Array[] = [];
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const bytes = this.bytesOf(id); // first, so that an unknown id throws even when skipped
-      if (skip && this.specialIds.has(id)) continue;
+      if (skip && this.skippedIds.has(id)) continue;
       parts.push(bytes);
       total += bytes.length;
     }
@@ -207,7 +256,7 @@ export class Tokenizer {
     if (typeof token !== "string") throw new GptInputError(`tokenToId() expects a string, got ${describeValue(token)}`);
     const added = this.added.get(token);
     if (added !== undefined) return added;
-    return this.vocab.get(toByteChars(token)) ?? null;
+    return this.vocab.get(this.decodeTokens === null ? toByteChars(token) : token) ?? null;
   }
 
   /** Whether `id` is a special token (skipped by decode with skipSpecialTokens). */
@@ -224,11 +273,31 @@ export class Tokenizer {
         `token id ${describeValue(id)} is not in the vocabulary (vocabulary size ${this.vocabSize}, ids 0–${this.vocabSize - 1})`,
       );
     }
-    // As Hugging Face's ByteLevel decoder: a token that is not all byte characters stands for its UTF-8.
-    const bytes = bytesOfTokenString(token) ?? this.utf8.encode(token);
+    let bytes: Uint8Array;
+    if (this.decodeTokens !== null) {
+      // SentencePiece-style: "<0xXX>" is its byte, "▁" a space, anything else its UTF-8.
+      const m = this.added.has(token) ? null : BYTE_TOKEN.exec(token);
+      bytes = m !== null ? Uint8Array.of(Number.parseInt(m[1]!, 16)) : this.utf8.encode(token.replaceAll("\u2581", " "));
+    } else {
+      // As Hugging Face's ByteLevel decoder: a token that is not all byte characters stands for its UTF-8.
+      bytes = bytesOfTokenString(token) ?? this.utf8.encode(token);
+    }
     this.bytesOfId[id] = bytes;
     return bytes;
   }
+}
+
+const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
+
+function checkIds(ids: ArrayLike<number>): void {
+  if (ids === null || typeof ids !== "object" || typeof ids.length !== "number") {
+    throw new GptInputError(`decode() expects an array of token ids, got ${describeValue(ids)}`);
+  }
+}
+
+/** `text` with each lone surrogate as U+FFFD (String.prototype.toWellFormed). */
+function wellFormed(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }
 
 function flag(options: unknown, name: string, fallback: boolean, method: string): boolean {
