@@ -4,6 +4,9 @@
 // whose LayerNorms come before attention and the MLP (do_layer_norm_before) or after each
 // residual add (OPT-350m), the MLP's activation ReLU; a final LayerNorm in the pre-norm layout,
 // project_out back to the embedding width, and the LM head tied to the token embedding.
+#include <algorithm>
+
+#include "core/graphs/decoder_layer.h"
 #include "core/graphs/graphs.h"
 
 namespace gpt {
@@ -20,53 +23,30 @@ class OptGraph final : public Graph {
       w.linear(in_w_, in_b_, "project_in", E, C);
       w.linear(out_w_, out_b_, "project_out", C, E);
     }
-    for (int64_t i = 0; i < c.n_layer; ++i) {
-      const std::string p = "layers." + std::to_string(i) + ".";
-      Layer& L = layers_[size_t(i)];
-      w.norm(L.ln1_g, L.ln1_b, p + "self_attn_layer_norm", C);
-      w.linear(L.qkv_w, L.qkv_b, p + "self_attn.qkv", C, 3 * C);
-      w.linear(L.out_w, L.out_b, p + "self_attn.out_proj", C, C);
-      w.norm(L.ln2_g, L.ln2_b, p + "final_layer_norm", C);
-      w.linear(L.fc1_w, L.fc1_b, p + "fc1", C, F);
-      w.linear(L.fc2_w, L.fc2_b, p + "fc2", F, C);
-    }
+    for (int64_t i = 0; i < c.n_layer; ++i)
+      bind_decoder_layer(w, layers_[size_t(i)], "layers." + std::to_string(i) + ".",
+                         {"self_attn_layer_norm", "self_attn.qkv", "self_attn.out_proj", "final_layer_norm", "fc1", "fc2"},
+                         C, F);
     if (c.pre_norm) w.norm(lnf_g_, lnf_b_, "final_layer_norm", C);
   }
 
   void body(Backend& b, const int32_t* tokens, int64_t rows, float* x) override {
-    const int64_t C = c_.n_embd;
     const float eps = c_.layer_norm_epsilon;
-    float* h = b.buffer(Slot::kNormed, size_t(rows * C));
-    float* qkv = b.buffer(Slot::kQkv, size_t(rows * 3 * C));
-    float* att = b.buffer(Slot::kAttention, size_t(rows * C));
-    float* mlp = b.buffer(Slot::kMlp, size_t(rows * std::max(c_.n_inner, embed_dim())));
+    const BlockBuffers buf = block_buffers(b, rows, c_.n_embd, std::max(c_.n_inner, embed_dim()));
     if (projected()) {
       // x = positions, then += project_in(tokens' embeddings), embedded first into the MLP's buffer.
-      b.embed(tokens, rows, wte_, WeightView{}, mlp);
+      b.embed(tokens, rows, wte_, WeightView{}, buf.mlp);
       b.embed(tokens, rows, WeightView{}, wpe_, x);
-      b.matmul(mlp, rows, in_w_, in_b_, Epilogue::kResidual, x);
+      b.matmul(buf.mlp, rows, in_w_, in_b_, Epilogue::kResidual, x);
     } else {
       b.embed(tokens, rows, wte_, wpe_, x);
     }
     for (int64_t l = 0; l < c_.n_layer; ++l) {
-      const Layer& L = layers_[size_t(l)];
-      if (c_.pre_norm) {
-        b.layernorm(x, rows, L.ln1_g, L.ln1_b, eps, h);
-        b.matmul(h, rows, L.qkv_w, L.qkv_b, Epilogue::kStore, qkv);
-        b.attention(l, qkv, rows, att);
-        b.matmul(att, rows, L.out_w, L.out_b, Epilogue::kResidual, x);
-        b.layernorm(x, rows, L.ln2_g, L.ln2_b, eps, h);
-        b.matmul(h, rows, L.fc1_w, L.fc1_b, c_.activation, mlp);
-        b.matmul(mlp, rows, L.fc2_w, L.fc2_b, Epilogue::kResidual, x);
-      } else {
-        b.matmul(x, rows, L.qkv_w, L.qkv_b, Epilogue::kStore, qkv);
-        b.attention(l, qkv, rows, att);
-        b.matmul(att, rows, L.out_w, L.out_b, Epilogue::kResidual, x);
-        b.layernorm(x, rows, L.ln1_g, L.ln1_b, eps, x);
-        b.matmul(x, rows, L.fc1_w, L.fc1_b, c_.activation, mlp);
-        b.matmul(mlp, rows, L.fc2_w, L.fc2_b, Epilogue::kResidual, x);
-        b.layernorm(x, rows, L.ln2_g, L.ln2_b, eps, x);
-      }
+      const DecoderLayer& L = layers_[size_t(l)];
+      if (c_.pre_norm)
+        pre_norm_block(b, L, l, rows, eps, c_.activation, x, buf.normed, buf);
+      else
+        post_norm_block(b, L, l, rows, eps, c_.activation, x, buf);
     }
   }
 
@@ -86,15 +66,12 @@ class OptGraph final : public Graph {
   }
 
  private:
-  struct Layer {
-    WeightView ln1_g, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_g, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
-  };
   int64_t embed_dim() const { return c_.word_embed_dim > 0 ? c_.word_embed_dim : c_.n_embd; }
   bool projected() const { return embed_dim() != c_.n_embd; }
 
   const ModelConfig c_;
   WeightView wte_, wpe_, in_w_, in_b_, out_w_, out_b_, lnf_g_, lnf_b_;
-  std::vector<Layer> layers_;
+  std::vector<DecoderLayer> layers_;
 };
 
 }  // namespace

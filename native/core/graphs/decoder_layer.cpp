@@ -1,0 +1,42 @@
+#include "core/graphs/decoder_layer.h"
+
+namespace gpt {
+
+void bind_decoder_layer(WeightBinder& w, DecoderLayer& L, const std::string& prefix, const DecoderLayerNames& names,
+                        int64_t C, int64_t F) {
+  w.norm(L.ln1_g, L.ln1_b, prefix + names.ln1, C);
+  w.linear(L.qkv_w, L.qkv_b, prefix + names.qkv, C, 3 * C);
+  w.linear(L.out_w, L.out_b, prefix + names.out, C, C);
+  w.norm(L.ln2_g, L.ln2_b, prefix + names.ln2, C);
+  w.linear(L.up_w, L.up_b, prefix + names.up, C, F);
+  w.linear(L.down_w, L.down_b, prefix + names.down, F, C);
+}
+
+BlockBuffers block_buffers(Backend& b, int64_t rows, int64_t C, int64_t mlp_width) {
+  return BlockBuffers{b.buffer(Slot::kNormed, size_t(rows * C)), b.buffer(Slot::kQkv, size_t(rows * 3 * C)),
+                      b.buffer(Slot::kAttention, size_t(rows * C)), b.buffer(Slot::kMlp, size_t(rows * mlp_width))};
+}
+
+void pre_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t rows, float eps, Epilogue act, float* x,
+                    float* normed, const BlockBuffers& buf) {
+  b.layernorm(x, rows, L.ln1_g, L.ln1_b, eps, normed);
+  b.matmul(normed, rows, L.qkv_w, L.qkv_b, Epilogue::kStore, buf.qkv);
+  b.attention(layer, buf.qkv, rows, buf.att);
+  b.matmul(buf.att, rows, L.out_w, L.out_b, Epilogue::kResidual, x);
+  b.layernorm(x, rows, L.ln2_g, L.ln2_b, eps, normed);
+  b.matmul(normed, rows, L.up_w, L.up_b, act, buf.mlp);
+  b.matmul(buf.mlp, rows, L.down_w, L.down_b, Epilogue::kResidual, x);
+}
+
+void post_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t rows, float eps, Epilogue act, float* x,
+                     const BlockBuffers& buf) {
+  b.matmul(x, rows, L.qkv_w, L.qkv_b, Epilogue::kStore, buf.qkv);
+  b.attention(layer, buf.qkv, rows, buf.att);
+  b.matmul(buf.att, rows, L.out_w, L.out_b, Epilogue::kResidual, x);
+  b.layernorm(x, rows, L.ln1_g, L.ln1_b, eps, x);
+  b.matmul(x, rows, L.up_w, L.up_b, act, buf.mlp);
+  b.matmul(buf.mlp, rows, L.down_w, L.down_b, Epilogue::kResidual, x);
+  b.layernorm(x, rows, L.ln2_g, L.ln2_b, eps, x);
+}
+
+}  // namespace gpt
