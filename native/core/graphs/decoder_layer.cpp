@@ -39,4 +39,11 @@ void post_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t r
   b.layernorm(x, rows, L.ln2_g, L.ln2_b, eps, x);
 }
 
+void norm_and_head(Backend& b, const float* x, int64_t n, int64_t C, const WeightView& gamma, const WeightView& beta,
+                   float eps, const WeightView& wte, float* logits) {
+  float* h = b.buffer(Slot::kNormed, size_t(n * C));
+  b.layernorm(x, n, gamma, beta, eps, h);
+  b.lm_head(h, n, wte, logits);
+}
+
 }  // namespace gpt

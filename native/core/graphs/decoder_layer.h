@@ -39,4 +39,8 @@ void pre_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t ro
 void post_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t rows, float eps, Epilogue act, float* x,
                      const BlockBuffers& buf);
 
+// The final LayerNorm, then the LM head tied to `wte`, over `n` rows of final hidden states.
+void norm_and_head(Backend& b, const float* x, int64_t n, int64_t C, const WeightView& gamma, const WeightView& beta,
+                   float eps, const WeightView& wte, float* logits);
+
 }  // namespace gpt

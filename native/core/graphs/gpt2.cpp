@@ -30,9 +30,7 @@ class Gpt2Graph final : public Graph {
   }
 
   void head(Backend& b, const float* x, int64_t n, float* logits) override {
-    float* h = b.buffer(Slot::kNormed, size_t(n * c_.n_embd));
-    b.layernorm(x, n, lnf_g_, lnf_b_, c_.layer_norm_epsilon, h);
-    b.lm_head(h, n, wte_, logits);
+    norm_and_head(b, x, n, c_.n_embd, lnf_g_, lnf_b_, c_.layer_norm_epsilon, wte_, logits);
   }
 
  private:
