@@ -30,25 +30,35 @@ export interface NativeTensorSpec {
   transpose?: boolean;
 }
 
-/** Each layer's attention: scores scale · q·k (+ ALiBi), over keys within `window` positions (0: all). */
+/**
+ * Each layer's attention: scores scale · q·k (+ ALiBi), over keys within `window` positions (0:
+ * all); the first rotaryDims values of each q and k head rotated by position (0: none), in GPT-J's
+ * interleaved pairs or the half-split ones.
+ */
 export interface NativeLayerAttention {
   scale: number;
   window: number;
   alibi: boolean;
+  rotaryDims: number;
+  rotaryInterleaved: boolean;
 }
 
 export interface NativeModelSpec {
   /** The family's graph (native/core/graphs/). */
-  graph: "gpt2" | "opt" | "bloom";
+  graph: "gpt2" | "opt" | "bloom" | "rotary";
   nLayer: number;
   nHead: number;
+  /** Key/value heads: a divisor of nHead (grouped-query attention), nHead for multi-head attention. */
+  nKvHead: number;
+  /** Each head's width (nEmbd / nHead unless the config gives head_dim). */
+  headDim: number;
   nEmbd: number;
   nInner: number;
   nCtx: number;
   vocabSize: number;
   layerNormEpsilon: number;
-  /** The MLP's activation. */
-  activation: "gelu-tanh" | "gelu-erf" | "relu";
+  /** The MLP's activation ("swiglu": its first matmul's columns interleave gate and up, twice nInner wide). */
+  activation: "gelu-tanh" | "gelu-erf" | "relu" | "swiglu";
   attention: NativeLayerAttention[];
   /** The token embeddings' width (OPT's word_embed_proj_dim; nEmbd elsewhere). */
   wordEmbedDim: number;
@@ -56,6 +66,17 @@ export interface NativeModelSpec {
   preNorm: boolean;
   /** The residual stream continues from the LayerNorm's output (BLOOM's apply_residual_connection_post_layernorm). */
   residualFromNorm: boolean;
+  /** The rotary graph's norms. */
+  norm: "layernorm" | "rmsnorm";
+  /** Attention and the MLP both read the block's input (sharedNorm: from one norm, GPT-J). */
+  parallelResidual: boolean;
+  sharedNorm: boolean;
+  /** The LM head has a bias ("lm_head.bias"). */
+  headBias: boolean;
+  /** The rotary graph's LM head is its token embedding (no "lm_head.weight"). */
+  tiedHead: boolean;
+  /** RoPE's frequencies, rotaryDims / 2 of them; empty without rotary positions. */
+  ropeInvFreq: number[];
   files: string[];
   tensors: NativeTensorSpec[];
   /** Store every weight in this dtype; null keeps each tensor's stored dtype (mapped in place). */
@@ -201,7 +222,7 @@ export interface NativeDevice {
   multiprocessors: number;
 }
 
-/** out[rows, n] = epilogue(input[rows, k] · weight[k, n] + bias); weight as its storage bits. */
+/** out[rows, n] = epilogue(input[rows, k] · weight[k, n] + bias) (rows × n/2 for "swiglu", n even); weight as its storage bits. */
 export interface NativeMatmulArgs {
   input: Float32Array;
   rows: number;
@@ -231,23 +252,26 @@ export interface NativeLmHeadArgs {
  * (the tables entries from tableStarts[r] on; entry i holds positions 16i … 16i + 15).
  */
 export interface NativeAttentionArgs {
-  /** [rows, 3 · heads · headDim]: q | k | v. */
+  /** [rows, (heads + 2 · kvHeads) · headDim]: q | k | v. */
   qkv: Float32Array;
   rows: number;
   heads: number;
+  /** KV heads, a divisor of heads (grouped-query attention: query head h reads KV head h / (heads / kvHeads)); heads by default. */
+  kvHeads?: number;
   headDim: number;
   positions: Int32Array;
   tableStarts: Int32Array;
   tables: Int32Array;
   blocks: number;
-  /** One layer: k[blocks][heads][16][headDim], then v likewise. */
+  /** One layer: k[blocks][kvHeads][16][headDim], then v likewise. */
   pool: Float32Array;
+  /** [rows, heads · headDim]. */
   out: Float32Array;
   /** The scores' scale: 1/√headDim by default (GPT-Neo: 1). */
   scale?: number;
   /** A row at position i attends to keys in (i − window, i]; 0 (default) for every key ≤ i. */
   window?: number;
-  /** ALiBi's slope per head (ops.alibiSlopes): adds slope · (j − i) to each score. */
+  /** ALiBi's slope per query head (ops.alibiSlopes): adds slope · (j − i) to each score. */
   slopes?: Float32Array;
 }
 
@@ -274,8 +298,10 @@ export type NativeMatmulPath = "auto" | "fp32" | "tensorcore" | "decode";
  * or no device is visible. Layouts as in NativeOps and native/cpu/attention.h.
  */
 export interface NativeCudaOps {
+  /** With epilogue "swiglu" (n even), `out` is rows × n/2: out[r, j] = silu(y[r, 2j]) · y[r, 2j + 1]. */
   matmul(args: NativeMatmulArgs & { path: NativeMatmulPath }): void;
-  lmHead(args: NativeLmHeadArgs & { path: NativeMatmulPath }): void;
+  /** With `bias` ([vocab], GPT-J's head), it is added to every row's logits. */
+  lmHead(args: NativeLmHeadArgs & { path: NativeMatmulPath; bias?: Float32Array | null }): void;
   /** With `add`, x += add is written back to `x` before the LayerNorm (the fused residual add). */
   layernorm(args: {
     x: Float32Array;
@@ -315,8 +341,11 @@ export interface NativeCudaOps {
   memInfo(args: { device: number }): { free: number; total: number };
 }
 
-/** What the fused matmul does with x·W + b: store it (through an activation or not) or add it into out. */
-export type NativeEpilogue = "store" | "gelu-tanh" | "gelu-erf" | "relu" | "residual";
+/**
+ * What the fused matmul does with y = x·W + b: store it (through an activation or not) or add it
+ * into out; "swiglu" stores silu(y[2j]) · y[2j + 1], half as wide.
+ */
+export type NativeEpilogue = "store" | "gelu-tanh" | "gelu-erf" | "relu" | "swiglu" | "residual";
 export type NativeImpl = "fast" | "reference";
 
 /** Single kernels, for the tests that compare each fast path with its reference twin. */
@@ -330,7 +359,7 @@ export interface NativeOps {
   rmsnorm(args: { x: Float32Array; rows: number; gamma: Float32Array; eps: number; out: Float32Array; threads: number }): void;
   /** ALiBi's slope per head for a model of `heads` heads, as transformers' build_alibi_tensor makes them. */
   alibiSlopes(heads: number): Float32Array;
-  /** out = the epilogue's activation of input, elementwise (store and residual: a copy). */
+  /** out = the epilogue's activation of input, elementwise (store and residual: a copy; swiglu: of each pair, out half as long). */
   activation(args: { impl: NativeImpl; epilogue: NativeEpilogue; input: Float32Array; out: Float32Array }): void;
   /** The CPU sampler, the one a CPU model's steps use: throws for unusable logits (NaN, +inf, all −inf). */
   sample(args: NativeSampling & { logits: Float32Array }): NativeSampled;
@@ -402,7 +431,16 @@ export interface NativeCudaBench {
   ): NativeKernelTime & { weightCopies: number };
   /** One layer's attention, its KV append fused in, for `rows` new positions after `start` cached ones; the cache in `cacheDtype`. */
   attention(
-    args: NativeBenchTiming & { heads: number; headDim: number; capacity: number; rows: number; start: number; cacheDtype: NativeDtype },
+    args: NativeBenchTiming & {
+      heads: number;
+      /** KV heads (grouped-query attention): `heads` by default, a divisor of it. */
+      kvHeads?: number;
+      headDim: number;
+      capacity: number;
+      rows: number;
+      start: number;
+      cacheDtype: NativeDtype;
+    },
   ): NativeKernelTime;
   /** A STREAM-style read of `bytes` of GPU memory, `passes` times: the bandwidth a decode step can at best reach. */
   memoryRead(args: { bytes: number; passes: number }): Omit<NativeMemoryRead, "threads">;

@@ -146,6 +146,95 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
     });
   });
 
+  describe("matmul with the swiglu epilogue (out rows × n/2: silu(y[2j]) · y[2j + 1])", () => {
+    // [rows, k, n]: odd K, n even but not a multiple of 32, rows 1 … 70; these n are multiples of
+    // 8, so the decode path takes them too, K = 1001 and 2049 split it (matmul_splitk_finish).
+    const SHAPES: [number, number, number][] = [
+      [1, 37, 24],
+      [3, 201, 40],
+      [17, 1001, 136],
+      [70, 299, 200],
+      [5, 2049, 24],
+    ];
+    // n ≡ 2 (mod 4): the tiled paths only (auto takes the fp32 tiles), pairs straddling no tile edge
+    // but ending mid-warp.
+    const TILED_ONLY: [number, number, number][] = [
+      [3, 65, 66],
+      [17, 33, 130],
+    ];
+    const cases: { path: NativeMatmulPath; dtype: NativeDtype; shape: [number, number, number] }[] = [];
+    for (const dtype of DTYPES) {
+      for (const shape of [...SHAPES, ...TILED_ONLY]) {
+        cases.push({ path: "fp32", dtype, shape });
+        if (dtype !== "F32") cases.push({ path: "tensorcore", dtype, shape });
+        cases.push({ path: "auto", dtype, shape });
+      }
+      for (const shape of SHAPES) cases.push({ path: "decode", dtype, shape });
+    }
+    const silu = (g: number) => g / (1 + Math.exp(-g));
+    cases.forEach(({ path, dtype, shape: [rows, k, n] }, index) =>
+      it(`${path} ${dtype} ${rows}×${k}·${k}×${n} → ${rows}×${n / 2}`, () => {
+        const prng = new Prng(deriveSeed(SEED, 1500 + index));
+        const input = random(prng, rows * k);
+        const weight = encode(random(prng, k * n, -0.5, 0.5), dtype);
+        const bias = random(prng, n);
+        const args = { input, rows, weight, dtype, k, n, bias };
+        // The CPU twin's swiglu, and the same from its plain product (double-precision silu).
+        const ref = poisoned(rows * (n / 2));
+        ops.matmul({ impl: "reference", ...args, epilogue: "swiglu", out: ref, threads: 1 });
+        const y = poisoned(rows * n);
+        ops.matmul({ impl: "reference", ...args, epilogue: "store", out: y, threads: 1 });
+        const fromStore = Float64Array.from({ length: rows * (n / 2) }, (_, i) => silu(y[2 * i]!) * y[2 * i + 1]!);
+        expectClose(ref, fromStore, FP32, "the CPU's swiglu against its store");
+        const out = poisoned(rows * (n / 2));
+        cuda.matmul({ path, ...args, epilogue: "swiglu", out });
+        const tolerance = path === "tensorcore" ? HALF : FP32;
+        expectClose(out, ref, tolerance, `${path} against the CPU's swiglu`);
+        expectClose(out, fromStore, tolerance, `${path} against silu(store)`);
+      }),
+    );
+
+    it.each(DTYPES)("auto %s swiglu is batch-invariant, and is silu(gate) · up of what auto's store writes", (dtype) => {
+      const prng = new Prng(deriveSeed(SEED, 1700 + DTYPES.indexOf(dtype)));
+      const [rows, k, n] = [40, 768, 328];
+      const input = random(prng, rows * k);
+      const weight = encode(random(prng, k * n, -0.5, 0.5), dtype);
+      const bias = random(prng, n);
+      const run = (r0: number, count: number) => {
+        const out = poisoned(count * (n / 2));
+        cuda.matmul({ path: "auto", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue: "swiglu", out });
+        return out;
+      };
+      const all = run(0, rows);
+      for (const [r0, count] of [[0, 1], [7, 1], [39, 1], [3, 5], [16, 17]] as const)
+        expect(Array.from(run(r0, count)), `rows ${r0}…${r0 + count - 1}`).toEqual(
+          Array.from(all.subarray(r0 * (n / 2), (r0 + count) * (n / 2))),
+        );
+      // The same sums as the store epilogue: silu in fp32 of the very values store writes.
+      const y = poisoned(rows * n);
+      cuda.matmul({ path: "auto", input, rows, weight, dtype, k, n, bias, epilogue: "store", out: y });
+      expectClose(all, Float64Array.from(all, (_, i) => silu(y[2 * i]!) * y[2 * i + 1]!), FP32, "swiglu against silu(store)");
+    });
+
+    it("refuses an odd n", () => {
+      const [rows, k, n] = [2, 8, 5];
+      expect(() =>
+        cuda.matmul({
+          path: "fp32",
+          input: new Float32Array(rows * k).fill(1),
+          rows,
+          weight: new Float32Array(k * n).fill(1),
+          dtype: "F32",
+          k,
+          n,
+          bias: new Float32Array(n),
+          epilogue: "swiglu",
+          out: new Float32Array(rows * 3),
+        }),
+      ).toThrow(/even n/);
+    });
+  });
+
   describe("lmHead", () => {
     const SHAPES: [number, number, number][] = [
       [1, 64, 1000],
@@ -188,6 +277,28 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       for (const [r0, count] of [[0, 1], [36, 1], [2, 20]] as const)
         expect(Array.from(run(r0, count)), `rows ${r0}…${r0 + count - 1}`).toEqual(Array.from(all.subarray(r0 * vocab, (r0 + count) * vocab)));
     });
+
+    // GPT-J's head: bias [vocab] added to every row, on every path.
+    const BIASED: { path: NativeMatmulPath; dtype: NativeDtype; shape: [number, number, number] }[] = [];
+    for (const dtype of DTYPES)
+      for (const shape of [[1, 64, 1000], [9, 96, 517]] as [number, number, number][]) {
+        for (const path of ["fp32", "decode", "auto"] as NativeMatmulPath[]) BIASED.push({ path, dtype, shape });
+        if (dtype !== "F32") BIASED.push({ path: "tensorcore", dtype, shape });
+      }
+    BIASED.forEach(({ path, dtype, shape: [rows, c, vocab] }, index) =>
+      it(`${path} ${dtype} ${rows}×${c} · (${vocab}×${c})ᵀ + bias`, () => {
+        const prng = new Prng(deriveSeed(SEED, 1950 + index));
+        const input = random(prng, rows * c);
+        const weight = encode(random(prng, vocab * c), dtype);
+        const bias = random(prng, vocab, -3, 3);
+        const plain = poisoned(rows * vocab);
+        ops.lmHead({ impl: "reference", input, rows, weight, dtype, vocab, c, out: plain, threads: 1 });
+        const ref = Float64Array.from(plain, (x, i) => x + bias[i % vocab]!);
+        const out = poisoned(rows * vocab);
+        cuda.lmHead({ path, input, rows, weight, dtype, vocab, c, bias, out });
+        expectClose(out, ref, path === "tensorcore" ? HALF : FP32, `${path} ${dtype} with bias`);
+      }),
+    );
   });
 
   describe("layernorm (and the fused residual add)", () => {
@@ -430,6 +541,150 @@ describe.skipIf(SKIP !== "")(`CUDA kernels vs their CPU twins (seed ${SEED})${SK
       const out = poisoned(layout.rows * c);
       cuda.attention({ ...args, pool: pool.slice(), out });
       expectClose(out, ref, FP32, name);
+    });
+
+    // Grouped-query attention: qHeads query heads over kvHeads KV heads, query head h reading KV
+    // head h / (qHeads / kvHeads); qkv rows [q: qHeads·D | k: kvHeads·D | v: kvHeads·D], the pool
+    // k[blocks][kvHeads][16][D] then v. Against a double reference that sees the pool rounded as
+    // the kernels store it, and (F32 pool) the CPU reference with the same kvHeads.
+    const GQA: [number, number, number][] = [
+      [9, 3, 16],
+      [2, 1, 80],
+      [4, 4, 64],
+      [8, 1, 48], // one KV head: a group of 8, one block at D ≤ 64
+      [6, 2, 256], // a group of 3 past the 2 query heads a block holds at D > 128
+      [10, 2, 128], // a group of 5 past the 4 at D ≤ 128
+    ];
+    const GQA_MIXES: [number, number][][] = [
+      [[37, 20], [300, 4], [700, 1], [0, 3]],
+      [[16, 16], [15, 1], [0, 2], [64, 1]],
+    ];
+    type GqaCase = [number, number, number, boolean, number, NativeDtype];
+    const GQA_CASES: GqaCase[] = [];
+    for (const [qHeads, kvHeads, d] of GQA)
+      for (const alibi of [false, true])
+        GQA_MIXES.forEach((_, mix) => {
+          for (const dtype of DTYPES) GQA_CASES.push([qHeads, kvHeads, d, alibi, mix, dtype]);
+        });
+    it.each(GQA_CASES)("GQA %i query / %i KV heads, D %i, ALiBi %s, mix %i, %s pool", (qHeads, kvHeads, d, alibi, mix, dtype) => {
+      const prng = new Prng(deriveSeed(SEED, 4700 + GQA_CASES.findIndex((c) => c.join() === [qHeads, kvHeads, d, alibi, mix, dtype].join())));
+      const layout = layoutOf(GQA_MIXES[mix]!, prng);
+      const { rows, blocks, positions, tableStarts, tables } = layout;
+      const group = qHeads / kvHeads;
+      const width = (qHeads + 2 * kvHeads) * d;
+      const c = qHeads * d;
+      const half = blocks * kvHeads * BLOCK * d;
+      const qkv = random(prng, rows * width);
+      const pool = random(prng, 2 * half);
+      const slopes = alibi ? ops.alibiSlopes(qHeads) : undefined;
+      const at = (p: number, r: number, g: number, j: number) =>
+        ((tables[tableStarts[r]! + Math.floor(p / BLOCK)]! * kvHeads + g) * BLOCK + (p % BLOCK)) * d + j;
+      const qkvRounded = decode(encode(qkv, dtype), dtype);
+      const seen = decode(encode(pool, dtype), dtype);
+      for (let r = 0; r < rows; r++)
+        for (let g = 0; g < kvHeads; g++)
+          for (let j = 0; j < d; j++) {
+            const key = r * width + c + g * d + j; // and its value kvHeads · d further
+            seen[at(positions[r]!, r, g, j)] = qkvRounded[key]!;
+            seen[half + at(positions[r]!, r, g, j)] = qkvRounded[key + kvHeads * d]!;
+          }
+      const ref = new Float64Array(rows * c);
+      const scale = 1 / Math.sqrt(d);
+      for (let r = 0; r < rows; r++)
+        for (let h = 0; h < qHeads; h++) {
+          const g = Math.floor(h / group);
+          const n = positions[r]! + 1;
+          const s = new Float64Array(n);
+          for (let p = 0; p < n; p++) {
+            let dot = 0;
+            for (let j = 0; j < d; j++) dot += qkv[r * width + h * d + j]! * seen[at(p, r, g, j)]!;
+            s[p] = dot * scale + (slopes ? slopes[h]! * (p - positions[r]!) : 0);
+          }
+          const max = Math.max(...s);
+          let sum = 0;
+          for (let p = 0; p < n; p++) sum += s[p] = Math.exp(s[p]! - max);
+          for (let j = 0; j < d; j++) {
+            let acc = 0;
+            for (let p = 0; p < n; p++) acc += s[p]! * seen[half + at(p, r, g, j)]!;
+            ref[r * c + h * d + j] = acc / sum;
+          }
+        }
+      const args = { qkv, heads: qHeads, kvHeads, headDim: d, ...layout, ...(slopes ? { slopes } : {}) };
+      const out = poisoned(rows * c);
+      const gpuPool = pool.slice();
+      cuda.attention({ ...args, pool: gpuPool, out, cacheDtype: dtype });
+      expectClose(gpuPool, seen, 0, "pool after append");
+      expectClose(out, ref, dtype === "F32" ? FP32 : 1e-4, "output");
+      if (dtype === "F32") {
+        const cpu = poisoned(rows * c);
+        ops.attention({ impl: "reference", ...args, pool: pool.slice(), out: cpu, threads: 1 });
+        expectClose(out, cpu, FP32, "against the CPU reference");
+      }
+      // Batch invariance: each sequence alone gives its rows' outputs bit for bit.
+      let row = 0;
+      for (const [, count] of GQA_MIXES[mix]!) {
+        const alone = poisoned(count * c);
+        cuda.attention({
+          ...args,
+          qkv: qkv.subarray(row * width, (row + count) * width),
+          rows: count,
+          positions: positions.subarray(row, row + count),
+          tableStarts: tableStarts.subarray(row, row + count),
+          pool: pool.slice(),
+          out: alone,
+          cacheDtype: dtype,
+        });
+        expect(Array.from(alone), `rows ${row}…${row + count - 1} alone`).toEqual(Array.from(out.subarray(row * c, (row + count) * c)));
+        row += count;
+      }
+    });
+
+    it("GQA equals multi-head attention over KV heads repeated for each query head", () => {
+      // Independent of any reference: 6 query heads over 2 KV heads give what 6 heads give when
+      // each query head's keys and values are copies of its group's KV head.
+      const prng = new Prng(deriveSeed(SEED, 4690));
+      const [qHeads, kvHeads, d] = [6, 2, 32];
+      const group = qHeads / kvHeads;
+      const layout = layoutOf([[40, 3], [5, 2]], prng);
+      const { rows, blocks } = layout;
+      const gqa = random(prng, rows * (qHeads + 2 * kvHeads) * d);
+      const mha = new Float32Array(rows * 3 * qHeads * d);
+      for (let r = 0; r < rows; r++) {
+        const src = gqa.subarray(r * (qHeads + 2 * kvHeads) * d);
+        const dst = mha.subarray(r * 3 * qHeads * d);
+        dst.set(src.subarray(0, qHeads * d));
+        for (let h = 0; h < qHeads; h++) {
+          const g = Math.floor(h / group);
+          dst.set(src.subarray((qHeads + g) * d, (qHeads + g + 1) * d), (qHeads + h) * d);
+          dst.set(src.subarray((qHeads + kvHeads + g) * d, (qHeads + kvHeads + g + 1) * d), (2 * qHeads + h) * d);
+        }
+      }
+      // Every position the rows attend to is appended by them or sits in a pool both read alike:
+      // fill the MHA pool with each KV head's pool copied per query head.
+      const gqaPool = random(prng, 2 * blocks * kvHeads * BLOCK * d);
+      const mhaPool = new Float32Array(2 * blocks * qHeads * BLOCK * d);
+      for (let kv = 0; kv < 2; kv++)
+        for (let b = 0; b < blocks; b++)
+          for (let h = 0; h < qHeads; h++) {
+            const from = ((kv * blocks + b) * kvHeads + Math.floor(h / group)) * BLOCK * d;
+            mhaPool.set(gqaPool.subarray(from, from + BLOCK * d), ((kv * blocks + b) * qHeads + h) * BLOCK * d);
+          }
+      const slopes = ops.alibiSlopes(qHeads);
+      const outGqa = poisoned(rows * qHeads * d);
+      cuda.attention({ qkv: gqa, heads: qHeads, kvHeads, headDim: d, ...layout, pool: gqaPool, out: outGqa, slopes });
+      const outMha = poisoned(rows * qHeads * d);
+      cuda.attention({ qkv: mha, heads: qHeads, headDim: d, ...layout, pool: mhaPool, out: outMha, slopes });
+      // The same arithmetic per query head either way; held to fp32 rounding rather than bits, as
+      // the two launches compile a query head's score in different unrolled copies.
+      expectClose(outGqa, outMha, 1e-6, "GQA against repeated KV heads");
+    });
+
+    it("refuses query heads that are not a multiple of the KV heads", () => {
+      const d = 16;
+      const args = { rows: 1, heads: 3, kvHeads: 2, headDim: d, positions: Int32Array.of(0), tableStarts: Int32Array.of(0), tables: Int32Array.of(0), blocks: 1 };
+      expect(() =>
+        cuda.attention({ ...args, qkv: new Float32Array(7 * d), pool: new Float32Array(2 * 2 * 16 * d), out: new Float32Array(3 * d) }),
+      ).toThrow(/kvHeads/);
     });
 
     it("refuses head dims that are not a multiple of 16 up to 256", () => {

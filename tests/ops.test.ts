@@ -425,6 +425,8 @@ const BLOCK = 16;
 
 interface AttentionCase {
   heads: number;
+  /** Grouped-query attention's KV heads (a divisor of heads); heads when absent. */
+  kvHeads?: number;
   headDim: number;
   /** Blocks in the pool. */
   blocks: number;
@@ -444,11 +446,15 @@ const ATTENTION_SHAPES: AttentionCase[] = [
   { heads: 3, headDim: 24, blocks: 3, sequences: [{ start: 0, rows: 12 }], threads: 3 },
   { heads: 1, headDim: 144, blocks: 5, sequences: [{ start: 4, rows: 5 }, { start: 31, rows: 2 }], threads: 2 },
   { heads: 12, headDim: 64, blocks: 70, sequences: [{ start: 900, rows: 1 }], threads: 2 },
+  // Grouped-query attention: SmolLM2's 9 query heads on 3 KV heads, a head width of 80, one KV head.
+  { heads: 9, kvHeads: 3, headDim: 16, blocks: 9, sequences: [{ start: 20, rows: 7 }, { start: 0, rows: 3 }], threads: 3 },
+  { heads: 2, kvHeads: 1, headDim: 80, blocks: 6, sequences: [{ start: 0, rows: 19 }, { start: 50, rows: 1 }], threads: 2 },
+  { heads: 8, kvHeads: 2, headDim: 64, blocks: 42, sequences: [{ start: 600, rows: 1 }, { start: 33, rows: 4 }], threads: 2 },
 ];
 
 /** A random attention call: scattered, distinct blocks for each sequence, a pool of normal noise. */
 function attentionCall(c: AttentionCase, rng: Prng) {
-  const C = c.heads * c.headDim;
+  const kvHeads = c.kvHeads ?? c.heads;
   const order = Array.from({ length: c.blocks }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
@@ -470,15 +476,16 @@ function attentionCall(c: AttentionCase, rng: Prng) {
   }
   // Scores of a few units: a softmax neither flat nor one-hot.
   return {
-    qkv: rng.normals(rows * 3 * C, 0.7),
+    qkv: rng.normals(rows * (c.heads + 2 * kvHeads) * c.headDim, 0.7),
     rows,
     heads: c.heads,
+    kvHeads,
     headDim: c.headDim,
     positions,
     tableStarts,
     tables: Int32Array.from(tables),
     blocks: c.blocks,
-    pool: rng.normals(2 * c.blocks * c.heads * BLOCK * c.headDim, 0.7),
+    pool: rng.normals(2 * c.blocks * kvHeads * BLOCK * c.headDim, 0.7),
   };
 }
 
@@ -494,7 +501,7 @@ describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
   for (const c of ATTENTION_SHAPES) {
     const seed = deriveSeed(SEED, caseIndex++);
     const seqs = c.sequences.map((s) => `${s.start}+${s.rows}`).join(", ");
-    const name = `heads ${c.heads} headDim ${c.headDim} blocks ${c.blocks} sequences [${seqs}] threads ${c.threads}`;
+    const name = `heads ${c.heads}${c.kvHeads ? ` kvHeads ${c.kvHeads}` : ""} headDim ${c.headDim} blocks ${c.blocks} sequences [${seqs}] threads ${c.threads}`;
     it(`${name} (case seed ${seed})`, () => {
       const call = attentionCall(c, new Prng(seed));
       const ref = runAttention("reference", call, 1);
@@ -658,6 +665,170 @@ describe(`ops.attention fast vs reference (seed ${SEED})`, () => {
     expect(run({ positions: Int32Array.of(40, 6, 7) })).toThrow(/row 0: position 40 is not covered by its block table/);
     expect(run({ tables: Int32Array.of(7) })).toThrow(/tables\[0\] = 7 is outside the pool of 7 blocks/);
     expect(run({ positions: [5, 6, 7] })).toThrow(/positions must be an Int32Array/);
+  });
+});
+
+describe(`ops.attention with grouped-query heads (seed ${SEED})`, () => {
+  it(`the reference equals multi-head attention over each KV head repeated for its group (seed ${SEED})`, () => {
+    // The definition of GQA (transformers' repeat_kv): query head h attends with KV head h / group.
+    const c: AttentionCase = { heads: 6, kvHeads: 2, headDim: 24, blocks: 5, sequences: [{ start: 9, rows: 6 }, { start: 0, rows: 2 }], threads: 1 };
+    const call = attentionCall(c, new Prng(deriveSeed(SEED, 2200)));
+    const D = c.headDim, H = c.heads, G = H / c.kvHeads!;
+    const rows = call.rows;
+    const qkvMha = new Float32Array(rows * 3 * H * D);
+    for (let r = 0; r < rows; r++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < D; d++) {
+          const kv = Math.floor(h / G);
+          const src = call.qkv.subarray(r * (H + 2 * c.kvHeads!) * D);
+          qkvMha[r * 3 * H * D + h * D + d] = src[h * D + d]!;
+          qkvMha[r * 3 * H * D + H * D + h * D + d] = src[H * D + kv * D + d]!;
+          qkvMha[r * 3 * H * D + 2 * H * D + h * D + d] = src[(H + c.kvHeads!) * D + kv * D + d]!;
+        }
+    const poolMha = new Float32Array(2 * c.blocks * H * BLOCK * D);
+    const half = c.blocks * c.kvHeads! * BLOCK * D;
+    for (let t = 0; t < 2; t++)
+      for (let b = 0; b < c.blocks; b++)
+        for (let h = 0; h < H; h++)
+          for (let i = 0; i < BLOCK * D; i++)
+            poolMha[t * (poolMha.length / 2) + (b * H + h) * BLOCK * D + i] =
+              call.pool[t * half + (b * c.kvHeads! + Math.floor(h / G)) * BLOCK * D + i]!;
+    const gqa = runAttention("reference", call, 1).out;
+    const mha = runAttention("reference", { ...call, kvHeads: H, qkv: qkvMha, pool: poolMha }, 1).out;
+    expectAllFinite(gqa, "gqa");
+    expect(Array.from(gqa)).toEqual(Array.from(mha));
+  });
+
+  it(`a row's result is bit-identical alone and at 1, 2 or 3 threads (seed ${SEED})`, () => {
+    const c = ATTENTION_SHAPES.find((x) => x.kvHeads === 3)!;
+    const call = attentionCall(c, new Prng(deriveSeed(SEED, 2201)));
+    const together = runAttention("fast", call, 2);
+    for (const threads of [1, 3]) expect(Array.from(runAttention("fast", call, threads).out), `threads ${threads}`).toEqual(Array.from(together.out));
+    const W = (c.heads + 2 * c.kvHeads!) * c.headDim, O = c.heads * c.headDim;
+    for (let r = 0; r < call.rows; r++) {
+      const out = new Float32Array(O).fill(NaN);
+      ops.attention({
+        impl: "fast",
+        ...call,
+        qkv: call.qkv.subarray(r * W, (r + 1) * W),
+        rows: 1,
+        positions: call.positions.subarray(r, r + 1),
+        tableStarts: Int32Array.of(0),
+        tables: call.tables.subarray(call.tableStarts[r]!),
+        pool: Float32Array.from(together.pool),
+        out,
+        threads: 2,
+      });
+      expect(Array.from(out), `row ${r}`).toEqual(Array.from(together.out.subarray(r * O, (r + 1) * O)));
+    }
+  });
+
+  it("rejects kvHeads that do not divide heads", () => {
+    const call = attentionCall({ heads: 4, kvHeads: 2, headDim: 8, blocks: 1, sequences: [{ start: 0, rows: 1 }], threads: 1 }, new Prng(1));
+    expect(() => runAttention("fast", { ...call, kvHeads: 3 }, 1)).toThrow(/kvHeads dividing heads/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU (Llama's MLP): out[j] = silu(y[2j]) · y[2j + 1] for y = x·W + b, half W's width
+
+const silu = (x: number): number => x / (1 + Math.exp(-x));
+
+describe(`ops.matmul with the swiglu epilogue (seed ${SEED})`, () => {
+  let caseIndex = 20_000;
+  for (const dtype of DTYPES)
+    for (const c0 of MATMUL_SHAPES) {
+      const c = { ...c0, n: c0.n + (c0.n % 2) };
+      const seed = deriveSeed(SEED, caseIndex++);
+      it(`${dtype} rows ${c.rows} k ${c.k} n ${c.n} threads ${c.threads}: fast vs reference (case seed ${seed})`, () => {
+        const rng = new Prng(seed);
+        const input = rng.floats(c.rows * c.k);
+        const weight = encodeWeight(rng.normals(c.k * c.n, 0.5), dtype);
+        const bias = rng.floats(c.n, -0.5, 0.5);
+        // out is rows × n/2, every element written: the NaN poison would survive anywhere it is not.
+        const start = new Float32Array((c.rows * c.n) / 2).fill(NaN);
+        const ref = runMatmul("reference", c, input, weight, dtype, bias, "swiglu", start);
+        const fast = runMatmul("fast", c, input, weight, dtype, bias, "swiglu", start);
+        expectAllFinite(ref, "reference");
+        expectAllFinite(fast, "fast");
+        expectClose(fast, ref, `${dtype} swiglu ${c.rows}×${c.k}·${c.k}×${c.n}`);
+      });
+    }
+
+  for (const dtype of DTYPES)
+    it(`${dtype}: a row's result is bit-identical alone, among 1 to 130 rows, and at 1, 2 or 3 threads (seed ${SEED})`, () => {
+      const rng = new Prng(deriveSeed(SEED, 20_900 + DTYPES.indexOf(dtype)));
+      const k = 77, n = 302, rows = 130, half = n / 2;
+      const input = rng.floats(rows * k);
+      const weight = encodeWeight(rng.normals(k * n, 0.5), dtype);
+      const bias = rng.floats(n, -0.5, 0.5);
+      const run = (r0: number, count: number, threads: number) => {
+        const out = new Float32Array(count * half).fill(NaN);
+        ops.matmul({ impl: "fast", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight, dtype, k, n, bias, epilogue: "swiglu", out, threads });
+        return out;
+      };
+      const all = run(0, rows, 2);
+      for (const [r0, count, threads] of [[0, 1, 1], [5, 1, 3], [129, 1, 2], [3, 2, 1], [10, 13, 3], [100, 30, 1], [0, 97, 3]] as const)
+        expect(Array.from(run(r0, count, threads)), `rows ${r0}…${r0 + count - 1} at ${threads} threads`).toEqual(
+          Array.from(all.subarray(r0 * half, (r0 + count) * half)),
+        );
+    });
+
+  it(`reference is silu(gate) · up of a JS double-precision product, pairs interleaved (seed ${SEED})`, () => {
+    const rng = new Prng(deriveSeed(SEED, 20_950));
+    const rows = 3, k = 5, n = 8;
+    const input = rng.floats(rows * k, -2, 2);
+    const w = rng.floats(k * n, -1, 1);
+    const bias = rng.floats(n);
+    const out = new Float32Array((rows * n) / 2);
+    ops.matmul({ impl: "reference", input, rows, weight: w, dtype: "F32", k, n, bias, epilogue: "swiglu", out, threads: 1 });
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < n / 2; j++) {
+        const y = (col: number) => {
+          let acc = bias[col]!;
+          for (let i = 0; i < k; i++) acc += input[r * k + i]! * w[i * n + col]!;
+          return acc;
+        };
+        expect(out[r * (n / 2) + j]!, `[${r}, ${j}]`).toBeCloseTo(silu(y(2 * j)) * y(2 * j + 1), 5);
+      }
+  });
+
+  it("rejects an odd n", () => {
+    const out = new Float32Array(3);
+    expect(() =>
+      ops.matmul({ impl: "fast", input: new Float32Array(2), rows: 1, weight: new Float32Array(6), dtype: "F32", k: 2, n: 3, bias: new Float32Array(3), epilogue: "swiglu", out, threads: 1 }),
+    ).toThrow(/even n/);
+  });
+});
+
+describe(`ops.activation swiglu (seed ${SEED})`, () => {
+  it("fast agrees with the reference within 1e-6 · max(1, |gate · up|) over a grid of pairs, the extremes and random pairs", () => {
+    const rng = new Prng(deriveSeed(SEED, 3100));
+    const pairs: number[] = [];
+    for (let g = -40; g <= 40; g += 0.05) pairs.push(g, rng.floats(1, -4, 4)[0]!);
+    for (const g of [0, -0, 1e-30, -1e-30, 88, -88, 3.4e38, -3.4e38, 1e20, -1e20]) pairs.push(g, 1.5);
+    pairs.push(...rng.normals(4098, 3));
+    const input = Float32Array.from(pairs);
+    const ref = new Float32Array(input.length / 2).fill(NaN);
+    const fast = new Float32Array(input.length / 2).fill(NaN);
+    ops.activation({ impl: "reference", epilogue: "swiglu", input, out: ref });
+    ops.activation({ impl: "fast", epilogue: "swiglu", input, out: fast });
+    const bad: string[] = [];
+    for (let i = 0; i < ref.length; i++) {
+      const scale = Math.max(1, Math.abs(input[2 * i]! * input[2 * i + 1]!));
+      if (fast[i] !== ref[i] && !(Math.abs(fast[i]! - ref[i]!) <= 1e-6 * scale)) bad.push(`swiglu(${input[2 * i]}, ${input[2 * i + 1]}): fast ${fast[i]}, reference ${ref[i]}`);
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it("the reference is silu(gate) · up in double precision; NaN stays NaN", () => {
+    const xs = [0.5, 2, -1, 3, -2.75, -0.5, 3.5, 0.25, -0.03125, 7];
+    const ref = new Float32Array(xs.length / 2);
+    ops.activation({ impl: "reference", epilogue: "swiglu", input: Float32Array.from(xs), out: ref });
+    for (let i = 0; i < ref.length; i++) expect(ref[i], `pair ${i}`).toBeCloseTo(silu(xs[2 * i]!) * xs[2 * i + 1]!, 6);
+    const out = new Float32Array(2);
+    ops.activation({ impl: "fast", epilogue: "swiglu", input: Float32Array.from([NaN, 1, 1, NaN]), out });
+    expect(out.every(Number.isNaN)).toBe(true);
   });
 });
 
@@ -875,7 +1046,7 @@ describe("ops argument validation", () => {
   it("rejects unknown dtype, epilogue and impl names, and non-numeric sizes, with a TypeError", () => {
     expect(matmulWith({ dtype: "F64" })).toThrow(/unknown dtype F64/);
     expect(matmulWith({ dtype: "f32" })).toThrow(TypeError);
-    expect(matmulWith({ epilogue: "swiglu" })).toThrow(/unknown epilogue swiglu/);
+    expect(matmulWith({ epilogue: "geglu" })).toThrow(/unknown epilogue geglu/);
     expect(matmulWith({ impl: "slow" })).toThrow(/impl must be fast or reference/);
     expect(matmulWith({ rows: "2" })).toThrow(/expected a number in field rows/);
     expect(matmulWith({ k: undefined })).toThrow(TypeError);

@@ -5,7 +5,7 @@
  * (native/core/graphs/) runs it with which parameters of the shared ops. Stored tensors no plan
  * names (causal-mask buffers, an LM head tied to the embedding) are never read.
  */
-import type { ModelConfig } from "../checkpoint/types.js";
+import type { LayerAttention, ModelConfig } from "../checkpoint/types.js";
 import type { ConfigFields } from "./config-fields.js";
 
 export interface Architecture {
@@ -57,7 +57,30 @@ export function zeros(name: string, shape: number[]): EngineTensorPlan {
   return { name, shape, sources: [] };
 }
 
-/** Every layer's attention alike. */
-export function sameAttention(nLayer: number, scale: number, window = 0, alibi = false) {
-  return Array.from({ length: nLayer }, () => ({ scale, window, alibi }));
+/** Every layer's attention alike (without rotary positions unless `rotary` says). */
+export function sameAttention(
+  nLayer: number,
+  scale: number,
+  window = 0,
+  alibi = false,
+  rotary: { dims: number; interleaved: boolean } = { dims: 0, interleaved: false },
+): LayerAttention[] {
+  return Array.from({ length: nLayer }, () => ({ scale, window, alibi, rotaryDims: rotary.dims, rotaryInterleaved: rotary.interleaved }));
+}
+
+/**
+ * The graph fields of a GPT-2-era family (multi-head attention of nEmbd / nHead, LayerNorm, no
+ * rotary positions); the rotary graph's parameters at their neutral values.
+ */
+export function classicGraphFields(nHead: number, nEmbd: number) {
+  return {
+    nKvHead: nHead,
+    headDim: nEmbd / nHead,
+    norm: "layernorm",
+    parallelResidual: false,
+    sharedNorm: false,
+    headBias: false,
+    tiedHead: true,
+    ropeInvFreq: [],
+  } satisfies Partial<ModelConfig>;
 }

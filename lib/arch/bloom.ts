@@ -2,7 +2,7 @@
 // LayerNorm over the embeddings, a fused query_key_value whose output rows interleave the heads
 // (head h's q, k, v together; reordered at load into q | k | v), tanh GELU.
 import type { ModelConfig } from "../checkpoint/types.js";
-import { asStored, linear, sameAttention, type Architecture, type EngineTensorPlan } from "./architecture.js";
+import { classicGraphFields, asStored, linear, sameAttention, type Architecture, type EngineTensorPlan } from "./architecture.js";
 import type { ConfigFields } from "./config-fields.js";
 
 /**
@@ -55,6 +55,7 @@ export const BLOOM: Architecture = {
       wordEmbedDim: nEmbd,
       preNorm: true,
       residualFromNorm: f.boolean("apply_residual_connection_post_layernorm", false),
+      ...classicGraphFields(nHead, nEmbd),
     };
   },
 

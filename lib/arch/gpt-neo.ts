@@ -2,7 +2,7 @@
 // and separate q/k/v without biases (laid out as GPT-2's at load, so it runs GPT-2's graph),
 // unscaled attention scores, and layers alternating global attention with a local window.
 import type { ModelConfig } from "../checkpoint/types.js";
-import { asStored, linear, zeros, type Architecture, type EngineTensorPlan } from "./architecture.js";
+import { classicGraphFields, asStored, linear, zeros, type Architecture, type EngineTensorPlan } from "./architecture.js";
 import type { ConfigFields } from "./config-fields.js";
 
 const ACTIVATIONS = { gelu_new: "gelu-tanh", gelu_pytorch_tanh: "gelu-tanh", gelu: "gelu-erf", relu: "relu" } as const;
@@ -45,7 +45,7 @@ export const GPT_NEO: Architecture = {
     f.checkHeads("hidden_size", nEmbd, "num_heads", nHead);
     const window = f.optionalPositiveInt("window_size", 256);
     // GPT-Neo does not scale its scores by 1/√D (it was trained that way).
-    const attention = layerKinds(f, nLayer).map((kind) => ({ scale: 1, window: kind === "local" ? window : 0, alibi: false }));
+    const attention = layerKinds(f, nLayer).map((kind) => ({ scale: 1, window: kind === "local" ? window : 0, alibi: false, rotaryDims: 0, rotaryInterleaved: false }));
     return {
       modelType: "gpt_neo",
       nLayer,
@@ -61,6 +61,7 @@ export const GPT_NEO: Architecture = {
       wordEmbedDim: nEmbd,
       preNorm: true,
       residualFromNorm: false,
+      ...classicGraphFields(nHead, nEmbd),
     };
   },
 

@@ -1,7 +1,7 @@
 // GPT-2 (openai-community/gpt2 and its fine-tunes): learned positions, pre-LayerNorm blocks,
 // Conv1D weights stored [in, out] as the engine reads them, the LM head tied to wte.
 import type { ModelConfig, ModelDims } from "../checkpoint/types.js";
-import { sameAttention, type Architecture } from "./architecture.js";
+import { classicGraphFields, sameAttention, type Architecture } from "./architecture.js";
 import type { ConfigFields } from "./config-fields.js";
 
 /** What activation_function names, as transformers' ACT2FN computes it. */
@@ -47,6 +47,7 @@ export function gpt2Config(dims: ModelDims): ModelConfig {
     wordEmbedDim: dims.nEmbd,
     preNorm: true,
     residualFromNorm: false,
+    ...classicGraphFields(dims.nHead, dims.nEmbd),
   };
 }
 

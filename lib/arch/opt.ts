@@ -2,7 +2,7 @@
 // weights with separate q/k/v (fused at load), pre-LayerNorm blocks or — OPT-350m — post-LayerNorm
 // ones with project_in / project_out between a narrower embedding and the model width.
 import type { ModelConfig } from "../checkpoint/types.js";
-import { asStored, linear, sameAttention, zeros, type Architecture, type EngineTensorPlan } from "./architecture.js";
+import { classicGraphFields, asStored, linear, sameAttention, zeros, type Architecture, type EngineTensorPlan } from "./architecture.js";
 import type { ConfigFields } from "./config-fields.js";
 
 const ACTIVATIONS = { relu: "relu", gelu: "gelu-erf", gelu_new: "gelu-tanh" } as const;
@@ -43,6 +43,7 @@ export const OPT: Architecture = {
       wordEmbedDim: f.optionalPositiveInt("word_embed_proj_dim", nEmbd),
       preNorm: f.boolean("do_layer_norm_before", true),
       residualFromNorm: false,
+      ...classicGraphFields(nHead, nEmbd),
     };
   },
 

@@ -15,19 +15,31 @@ export interface ModelDims {
   layerNormEpsilon: number;
 }
 
-/** The MLP's activation, applied in the epilogue of its first matmul. */
-export type Activation = "gelu-tanh" | "gelu-erf" | "relu";
+/**
+ * The MLP's activation, applied in the epilogue of its first matmul ("swiglu": silu(gate) · up,
+ * that matmul's columns interleaving gate and up).
+ */
+export type Activation = "gelu-tanh" | "gelu-erf" | "relu" | "swiglu";
 
-/** How one layer scores its keys: scale · q·k, ALiBi's bias, keys within `window` positions (0: all). */
+/**
+ * How one layer scores its keys: scale · q·k, ALiBi's bias, keys within `window` positions (0: all);
+ * the first `rotaryDims` values of each q and k head rotated by position (RoPE; GPT-J's
+ * interleaved pairs or the half-split ones), 0 for none.
+ */
 export interface LayerAttention {
   scale: number;
   window: number;
   alibi: boolean;
+  rotaryDims: number;
+  rotaryInterleaved: boolean;
 }
 
 /** What the engine runs: the native graph (native/core/graphs/) and the parameters of its ops. */
 export interface GraphSpec {
-  graph: "gpt2" | "opt" | "bloom";
+  graph: "gpt2" | "opt" | "bloom" | "rotary";
+  /** Key/value heads (grouped-query attention: fewer than nHead) and each head's width. */
+  nKvHead: number;
+  headDim: number;
   activation: Activation;
   attention: LayerAttention[];
   /** The token embeddings' width (OPT's word_embed_proj_dim; nEmbd elsewhere). */
@@ -36,6 +48,17 @@ export interface GraphSpec {
   preNorm: boolean;
   /** The residual is the LayerNorm's output (BLOOM's apply_residual_connection_post_layernorm). */
   residualFromNorm: boolean;
+  /** The rotary graph's norms: LayerNorm, or RMSNorm (Llama, Qwen2). */
+  norm: "layernorm" | "rmsnorm";
+  /** Attention and the MLP both read the block's input (GPT-J; GPT-NeoX's use_parallel_residual), from one norm with sharedNorm (GPT-J). */
+  parallelResidual: boolean;
+  sharedNorm: boolean;
+  /** The LM head has a bias (GPT-J). */
+  headBias: boolean;
+  /** The LM head is the token embedding (the rotary graph; the other graphs always tie it). */
+  tiedHead: boolean;
+  /** The rotary frequencies, rotaryDims / 2 of them as rope_scaling leaves them; empty without RoPE. */
+  ropeInvFreq: number[];
 }
 
 /** A model as its architecture description (lib/arch/) reads config.json. */

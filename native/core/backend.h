@@ -1,5 +1,5 @@
 // The op set the model graph is written against. Each backend (CPU, CUDA) implements
-// the same signatures over its own memory; core/gpt2.cpp calls only these.
+// the same signatures over its own memory; the graphs (core/graphs/) call only these.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,26 +14,47 @@
 
 namespace gpt {
 
-// What the fused matmul does with x·W + b: stores it, through the MLP's activation or not, or adds
-// it into out (the residual stream). An activation is one more epilogue, applied per element in
-// the register that holds the sum; SwiGLU (Llama) will fit as one that reads a column pair
-// (gate, up) and stores silu(gate)·up, half the width.
+// What the fused matmul does with y = x·W + b: stores it, through the MLP's activation or not, or
+// adds it into out (the residual stream). An activation is one more epilogue, applied in the
+// register that holds the sum.
 enum class Epilogue {
-  kStore,     // out = x·W + b
-  kGeluTanh,  // out = gelu_tanh(x·W + b): GPT-2's "gelu_new", BLOOM's gelu
-  kGeluErf,   // out = gelu_erf(x·W + b): the exact GELU ("gelu")
-  kRelu,      // out = max(x·W + b, 0): OPT
-  kResidual,  // out += x·W + b
+  kStore,     // out = y
+  kGeluTanh,  // out = gelu_tanh(y): GPT-2's "gelu_new", BLOOM's gelu
+  kGeluErf,   // out = gelu_erf(y): the exact GELU ("gelu")
+  kRelu,      // out = max(y, 0): OPT
+  // out[j] = silu(y[2j]) · y[2j + 1]: Llama's MLP, its gate and up projections one matmul whose
+  // columns interleave them (gate j, up j), so each pair sits in one register; out is half W's
+  // width (W's must be even).
+  kSwiglu,
+  kResidual,  // out += y
 };
+
+// The width a matmul with `epilogue` writes for a weight of `columns` columns.
+inline int64_t epilogue_width(Epilogue epilogue, int64_t columns) {
+  return epilogue == Epilogue::kSwiglu ? columns / 2 : columns;
+}
 
 // How one layer's attention scores its keys: the row at position i attends to the keys j in
 // (i − window, i] (every j ≤ i when window is 0: GPT-Neo's local layers set one) with the score
 // scale · q·k, plus slope_h · (j − i) with ALiBi (BLOOM), slope_h the head's (alibi_slopes).
-// GPT-2 scales by 1/√D; GPT-Neo does not scale (scale 1).
+// GPT-2 scales by 1/√D; GPT-Neo does not scale (scale 1). With rotary_dims > 0 the first
+// rotary_dims values of every q and k head are rotated by the row's position first (RoPE:
+// cpu/rotary.h), in GPT-J's interleaved pairs or the half-split ones (GPT-NeoX, Llama).
 struct AttentionSpec {
   float scale = 1.0f;
   int64_t window = 0;
   bool alibi = false;
+  int64_t rotary_dims = 0;
+  bool rotary_interleaved = false;
+};
+
+// What set_attention hands a backend once: each layer's spec, ALiBi's slopes (one per query head;
+// empty when no layer uses ALiBi) and the rotary frequencies (rotary_dims / 2; empty when no layer
+// rotates), all of the model's.
+struct AttentionSetup {
+  std::vector<AttentionSpec> layers;
+  std::vector<float> alibi_slopes;
+  std::vector<float> rope_inv_freq;
 };
 
 // The same for one call of a kernel: `slopes` (one per head, in the backend's memory) is set
@@ -49,13 +70,14 @@ struct AttentionVariant {
 // of 2^(−4/p) in turn — the slopes of 2p heads left over.
 std::vector<float> alibi_slopes(int64_t heads);
 
-// The epilogue named `name` ("store", "gelu-tanh", "gelu-erf", "relu", "residual"), for the op
-// bindings; false for any other name.
+// The epilogue named `name` ("store", "gelu-tanh", "gelu-erf", "relu", "swiglu", "residual"), for
+// the op bindings; false for any other name.
 inline bool parse_epilogue(const std::string& name, Epilogue* out) {
   static const std::pair<const char*, Epilogue> names[] = {{"store", Epilogue::kStore},
                                                            {"gelu-tanh", Epilogue::kGeluTanh},
                                                            {"gelu-erf", Epilogue::kGeluErf},
                                                            {"relu", Epilogue::kRelu},
+                                                           {"swiglu", Epilogue::kSwiglu},
                                                            {"residual", Epilogue::kResidual}};
   for (const auto& [n, ep] : names)
     if (name == n) return *out = ep, true;
@@ -85,9 +107,8 @@ class Backend {
   // Bytes the pool can hold (its capacity; the CPU backend's pages are only committed as used).
   virtual size_t kv_cache_bytes() const = 0;
 
-  // Each layer's attention (indexed by layer) and ALiBi's slopes (one per head, empty when no
-  // layer uses ALiBi); called once, after allocate_kv_pool.
-  virtual void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) = 0;
+  // Each layer's attention (AttentionSetup); called once, after allocate_kv_pool.
+  virtual void set_attention(const AttentionSetup& setup) = 0;
 
   // This step's rows and where they sit (kv_layout.h); embed and attention read it until the
   // next call.
@@ -99,15 +120,22 @@ class Backend {
                      float* out) = 0;
   virtual void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
                          float* out) = 0;
+  // out = x / √(mean(x²) + eps) · gamma per row (RMSNorm: Llama, Qwen2).
+  virtual void rmsnorm(const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) = 0;
+  // out = epilogue(in · w + bias), [rows, epilogue_width(epilogue, w.shape[1])].
   virtual void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
                       float* out) = 0;
-  // Writes each row's key and value into `layer`'s blocks at the row's position, then attends
-  // causally: every key and value is read from the pool, the row's own included, so a row's
-  // result never depends on which other rows share its call.
-  virtual void attention(int64_t layer, const float* qkv, int64_t rows, float* out) = 0;
+  // qkv holds each row's [q: q_heads · D | k: kv_heads · D | v: kv_heads · D] (KvPoolDims).
+  // Rotates q and k in place when the layer's spec says so, writes each row's key and value into
+  // `layer`'s blocks at the row's position, then attends causally, query head h reading KV head
+  // h / (q_heads / kv_heads) (grouped-query attention): every key and value is read from the
+  // pool, the row's own included, so a row's result never depends on which other rows share its
+  // call. out is [rows, q_heads · D].
+  virtual void attention(int64_t layer, float* qkv, int64_t rows, float* out) = 0;
   // dst[i] = src[rows[i]] for `count` rows of `width` floats; `rows` is host memory.
   virtual void gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) = 0;
-  virtual void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) = 0;
+  // logits = in · wteᵀ (+ bias when bias.data is set: GPT-J's head), wte [vocab, C].
+  virtual void lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias, float* logits) = 0;
   // Copies `count` floats from backend memory to the host.
   virtual void read(const float* src, size_t count, float* host) = 0;
   // Picks a token from rows[i] of `logits` (rows of `vocab` floats in backend memory) with

@@ -14,7 +14,9 @@ namespace gpt {
 constexpr int64_t kKvBlockSize = 16;
 
 struct KvPoolDims {
-  int64_t layers, heads, head_dim;
+  // The pool holds kv_heads heads of head_dim per layer; attention has q_heads query heads, a
+  // multiple of kv_heads (grouped-query attention; equal for multi-head attention).
+  int64_t layers, q_heads, kv_heads, head_dim;
   // Blocks in the pool; a backend allocates one more, the scratch block (index `blocks`) that the
   // padding rows of a recorded decode step write (core/backend.h).
   int64_t blocks;

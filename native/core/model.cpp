@@ -13,19 +13,34 @@ Model::Model(const ModelConfig& config, std::unique_ptr<WeightStore> weights, st
              int64_t kv_blocks)
     : config_(config), weights_(std::move(weights)), backend_(std::move(backend)), kv_blocks_(kv_blocks) {
   if (kv_blocks < 1) throw std::runtime_error("the KV pool needs at least one block");
-  if (config.n_embd % config.n_head != 0) throw std::runtime_error("n_embd is not a multiple of n_head");
+  if (config.n_kv_head < 1 || config.head_dim < 1 || config.n_head % config.n_kv_head != 0)
+    throw std::runtime_error("n_head " + std::to_string(config.n_head) + " is not a multiple of n_kv_head " +
+                             std::to_string(config.n_kv_head) + ", or head_dim " + std::to_string(config.head_dim) +
+                             " is not positive");
   if (int64_t(config.attention.size()) != config.n_layer)
     throw std::runtime_error("the config gives attention for " + std::to_string(config.attention.size()) +
                              " layers, not n_layer " + std::to_string(config.n_layer));
   WeightBinder binder(*weights_);
   graph_ = make_graph(config, binder);
-  const int64_t head_dim = config.n_embd / config.n_head;
-  const KvPoolDims dims{config.n_layer, config.n_head, head_dim, kv_blocks, config.n_ctx, binder.first_dtype()};
+  const KvPoolDims dims{config.n_layer, config.n_head, config.n_kv_head, config.head_dim,
+                        kv_blocks,      config.n_ctx,  binder.first_dtype()};
   binder.bind(*backend_, dims);
   backend_->allocate_kv_pool(dims);
   bool alibi = false;
-  for (const AttentionSpec& spec : config.attention) alibi = alibi || spec.alibi;
-  backend_->set_attention(config.attention, alibi ? alibi_slopes(config.n_head) : std::vector<float>());
+  int64_t rotary_dims = 0;
+  for (const AttentionSpec& spec : config.attention) {
+    alibi = alibi || spec.alibi;
+    if (spec.rotary_dims % 2 != 0 || spec.rotary_dims > config.head_dim ||
+        (rotary_dims > 0 && spec.rotary_dims > 0 && spec.rotary_dims != rotary_dims))
+      throw std::runtime_error("rotary_dims " + std::to_string(spec.rotary_dims) +
+                               " must be even, at most head_dim and the same in every rotating layer");
+    rotary_dims = std::max(rotary_dims, spec.rotary_dims);
+  }
+  if (int64_t(config.rope_inv_freq.size()) != rotary_dims / 2)
+    throw std::runtime_error("the config gives " + std::to_string(config.rope_inv_freq.size()) +
+                             " rotary frequencies for rotary_dims " + std::to_string(rotary_dims));
+  backend_->set_attention(
+      AttentionSetup{config.attention, alibi ? alibi_slopes(config.n_head) : std::vector<float>(), config.rope_inv_freq});
 }
 
 namespace {

@@ -14,15 +14,15 @@ HeadPages head_pages(const AttentionShape& s, const StepLayout& layout, const Pa
                      int64_t h) {
   const int64_t head = h * kKvBlockSize * s.head_dim;
   return HeadPages{pool.k + head, pool.v + head, layout.tables + layout.table_starts[r],
-                   s.heads * kKvBlockSize * s.head_dim, s.head_dim};
+                   s.kv_heads * kKvBlockSize * s.head_dim, s.head_dim};
 }
 
 void kv_append(const AttentionShape& s, const float* qkv, const StepLayout& layout, const PagedLayer& pool) {
-  const int64_t C = s.heads * s.head_dim;
+  const int64_t D = s.head_dim;
   for (int64_t r = 0; r < layout.rows; ++r) {
-    const float* k = qkv + r * 3 * C + C;
-    const float* v = k + C;
-    for (int64_t h = 0; h < s.heads; ++h) {
+    const float* k = qkv + r * s.qkv_width() + s.q_heads * D;
+    const float* v = k + s.kv_heads * D;
+    for (int64_t h = 0; h < s.kv_heads; ++h) {
       const int64_t at = h * kKvBlockSize * s.head_dim + head_pages(s, layout, pool, r, h).at(layout.positions[r]);
       std::memcpy(pool.k + at, k + h * s.head_dim, size_t(s.head_dim) * 4);
       std::memcpy(pool.v + at, v + h * s.head_dim, size_t(s.head_dim) * 4);
@@ -69,33 +69,35 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 
 void attention(ThreadPool& pool, const AttentionShape& s, const AttentionVariant& v, const float* qkv,
                const StepLayout& layout, const PagedLayer& kv, float* out) {
-  const int64_t C = s.heads * s.head_dim;
-  const bool avx512 = use_avx512() && attend_avx512_supports(s.head_dim);
-  pool.parallel_for(layout.rows * s.heads, [&](int64_t task) {
-    const int64_t r = task / s.heads, h = task % s.heads;
+  const int64_t D = s.head_dim, width = s.q_heads * D;
+  const bool avx512 = use_avx512() && attend_avx512_supports(D);
+  pool.parallel_for(layout.rows * s.kv_heads, [&](int64_t task) {
+    const int64_t r = task / s.kv_heads, kv_head = task % s.kv_heads;
     const int64_t first = first_key(v, layout.positions[r]);
     const int64_t count = int64_t(layout.positions[r]) + 1 - first;
-    const float slope = v.slopes ? v.slopes[h] : 0.0f;
     thread_local std::vector<float> scores;
     if (scores.size() < size_t(count)) scores.resize(size_t(count));
-    const float* q = qkv + r * 3 * C + h * s.head_dim;
-    const HeadPages pages = head_pages(s, layout, kv, r, h);
-    float* dst = out + r * C + h * s.head_dim;
-    if (avx512)
-      attend_avx512(q, pages, first, count, v.scale, slope, scores.data(), dst);
-    else
-      attend_one(q, pages, first, count, v.scale, slope, scores.data(), dst);
+    const HeadPages pages = head_pages(s, layout, kv, r, kv_head);
+    for (int64_t h = kv_head * s.group(); h < (kv_head + 1) * s.group(); ++h) {
+      const float slope = v.slopes ? v.slopes[h] : 0.0f;
+      const float* q = qkv + r * s.qkv_width() + h * D;
+      float* dst = out + r * width + h * D;
+      if (avx512)
+        attend_avx512(q, pages, first, count, v.scale, slope, scores.data(), dst);
+      else
+        attend_one(q, pages, first, count, v.scale, slope, scores.data(), dst);
+    }
   });
 }
 
 void attention_reference(const AttentionShape& s, const AttentionVariant& v, const float* qkv,
                          const StepLayout& layout, const PagedLayer& kv, float* out) {
-  const int64_t C = s.heads * s.head_dim, D = s.head_dim;
+  const int64_t D = s.head_dim, width = s.q_heads * D;
   std::vector<double> p;
   for (int64_t r = 0; r < layout.rows; ++r)
-    for (int64_t h = 0; h < s.heads; ++h) {
-      const float* q = qkv + r * 3 * C + h * D;
-      const HeadPages pages = head_pages(s, layout, kv, r, h);
+    for (int64_t h = 0; h < s.q_heads; ++h) {
+      const float* q = qkv + r * s.qkv_width() + h * D;
+      const HeadPages pages = head_pages(s, layout, kv, r, h / s.group());
       const int64_t last = layout.positions[r];
       // Every position up to the row's own, masked outside its window as transformers masks it.
       const int64_t first = v.window > 0 ? last - v.window + 1 : 0;
@@ -113,7 +115,7 @@ void attention_reference(const AttentionShape& s, const AttentionVariant& v, con
       for (int64_t d = 0; d < D; ++d) {
         double acc = 0.0;
         for (int64_t j = std::max<int64_t>(first, 0); j <= last; ++j) acc += p[size_t(j)] * double(pages.value(j)[d]);
-        out[r * C + h * D + d] = float(acc / sum);
+        out[r * width + h * D + d] = float(acc / sum);
       }
     }
 }

@@ -1,10 +1,11 @@
 // Causal multi-head self-attention over the paged KV pool.
 //
-// Layout: qkv is [rows, 3C] as GPT-2's c_attn writes it (q | k | v, heads contiguous inside each).
-// One layer's pool holds, for block b and head h, the keys of that block's 16 positions as a
-// [16][D] run at k + (b · heads + h) · 16 · D, and the values likewise from v (fp32). Row r of a
-// step sits at layout.positions[r] and attends to positions 0 … positions[r] of its block table
-// (core/kv_layout.h).
+// Layout: a qkv row is [q: q_heads · D | k: kv_heads · D | v: kv_heads · D], heads contiguous
+// inside each (GPT-2's c_attn q | k | v when the counts are equal). One layer's pool holds, for
+// block b and KV head h, the keys of that block's 16 positions as a [16][D] run at
+// k + (b · kv_heads + h) · 16 · D, and the values likewise from v (fp32). Row r of a step sits at
+// layout.positions[r] and attends to positions 0 … positions[r] of its block table
+// (core/kv_layout.h); query head h reads KV head h / (q_heads / kv_heads) (grouped-query attention).
 #pragma once
 #include <cstdint>
 
@@ -15,8 +16,10 @@
 namespace gpt::cpu {
 
 struct AttentionShape {
-  int64_t heads;
-  int64_t head_dim;
+  int64_t q_heads, kv_heads, head_dim;
+
+  int64_t group() const { return q_heads / kv_heads; }
+  int64_t qkv_width() const { return (q_heads + 2 * kv_heads) * head_dim; }
 };
 
 // One layer's keys and values in the pool.
@@ -30,7 +33,7 @@ struct HeadPages {
   const float* k;  // the layer's keys, offset to this head in block 0
   const float* v;
   const int32_t* table;
-  int64_t block_stride;  // floats from one block to the next: heads · 16 · D
+  int64_t block_stride;  // floats from one block to the next: kv_heads · 16 · D
   int64_t head_dim;
 
   const float* key(int64_t p) const { return k + at(p); }
@@ -40,7 +43,7 @@ struct HeadPages {
   }
 };
 
-// Head h of row r's pages.
+// KV head h of row r's pages.
 HeadPages head_pages(const AttentionShape& s, const StepLayout& layout, const PagedLayer& pool, int64_t r,
                      int64_t h);
 
@@ -52,9 +55,10 @@ inline int64_t first_key(const AttentionVariant& v, int64_t position) {
   return v.window > 0 && position >= v.window ? position - v.window + 1 : 0;
 }
 
-// out[rows, C] = softmax(scores) v per head over the row's keys, the scores as `v` says
+// out[rows, q_heads · D] = softmax(scores) v per query head over the row's keys, the scores as `v` says
 // (AttentionSpec in core/backend.h; `v.slopes` host memory), every key and value read from the pool.
-// A (row, head) pair is one task computed in one fixed order, so its result depends only on its
+// A (row, KV head) pair is one task, its group of query heads computed one after the other
+// while the head's keys are in cache, each in one fixed order, so a result depends only on its
 // query and the keys and values it reads — not on the other rows, their number, or the threads.
 void attention(ThreadPool& pool, const AttentionShape& s, const AttentionVariant& v, const float* qkv,
                const StepLayout& layout, const PagedLayer& kv, float* out);

@@ -7,6 +7,7 @@
 
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
+#include "cpu/rotary.h"
 
 namespace gpt::cpu {
 
@@ -19,7 +20,7 @@ float* CpuBackend::buffer(Slot slot, size_t floats) {
 }
 
 void CpuBackend::allocate_kv_pool(const KvPoolDims& dims) {
-  shape_ = AttentionShape{dims.heads, dims.head_dim};
+  shape_ = AttentionShape{dims.q_heads, dims.kv_heads, dims.head_dim};
   kv_.reset();
   kv_ = std::make_unique<KvPool>(dims);
 }
@@ -34,22 +35,28 @@ void CpuBackend::layernorm(const float* x, int64_t rows, const WeightView& gamma
   cpu::layernorm(pool_, x, rows, gamma, beta, eps, out);
 }
 
+void CpuBackend::rmsnorm(const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) {
+  cpu::rmsnorm(pool_, x, rows, gamma, eps, out);
+}
+
 void CpuBackend::matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
                         Epilogue epilogue, float* out) {
   cpu::matmul(pool_, in, rows, w, bias, epilogue, out);
 }
 
-void CpuBackend::set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) {
-  attention_ = layers;
-  slopes_ = alibi_slopes;
-}
+void CpuBackend::set_attention(const AttentionSetup& setup) { attention_ = setup; }
 
-void CpuBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
-  (void)rows;  // the step's layout has them
-  const AttentionSpec& spec = attention_.at(size_t(layer));
+void CpuBackend::attention(int64_t layer, float* qkv, int64_t rows, float* out) {
+  const AttentionSpec& spec = attention_.layers.at(size_t(layer));
+  if (spec.rotary_dims > 0)
+    cpu::rotary(pool_,
+                RotaryShape{shape_.q_heads, shape_.kv_heads, shape_.head_dim, spec.rotary_dims, spec.rotary_interleaved,
+                            attention_.rope_inv_freq.data()},
+                qkv, rows, layout_.positions);
   const PagedLayer kv = kv_->layer(layer);
   kv_append(shape_, qkv, layout_, kv);
-  cpu::attention(pool_, shape_, AttentionVariant{spec.scale, spec.window, spec.alibi ? slopes_.data() : nullptr}, qkv,
+  cpu::attention(pool_, shape_,
+                 AttentionVariant{spec.scale, spec.window, spec.alibi ? attention_.alibi_slopes.data() : nullptr}, qkv,
                  layout_, kv, out);
 }
 
@@ -58,8 +65,13 @@ void CpuBackend::gather_rows(const float* src, int64_t width, const int32_t* row
     std::memcpy(dst + i * width, src + int64_t(rows[i]) * width, size_t(width) * sizeof(float));
 }
 
-void CpuBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
+void CpuBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias,
+                         float* logits) {
   cpu::lm_head(pool_, in, rows, wte, logits);
+  if (!bias.data) return;
+  const int64_t V = wte.shape[0];
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t v = 0; v < V; ++v) logits[r * V + v] += bias.at(v);
 }
 
 void CpuBackend::read(const float* src, size_t count, float* host) {

@@ -23,17 +23,18 @@ class CpuBackend final : public Backend {
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override { return kv_ ? kv_->bytes() : 0; }
 
-  void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) override;
+  void set_attention(const AttentionSetup& setup) override;
   void begin_step(const StepLayout& layout) override { layout_ = layout; }
   void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
              float* out) override;
   void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
                  float* out) override;
+  void rmsnorm(const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) override;
   void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
               float* out) override;
-  void attention(int64_t layer, const float* qkv, int64_t rows, float* out) override;
+  void attention(int64_t layer, float* qkv, int64_t rows, float* out) override;
   void gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) override;
-  void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
+  void lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
   // Rows are sampled in parallel over the thread pool; the first error is rethrown.
   void sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests, int64_t count,
@@ -44,8 +45,7 @@ class CpuBackend final : public Backend {
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};
   std::unique_ptr<KvPool> kv_;
-  std::vector<AttentionSpec> attention_;
-  std::vector<float> slopes_;
+  AttentionSetup attention_;
   StepLayout layout_{};
 };
 

@@ -13,7 +13,7 @@ namespace gpt::cpu {
 
 KvPool::KvPool(const KvPoolDims& dims) {
   // One block more than asked: the scratch block that padding rows write (core/backend.h).
-  layer_floats_ = (dims.blocks + 1) * dims.heads * kKvBlockSize * dims.head_dim;
+  layer_floats_ = (dims.blocks + 1) * dims.kv_heads * kKvBlockSize * dims.head_dim;
   bytes_ = size_t(dims.layers) * 2 * size_t(layer_floats_) * sizeof(float);
   void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)

@@ -16,10 +16,20 @@ constexpr int kStrip = 32;  // columns of W per task: two AVX-512 or four AVX2 r
 constexpr int kRows = 4;    // rows of `in` per micro-kernel call
 constexpr int kVocabBlock = 64;
 
-inline float finish(float acc, float b, Epilogue ep, float* dst) {
-  const float v = acc + b;
-  if (ep == Epilogue::kResidual) return *dst += v;
-  return *dst = activate(ep, v);
+// Stores the epilogue of y = acc + b for elements j … j + count − 1 of row `row` (count even
+// for kSwiglu, j too), into out whose rows are epilogue_width(ep, N) wide.
+inline void finish(const float* acc, const float* b, int64_t count, Epilogue ep, float* out, int64_t row, int64_t N,
+                   int64_t j) {
+  if (ep == Epilogue::kSwiglu) {
+    float* dst = out + row * (N / 2) + j / 2;
+    for (int64_t i = 0; i + 1 < count; i += 2) dst[i / 2] = swiglu(acc[i] + b[i], acc[i + 1] + b[i + 1]);
+    return;
+  }
+  float* dst = out + row * N + j;
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = acc[i] + b[i];
+    dst[i] = ep == Epilogue::kResidual ? dst[i] + v : activate(ep, v);
+  }
 }
 
 // acc[r][j] = Σ_k in[r][k] · w[k][j] for R rows and a full strip of kStrip columns.
@@ -70,10 +80,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
     } else {
       tail_kernel(x, nr, K, w, ldw, cols, acc);
     }
-    for (int64_t r = 0; r < nr; ++r) {
-      float* dst = out + (r0 + r) * N + col0;
-      for (int j = 0; j < cols; ++j) finish(acc[r][j], b[j], ep, dst + j);
-    }
+    for (int64_t r = 0; r < nr; ++r) finish(acc[r], b, cols, ep, out, r0 + r, N, col0);
   }
 }
 
@@ -128,12 +135,16 @@ void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w
 void matmul_reference(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
                       float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
-  for (int64_t m = 0; m < rows; ++m)
+  std::vector<float> sums(static_cast<size_t>(N)), b(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) b[size_t(n)] = bias.at(n);
+  for (int64_t m = 0; m < rows; ++m) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0.0;
       for (int64_t k = 0; k < K; ++k) acc += double(in[m * K + k]) * double(w.at(k * N + n));
-      finish(float(acc), bias.at(n), epilogue, out + m * N + n);
+      sums[size_t(n)] = float(acc);
     }
+    finish(sums.data(), b.data(), N, epilogue, out, m, N, 0);
+  }
 }
 
 void lm_head(ThreadPool& pool, const float* in, int64_t rows, const WeightView& wte, float* logits) {

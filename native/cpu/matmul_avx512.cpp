@@ -59,13 +59,31 @@ GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 
   return _mm512_setzero_ps();
 }
 
-// dst[0:16 under m] = epilogue(v), v already holding x·W + b.
-GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* dst, __mmask16 m) {
+// silu(g) · u per lane (cpu/activation.h's swiglu): g / (1 + e^(−g)) · u.
+GPT_AVX512_INLINE __m512 swiglu16(__m512 g, __m512 u) {
+  const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+  return _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
+}
+
+// The epilogue of v = x·W + b, the 16 elements at offset `at` of the full-width result (row · N +
+// column, for W's N columns) under m: stored there, or for kSwiglu as 8 pairs (gate, up) → 8
+// outputs at at / 2 of the half-width result (pairs never straddle a vector: blocks start at even
+// columns and N is even).
+GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* out, int64_t at, __mmask16 m) {
+  float* dst = out + at;
   switch (ep) {
     case Epilogue::kStore: break;
     case Epilogue::kGeluTanh: v = gelu16(v); break;
     case Epilogue::kGeluErf: v = gelu_erf16(v); break;
     case Epilogue::kRelu: v = _mm512_max_ps(_mm512_setzero_ps(), v); break;  // NaN in v stays NaN
+    case Epilogue::kSwiglu: {
+      const __m512i even = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+      const __m512 split = _mm512_permutexvar_ps(even, v);  // gates in lanes 0–7, ups in 8–15
+      const __m512 up = _mm512_shuffle_f32x4(split, split, _MM_SHUFFLE(3, 2, 3, 2));
+      const int pairs = __builtin_popcount(unsigned(m)) / 2;
+      _mm512_mask_storeu_ps(out + at / 2, __mmask16((1u << pairs) - 1u), swiglu16(split, up));
+      return;
+    }
     case Epilogue::kResidual: v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), v); break;
   }
   _mm512_mask_storeu_ps(dst, m, v);
@@ -99,7 +117,7 @@ GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, int64_t N, 
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
     const __mmask16 m = v + 1 < NV ? __mmask16(0xffff) : tail;
-    finish16(_mm512_add_ps(acc[v], load_bias(bias, j0 + 16 * v, m)), ep, out + j0 + 16 * v, m);
+    finish16(_mm512_add_ps(acc[v], load_bias(bias, j0 + 16 * v, m)), ep, out, j0 + 16 * v, m);
   }
 }
 
@@ -168,7 +186,8 @@ constexpr int64_t kDirectAhead = 64;
 // kTail the block is the narrow last one: `masks` says which lanes of each vector exist.
 template <DType D, int R, bool kTail>
 GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
-                            const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+                            const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
+                            int64_t r0) {
   constexpr int NV = kDirectVectors;
   constexpr int kLines = NV * 16 * int(dtype_size(D)) / 64;
   __m512 acc[R][NV];
@@ -199,19 +218,20 @@ GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N,
     const __mmask16 m = kTail ? masks[v] : __mmask16(0xffff);
     const __m512 b = load_bias(bias, j0 + 16 * v, m);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], b), ep, out + r * N + j0 + 16 * v, m);
+    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], b), ep, out, (r0 + r) * N + j0 + 16 * v, m);
   }
 }
 
-// direct_tile for n ≤ R rows.
+// direct_tile for n ≤ R rows, from row r0 on.
 template <DType D, bool kTail, int R = kDirectRows>
 void direct_tile_rows(int n, const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
-                      const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+                      const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
+                      int64_t r0) {
   if constexpr (R == 1) {
-    direct_tile<D, 1, kTail>(x, w, K, N, j0, masks, bias, ep, out);
+    direct_tile<D, 1, kTail>(x, w, K, N, j0, masks, bias, ep, out, r0);
   } else {
-    if (n == R) return direct_tile<D, R, kTail>(x, w, K, N, j0, masks, bias, ep, out);
-    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, N, j0, masks, bias, ep, out);
+    if (n == R) return direct_tile<D, R, kTail>(x, w, K, N, j0, masks, bias, ep, out, r0);
+    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, N, j0, masks, bias, ep, out, r0);
   }
 }
 
@@ -220,7 +240,7 @@ void direct_rows(const float* x, int64_t rows, const void* w, int64_t K, int64_t
                  const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
   for (int64_t r0 = 0; r0 < rows; r0 += kDirectRows)
     direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, K, N, j0, masks, bias,
-                               ep, out + r0 * N);
+                               ep, out, r0);
 }
 
 template <DType D>
@@ -265,10 +285,11 @@ GPT_AVX512 void pack_strip(const void* w, int64_t K, int64_t N, int64_t col0, in
   }
 }
 
-// out[MR rows, cols] = epilogue(a[MR, K] · b[K, 32] + bias), b packed by pack_strip.
+// The MR rows × cols elements from offset `at` of the full-width result (rows N apart) =
+// epilogue(a[MR, K] · b[K, 32] + bias), b packed by pack_strip.
 template <int MR>
 GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const __m512 (&bias)[2], int cols,
-                          Epilogue ep, float* out, int64_t ldo) {
+                          Epilogue ep, float* out, int64_t at, int64_t N) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -284,31 +305,31 @@ GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const __m51
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    finish16(_mm512_add_ps(c0[r], bias[0]), ep, out + r * ldo, m0);
-    if (m1) finish16(_mm512_add_ps(c1[r], bias[1]), ep, out + r * ldo + 16, m1);
+    finish16(_mm512_add_ps(c0[r], bias[0]), ep, out, at + r * N, m0);
+    if (m1) finish16(_mm512_add_ps(c1[r], bias[1]), ep, out, at + r * N + 16, m1);
   }
 }
 
 GPT_AVX512 void gemm_rows(const float* a, int64_t rows, int64_t K, const float* packed, const WeightView& bias,
-                          int64_t col0, int cols, Epilogue ep, float* out, int64_t N) {
+                          int64_t col0, int cols, Epilogue ep, float* out, int64_t row0, int64_t N) {
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
   const __m512 bv[2] = {load_bias(bias, col0, m0), m1 ? load_bias(bias, col0 + 16, m1) : _mm512_setzero_ps()};
   for (int64_t r0 = 0; r0 < rows; r0 += kMr) {
     const float* x = a + r0 * K;
-    float* o = out + r0 * N + col0;
+    const int64_t at = (row0 + r0) * N + col0;
     switch (std::min<int64_t>(kMr, rows - r0)) {
-      case 12: gemm_tile<12>(x, K, packed, bv, cols, ep, o, N); break;
-      case 11: gemm_tile<11>(x, K, packed, bv, cols, ep, o, N); break;
-      case 10: gemm_tile<10>(x, K, packed, bv, cols, ep, o, N); break;
-      case 9: gemm_tile<9>(x, K, packed, bv, cols, ep, o, N); break;
-      case 8: gemm_tile<8>(x, K, packed, bv, cols, ep, o, N); break;
-      case 7: gemm_tile<7>(x, K, packed, bv, cols, ep, o, N); break;
-      case 6: gemm_tile<6>(x, K, packed, bv, cols, ep, o, N); break;
-      case 5: gemm_tile<5>(x, K, packed, bv, cols, ep, o, N); break;
-      case 4: gemm_tile<4>(x, K, packed, bv, cols, ep, o, N); break;
-      case 3: gemm_tile<3>(x, K, packed, bv, cols, ep, o, N); break;
-      case 2: gemm_tile<2>(x, K, packed, bv, cols, ep, o, N); break;
-      default: gemm_tile<1>(x, K, packed, bv, cols, ep, o, N); break;
+      case 12: gemm_tile<12>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 11: gemm_tile<11>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 10: gemm_tile<10>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 9: gemm_tile<9>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 8: gemm_tile<8>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 7: gemm_tile<7>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 6: gemm_tile<6>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 5: gemm_tile<5>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 4: gemm_tile<4>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 3: gemm_tile<3>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 2: gemm_tile<2>(x, K, packed, bv, cols, ep, out, at, N); break;
+      default: gemm_tile<1>(x, K, packed, bv, cols, ep, out, at, N); break;
     }
   }
 }
@@ -340,7 +361,7 @@ void gemm(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, 
       packed_call = call;
       packed_strip = s;
     }
-    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out + r0 * N, N);
+    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out, r0, N);
   });
 }
 
@@ -458,7 +479,7 @@ GPT_AVX512 void activation_run(Epilogue ep, const float* x, int64_t n, float* ou
   if (ep == Epilogue::kResidual) ep = Epilogue::kStore;
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    finish16(_mm512_maskz_loadu_ps(m, x + i), ep, out + i, m);
+    finish16(_mm512_maskz_loadu_ps(m, x + i), ep, out, i, m);
   }
 }
 

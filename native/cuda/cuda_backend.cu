@@ -13,6 +13,7 @@
 #include "cuda/embedding.cuh"
 #include "cuda/layernorm.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/rotary.cuh"
 #include "cuda/rows.cuh"
 #include "cuda/sampling.cuh"
 
@@ -51,7 +52,7 @@ class PinnedBuffer {
 
 size_t kv_pool_bytes(const KvPoolDims& d) {
   // One block more than the pool hands out: the scratch block of padding rows.
-  return size_t(d.layers * 2 * (d.blocks + 1) * d.heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
+  return size_t(d.layers * 2 * (d.blocks + 1) * d.kv_heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
 }
 
 bool graphs_disabled_by_env() {
@@ -77,7 +78,8 @@ struct CudaBackend::State {
   DeviceBuffer adjustments, adjusted;  // sample(): the rows' logit adjustments, and one adjusted row
   KvPoolDims dims{};
   std::vector<AttentionSpec> attention;  // per layer
-  DeviceBuffer alibi_slopes;             // one per head, when a layer uses ALiBi
+  DeviceBuffer alibi_slopes;             // one per query head, when a layer uses ALiBi
+  DeviceBuffer rope_inv_freq;            // rotary_dims / 2, when a layer rotates
 
   // The step's layout on the device: tokens[rows_cap] | positions[rows_cap] | table_starts[rows_cap]
   // | tables[tables_cap], filled from `staging` by begin_step.
@@ -292,6 +294,11 @@ void CudaBackend::layernorm(const float* x, int64_t rows, const WeightView& gamm
                   static_cast<const float*>(beta.data), eps, out, s_->stream);
 }
 
+void CudaBackend::rmsnorm(const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) {
+  s_->use();
+  cuda::rmsnorm(x, rows, gamma.shape[0], static_cast<const float*>(gamma.data), eps, out, s_->stream);
+}
+
 void CudaBackend::matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
                          Epilogue epilogue, float* out) {
   s_->use();
@@ -301,30 +308,64 @@ void CudaBackend::matmul(const float* in, int64_t rows, const WeightView& w, con
                MatmulPath::kAuto, s_->workspace_floats(ws), ws, s_->stream);
 }
 
-void CudaBackend::set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) {
+void CudaBackend::set_attention(const AttentionSetup& setup) {
   State& s = *s_;
   s.use();
-  s.attention = layers;
-  s.alibi_slopes = DeviceBuffer();
-  if (alibi_slopes.empty()) return;
-  s.alibi_slopes = DeviceBuffer(alibi_slopes.size() * sizeof(float), "ALiBi's slopes");
-  CUDA_CHECK(cudaMemcpy(s.alibi_slopes.get(), alibi_slopes.data(), alibi_slopes.size() * sizeof(float),
-                        cudaMemcpyHostToDevice));
+  const KvPoolDims& d = s.dims;
+  const std::string w = "gpt-cuda: set_attention: ";
+  if (int64_t(setup.layers.size()) != d.layers)
+    throw std::invalid_argument(w + std::to_string(setup.layers.size()) + " layer specs for " +
+                                std::to_string(d.layers) + " layers");
+  bool alibi = false;
+  int64_t rotary_dims = 0;
+  for (const AttentionSpec& spec : setup.layers) {
+    alibi = alibi || spec.alibi;
+    if (spec.rotary_dims < 0 || spec.rotary_dims % 2 || spec.rotary_dims > d.head_dim)
+      throw std::invalid_argument(w + "rotary_dims " + std::to_string(spec.rotary_dims) +
+                                  " is not even in 0 … head_dim " + std::to_string(d.head_dim));
+    rotary_dims = std::max(rotary_dims, spec.rotary_dims);
+  }
+  if (alibi && int64_t(setup.alibi_slopes.size()) != d.q_heads)
+    throw std::invalid_argument(w + std::to_string(setup.alibi_slopes.size()) + " ALiBi slopes for " +
+                                std::to_string(d.q_heads) + " query heads");
+  if (int64_t(setup.rope_inv_freq.size()) < rotary_dims / 2)
+    throw std::invalid_argument(w + std::to_string(setup.rope_inv_freq.size()) + " rotary frequencies for " +
+                                std::to_string(rotary_dims) + " rotated dims");
+  const auto upload = [&](DeviceBuffer& buf, const std::vector<float>& host, const char* what) {
+    buf = DeviceBuffer();
+    if (host.empty()) return;
+    buf = DeviceBuffer(host.size() * sizeof(float), what);
+    CUDA_CHECK(cudaMemcpy(buf.get(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+  };
+  // The recordings point at the old buffers (once, after allocate_kv_pool, there are none).
+  s.drop_recordings();
+  ++s.generation;
+  s.attention = setup.layers;
+  upload(s.alibi_slopes, alibi ? setup.alibi_slopes : std::vector<float>{}, "ALiBi's slopes");
+  upload(s.rope_inv_freq, rotary_dims > 0 ? setup.rope_inv_freq : std::vector<float>{}, "the rotary frequencies");
 }
 
-void CudaBackend::attention(int64_t layer, const float* qkv, int64_t rows, float* out) {
+void CudaBackend::attention(int64_t layer, float* qkv, int64_t rows, float* out) {
   (void)rows;  // the step's layout has them
   State& s = *s_;
   s.use();
   const KvPoolDims& d = s.dims;
-  const AttentionShape shape{d.heads, d.head_dim};
-  const size_t layer_bytes = size_t((d.blocks + 1) * d.heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
+  const AttentionShape shape{d.q_heads, d.kv_heads, d.head_dim};
+  const size_t layer_bytes =
+      size_t((d.blocks + 1) * d.kv_heads * kKvBlockSize * d.head_dim) * dtype_size(d.weight_dtype);
   char* k = s.kv_pool.get<char>() + size_t(layer) * 2 * layer_bytes;
   const DevicePool pool{k, k + layer_bytes, d.weight_dtype};
   const DeviceLayout layout = s.device_layout();
+  const AttentionSpec& spec = s.attention.at(size_t(layer));
+  if (spec.rotary_dims > 0) {
+    // q and k rotated in place by the positions begin_step put on the device (a recorded decode
+    // step replays this launch with each step's positions).
+    const RotaryArgs rotary{d.q_heads, d.kv_heads, d.head_dim, spec.rotary_dims, spec.rotary_interleaved,
+                            s.rope_inv_freq.get<float>()};
+    cuda::rotary(rotary, qkv, layout.rows, layout.positions, s.stream);
+  }
   kv_append(shape, qkv, layout, pool, s.stream);
   const size_t ws = attention_workspace_floats(shape, layout.rows, layout.max_positions);
-  const AttentionSpec& spec = s.attention.at(size_t(layer));
   const AttentionVariant variant{spec.scale, spec.window, spec.alibi ? s.alibi_slopes.get<float>() : nullptr};
   cuda::attention(shape, variant, qkv, layout, pool, out, s.workspace_floats(ws), ws, s.stream);
 }
@@ -341,9 +382,11 @@ void CudaBackend::gather_rows(const float* src, int64_t width, const int32_t* ro
   cuda::gather_rows(src, width, s.gather.get<int32_t>(), count, dst, s.stream);
 }
 
-void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) {
+void CudaBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias,
+                          float* logits) {
   s_->use();
-  cuda::lm_head(in, rows, wte.shape[1], wte.shape[0], wte.data, wte.dtype, logits, MatmulPath::kAuto, s_->stream);
+  cuda::lm_head(in, rows, wte.shape[1], wte.shape[0], wte.data, wte.dtype, static_cast<const float*>(bias.data),
+                logits, MatmulPath::kAuto, s_->stream);
 }
 
 void CudaBackend::read(const float* src, size_t count, float* host) {

@@ -40,17 +40,23 @@ class CudaBackend final : public Backend {
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override;
 
-  void set_attention(const std::vector<AttentionSpec>& layers, const std::vector<float>& alibi_slopes) override;
+  // Uploads ALiBi's slopes and the rotary frequencies once; throws std::invalid_argument for a
+  // setup the pool's dims cannot run (a spec per layer, a slope per query head, rotary_dims
+  // even, ≤ head_dim and covered by rope_inv_freq).
+  void set_attention(const AttentionSetup& setup) override;
   void begin_step(const StepLayout& layout) override;
   void embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
              float* out) override;
   void layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,
                  float* out) override;
+  void rmsnorm(const float* x, int64_t rows, const WeightView& gamma, float eps, float* out) override;
   void matmul(const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue epilogue,
               float* out) override;
-  void attention(int64_t layer, const float* qkv, int64_t rows, float* out) override;
+  // The rotary embedding (when the layer has one), the KV append and attention: three launches
+  // reading the step's positions and tables from the device layout, so a recording replays them.
+  void attention(int64_t layer, float* qkv, int64_t rows, float* out) override;
   void gather_rows(const float* src, int64_t width, const int32_t* rows, int64_t count, float* dst) override;
-  void lm_head(const float* in, int64_t rows, const WeightView& wte, float* logits) override;
+  void lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias, float* logits) override;
   void read(const float* src, size_t count, float* host) override;
   // On the GPU, one launch per row: only the tokens and logprobs come back, through pinned memory.
   void sample(const float* logits, int64_t vocab, const int32_t* rows, const SampleRequest* requests, int64_t count,

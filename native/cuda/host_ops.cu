@@ -34,7 +34,8 @@ void download(const DeviceBuffer& buf, void* host) {
 void host_matmul(const float* in, int64_t M, const WeightView& w, const float* bias, Epilogue epilogue,
                  MatmulPath path, float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
-  DeviceBuffer d_in = upload(in, size_t(M * K) * 4), d_w = upload(w), d_out = upload(out, size_t(M * N) * 4);
+  DeviceBuffer d_in = upload(in, size_t(M * K) * 4), d_w = upload(w);
+  DeviceBuffer d_out = upload(out, size_t(M * epilogue_width(epilogue, N)) * 4);
   DeviceBuffer d_bias = bias ? upload(bias, size_t(N) * 4) : DeviceBuffer();
   const size_t ws_floats = matmul_workspace_floats(M, K, N, w.dtype);
   DeviceBuffer ws(ws_floats * 4, "the split-K workspace");
@@ -43,10 +44,12 @@ void host_matmul(const float* in, int64_t M, const WeightView& w, const float* b
   download(d_out, out);
 }
 
-void host_lm_head(const float* in, int64_t M, const WeightView& wte, MatmulPath path, float* logits) {
+void host_lm_head(const float* in, int64_t M, const WeightView& wte, const float* bias, MatmulPath path,
+                  float* logits) {
   const int64_t V = wte.shape[0], C = wte.shape[1];
   DeviceBuffer d_in = upload(in, size_t(M * C) * 4), d_w = upload(wte), d_out = upload(logits, size_t(M * V) * 4);
-  lm_head(d_in.get<float>(), M, C, V, d_w.get(), wte.dtype, d_out.get<float>(), path, nullptr);
+  DeviceBuffer d_bias = bias ? upload(bias, size_t(V) * 4) : DeviceBuffer();
+  lm_head(d_in.get<float>(), M, C, V, d_w.get(), wte.dtype, d_bias.get<float>(), d_out.get<float>(), path, nullptr);
   download(d_out, logits);
 }
 
@@ -101,9 +104,9 @@ void host_embed(const int32_t* tokens, const int32_t* positions, int64_t rows, c
 
 void host_attention(const AttentionShape& s, const AttentionVariant& v, const float* qkv, const StepLayout& layout,
                     int64_t blocks, float* pool, DType cache_dtype, float* out) {
-  const int64_t C = s.heads * s.head_dim, rows = layout.rows;
-  const size_t half = size_t(blocks * s.heads * kKvBlockSize * s.head_dim), pool_n = 2 * half;
-  DeviceBuffer d_qkv = upload(qkv, size_t(rows * 3 * C) * 4);
+  const int64_t C = s.q_heads * s.head_dim, rows = layout.rows;
+  const size_t half = size_t(blocks * s.kv_heads * kKvBlockSize * s.head_dim), pool_n = 2 * half;
+  DeviceBuffer d_qkv = upload(qkv, size_t(rows * s.qkv_width()) * 4);
   DeviceBuffer d_pool;
   if (cache_dtype == DType::F32) {
     d_pool = upload(pool, pool_n * 4);
@@ -125,7 +128,7 @@ void host_attention(const AttentionShape& s, const AttentionVariant& v, const fl
   const size_t ws_floats = attention_workspace_floats(s, rows, max_positions);
   DeviceBuffer ws(ws_floats * 4, "the attention workspace");
   kv_append(s, d_qkv.get<float>(), d_layout, d_kv, nullptr);
-  DeviceBuffer d_slopes = v.slopes ? upload(v.slopes, size_t(s.heads) * 4) : DeviceBuffer();
+  DeviceBuffer d_slopes = v.slopes ? upload(v.slopes, size_t(s.q_heads) * 4) : DeviceBuffer();
   const AttentionVariant d_variant{v.scale, v.window, v.slopes ? d_slopes.get<float>() : nullptr};
   attention(s, d_variant, d_qkv.get<float>(), d_layout, d_kv, d_out.get<float>(), ws.get<float>(), ws_floats, nullptr);
   if (cache_dtype == DType::F32) {

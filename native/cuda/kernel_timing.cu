@@ -188,16 +188,17 @@ KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, boo
   const DeviceBuffer in = random_buffer(size_t(rows * c) * 4, DType::F32, 5, 1.0f, "the LM head input");
   const DeviceBuffer logits(size_t(rows * vocab) * 4, "the logits");
   return time_launches(plan, wte.copies, [&](int64_t i) {
-    lm_head(in.get<float>(), rows, c, vocab, wte.copy(i), dtype, logits.get<float>(), MatmulPath::kAuto, nullptr);
+    lm_head(in.get<float>(), rows, c, vocab, wte.copy(i), dtype, nullptr, logits.get<float>(), MatmulPath::kAuto,
+            nullptr);
   });
 }
 
 KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t rows, int64_t start, DType cache_dtype,
                           const TimingPlan& plan) {
-  const int64_t C = s.heads * s.head_dim;
+  const int64_t C = s.q_heads * s.head_dim;
   const int64_t blocks = (capacity + kKvBlockSize - 1) / kKvBlockSize;
-  const size_t half = size_t(blocks * s.heads * kKvBlockSize * s.head_dim);
-  const DeviceBuffer qkv = random_buffer(size_t(rows * 3 * C) * 4, DType::F32, 6, 1.0f, "the attention input");
+  const size_t half = size_t(blocks * s.kv_heads * kKvBlockSize * s.head_dim);
+  const DeviceBuffer qkv = random_buffer(size_t(rows * s.qkv_width()) * 4, DType::F32, 6, 1.0f, "the attention input");
   const DeviceBuffer pool = random_buffer(2 * half * dtype_size(cache_dtype), cache_dtype, 7, 1.0f, "the KV pool");
   const DeviceBuffer out(size_t(rows * C) * 4, "the attention output");
   // One sequence: positions start … start + rows − 1, its blocks in a scattered order.

@@ -36,8 +36,8 @@ KernelTime time_matmul(int64_t rows, int64_t k, int64_t n, DType dtype, bool col
 KernelTime time_lm_head(int64_t rows, int64_t c, int64_t vocab, DType dtype, bool cold_weights,
                         const TimingPlan& plan);
 
-// One layer's KV append and attention for `rows` new positions of one sequence after `start`
-// cached ones, its blocks scattered over a pool of `capacity` positions, in `cache_dtype`.
+// One layer's KV append and attention (s.q_heads query heads over s.kv_heads KV heads) for `rows`
+// new positions of one sequence after `start` cached ones, its blocks scattered over a pool of `capacity` positions, in `cache_dtype`.
 KernelTime time_attention(const AttentionShape& s, int64_t capacity, int64_t rows, int64_t start, DType cache_dtype,
                           const TimingPlan& plan);
 

@@ -10,17 +10,29 @@
 //                          thread. The exact path: fp32 products of the widened weight.
 //   matmul_wmma            tensor cores (WMMA 16×16×16), F16/BF16 weights; the fp32 input is
 //                          rounded to the weight's dtype as it is staged in shared memory.
-//   matmul_decode_splitk   a GEMV-like sweep over chunks of 16 rows (grid z) where each thread
+//   matmul_decode_splitk   a GEMV-like sweep over chunks of 8 rows (grid z) where each thread
 //                          reads 16 bytes of a weight row per step, K split over blocks a number of
 //                          ways that depends on the shape and the GPU, never on M (partials in a
 //                          workspace, summed in split order by matmul_splitk_finish).
-//   lm_head_decode         the LM head in chunks of 16 rows (grid y): one warp per vocabulary row.
+//   lm_head_decode         the LM head in chunks of 8 rows (grid y): one warp per vocabulary row.
 // Path auto takes the decode kernels for any M whenever the shapes allow them, else the fp32
 // tiles: a choice made without looking at M, and kernels whose every output is one fixed chain
 // of sums, so a row's result does not depend on the other rows (batch invariance). The tensor-core
 // kernel, faster for long prompts but not invariant, is kept for the kernel tests and the bench.
 // Tiled loads are scalar with bounds checks (any shape); the decode paths need N (or C) to be a
 // multiple of 16 / sizeof(dtype) and 16-byte aligned pointers, checked on the host.
+//
+// SwiGLU (Epilogue::kSwiglu: out[m, j] = silu(y[m, 2j]) · y[m, 2j + 1], out [M, N/2]) is fused into
+// every path's epilogue, each output computed from its two finished sums, exactly as the other
+// epilogues are (so batch invariance holds as for them; the sums are not touched):
+//   fp32 tiles    a thread's columns n0 + tx + 16j keep tx's parity (n0 is a multiple of 64), so a
+//                 gate column's thread (tx even) takes its up column from lane tx + 1 of the same
+//                 warp with one shuffle, and writes the output.
+//   tensor cores  the tile is staged in shared memory (Cs) anyway: the store loop walks column pairs.
+//   decode        the block's column sums sit in shared memory (red) and a block's columns start at
+//                 a multiple of 8 · 16 / sizeof(dtype): the unsplit store walks pairs; with K split,
+//                 the partials hold y's full width and matmul_splitk_finish, one thread per output,
+//                 sums both columns of its pair in split order.
 //
 // Test: tests/cuda-kernels.test.ts (cudaOps.matmul / lmHead with path "fp32" | "tensorcore" |
 // "decode" against the CPU reference twin, awkward shapes). Time: cudaBench.matmul / lmHead
@@ -47,8 +59,15 @@ __device__ __forceinline__ void apply_epilogue(float* out, int64_t idx, float v,
     case Epilogue::kGeluTanh: out[idx] = gelu_tanh(v); break;
     case Epilogue::kGeluErf: out[idx] = gelu_erf(v); break;
     case Epilogue::kRelu: out[idx] = v < 0.0f ? 0.0f : v; break;  // NaN stays NaN (fmaxf would drop it)
+    case Epilogue::kSwiglu: break;  // two values per output: store_swiglu
     case Epilogue::kResidual: out[idx] += v; break;
   }
+}
+
+// SwiGLU's output j of row m from y[m, 2j] (gate) and y[m, 2j + 1] (up), as native/cpu/activation.h
+// computes it: silu(g) = g / (1 + e^−g) in fp32 with the accurate expf, times up.
+__device__ __forceinline__ void store_swiglu(float* out, int64_t m, int64_t j, int64_t N, float gate, float up) {
+  out[m * (N / 2) + j] = gate / (1.0f + expf(-gate)) * up;
 }
 
 struct Operands {
@@ -99,6 +118,20 @@ __global__ void __launch_bounds__(kFp32Threads) matmul_fp32_tiled(Operands op) {
         for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
     __syncthreads();
+  }
+  if (op.ep == Epilogue::kSwiglu) {
+    // Lanes tx and tx + 1 (tx even) of one warp hold columns n and n + 1 of the same rows: the
+    // shuffle runs on every lane, in range or not.
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int64_t m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
+        const float y = acc[i][j] + (op.bias && n < op.N ? op.bias[n] : 0.0f);
+        const float up = __shfl_xor_sync(0xffffffffu, y, 1);
+        if (tx % 2 == 0 && m < op.M && n < op.N) store_swiglu(op.out, m, n / 2, op.N, y, up);
+      }
+    return;
   }
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -170,6 +203,16 @@ __global__ void __launch_bounds__(kWmmaThreads) matmul_wmma(Operands op) {
     for (int j = 0; j < 2; ++j)
       wmma::store_matrix_sync(&Cs[wm + 16 * i][wn + 16 * j], acc[i][j], kCPitch, wmma::mem_row_major);
   __syncthreads();
+  if (op.ep == Epilogue::kSwiglu) {
+    for (int i = tid; i < kTile * kTile / 2; i += kWmmaThreads) {
+      const int r = i / (kTile / 2), c = 2 * (i % (kTile / 2));
+      const int64_t m = m0 + r, n = n0 + c;  // n even, N even: n + 1 < N too
+      if (m < op.M && n < op.N)
+        store_swiglu(op.out, m, n / 2, op.N, Cs[r][c] + (op.bias ? op.bias[n] : 0.0f),
+                     Cs[r][c + 1] + (op.bias ? op.bias[n + 1] : 0.0f));
+    }
+    return;
+  }
   for (int i = tid; i < kTile * kTile; i += kWmmaThreads) {
     const int r = i / kTile, c = i % kTile;
     const int64_t m = m0 + r, n = n0 + c;
@@ -223,6 +266,22 @@ __global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands 
       if (lane < kColThreads) red[warp][m][ct * kVec + j] = v;
     }
   __syncthreads();
+  if (op.ep == Epilogue::kSwiglu && gridDim.y == 1) {
+    // The block's first column is a multiple of kCols (even): the pairs (c, c + 1) are its own.
+    for (int i = tid; i < MT * kCols / 2; i += kDecodeThreads) {
+      const int m = i / (kCols / 2), c = 2 * (i % (kCols / 2));
+      const int64_t col = int64_t(blockIdx.x) * kCols + c;
+      if (m >= rows || col >= op.N) continue;
+      float gate = 0.0f, up = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kDecodeThreads / 32; ++w) gate += red[w][m][c];
+#pragma unroll
+      for (int w = 0; w < kDecodeThreads / 32; ++w) up += red[w][m][c + 1];
+      store_swiglu(op.out, m0 + m, col / 2, op.N, gate + (op.bias ? op.bias[col] : 0.0f),
+                   up + (op.bias ? op.bias[col + 1] : 0.0f));
+    }
+    return;
+  }
   for (int i = tid; i < MT * kCols; i += kDecodeThreads) {
     const int m = i / kCols, c = i % kCols;
     const int64_t col = int64_t(blockIdx.x) * kCols + c;
@@ -238,9 +297,21 @@ __global__ void __launch_bounds__(kDecodeThreads) matmul_decode_splitk(Operands 
   }
 }
 
-// out[m, n] = epilogue(Σ_s partial[s, m, n] + bias[n]).
+// out[m, n] = epilogue(Σ_s partial[s, m, n] + bias[n]); for SwiGLU one thread per output j of
+// row m, from columns 2j and 2j + 1 summed alike.
 __global__ void matmul_splitk_finish(Operands op, int splits, const float* partial) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (op.ep == Epilogue::kSwiglu) {
+    const int64_t half = op.N / 2;
+    if (i >= op.M * half) return;
+    const int64_t m = i / half, j = i % half, at = m * op.N + 2 * j;
+    float gate = 0.0f, up = 0.0f;
+    for (int k = 0; k < splits; ++k) gate += partial[int64_t(k) * op.M * op.N + at];
+    for (int k = 0; k < splits; ++k) up += partial[int64_t(k) * op.M * op.N + at + 1];
+    store_swiglu(op.out, m, j, op.N, gate + (op.bias ? op.bias[2 * j] : 0.0f),
+                 up + (op.bias ? op.bias[2 * j + 1] : 0.0f));
+    return;
+  }
   if (i >= op.M * op.N) return;
   float s = 0.0f;
   for (int k = 0; k < splits; ++k) s += partial[int64_t(k) * op.M * op.N + i];
@@ -248,12 +319,13 @@ __global__ void matmul_splitk_finish(Operands op, int splits, const float* parti
 }
 
 // LM head: warp w of the block computes logits[m, v] for one vocabulary row v and the rows
-// 16y … 16y + 15 of block y; its lanes stride over C in 16-byte pieces of the wte row.
+// 8y … 8y + 7 of block y; its lanes stride over C in 16-byte pieces of the wte row; bias[v]
+// (GPT-J's head; null: none) is added to the warp's sum.
 constexpr int kHeadThreads = 256;
 
 template <typename T, int MT>
 __global__ void __launch_bounds__(kHeadThreads) lm_head_decode(const float* in, int64_t M, int64_t C, int64_t V,
-                                                              const T* wte, float* logits) {
+                                                              const T* wte, const float* bias, float* logits) {
   constexpr int kVec = 16 / sizeof(T);
   const int lane = threadIdx.x % 32;
   const int64_t v = int64_t(blockIdx.x) * (kHeadThreads / 32) + threadIdx.x / 32;
@@ -284,7 +356,7 @@ __global__ void __launch_bounds__(kHeadThreads) lm_head_decode(const float* in, 
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
     const float s = warp_sum(acc[m]);
-    if (lane == 0 && m < M) logits[m * V + v] = s;
+    if (lane == 0 && m < M) logits[m * V + v] = s + (bias ? bias[v] : 0.0f);
   }
 }
 
@@ -373,20 +445,20 @@ struct LaunchDecode {
 };
 
 template <typename T, int MT>
-void launch_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, float* logits,
+void launch_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, const float* bias, float* logits,
                  cudaStream_t stream) {
   const dim3 grid{unsigned(ceil_div(V, kHeadThreads / 32)), unsigned(ceil_div(M, kDecodeRowChunk))};
-  lm_head_decode<T, MT><<<grid, kHeadThreads, 0, stream>>>(in, M, C, V, static_cast<const T*>(wte), logits);
+  lm_head_decode<T, MT><<<grid, kHeadThreads, 0, stream>>>(in, M, C, V, static_cast<const T*>(wte), bias, logits);
   CUDA_CHECK_LAUNCH("lm_head_decode");
 }
 
 template <typename T>
 struct LaunchHeadDecode {
-  static void run(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, float* logits,
-                  cudaStream_t stream) {
-    if (M <= 1) launch_head<T, 1>(in, M, C, V, wte, logits, stream);
-    else if (M <= 4) launch_head<T, 4>(in, M, C, V, wte, logits, stream);
-    else launch_head<T, 8>(in, M, C, V, wte, logits, stream);
+  static void run(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, const float* bias,
+                  float* logits, cudaStream_t stream) {
+    if (M <= 1) launch_head<T, 1>(in, M, C, V, wte, bias, logits, stream);
+    else if (M <= 4) launch_head<T, 4>(in, M, C, V, wte, bias, logits, stream);
+    else launch_head<T, 8>(in, M, C, V, wte, bias, logits, stream);
   }
 };
 
@@ -422,6 +494,8 @@ void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DTy
             Epilogue epilogue, float* out, MatmulPath path, float* workspace, size_t workspace_floats,
             cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && K > 0 && N > 0, "matmul: empty shape " + shape_text(M, K, N, dtype));
+  GPT_REQUIRE(epilogue != Epilogue::kSwiglu || N % 2 == 0,
+              "matmul " + shape_text(M, K, N, dtype) + ": swiglu needs an even number of columns");
   const bool decode_ok = decode_fits(N, dtype, w, in, false);
   check_path(path, decode_ok, dtype, [&] { return "matmul " + shape_text(M, K, N, dtype); });
   if (path == MatmulPath::kAuto) path = decode_ok ? MatmulPath::kDecode : MatmulPath::kFp32;
@@ -432,17 +506,17 @@ void matmul(const float* in, int64_t M, int64_t K, int64_t N, const void* w, DTy
     by_dtype<LaunchTiled>(dtype, op, path == MatmulPath::kTensorCore, stream);
 }
 
-void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, DType dtype, float* logits,
-             MatmulPath path, cudaStream_t stream) {
+void lm_head(const float* in, int64_t M, int64_t C, int64_t V, const void* wte, DType dtype, const float* bias,
+             float* logits, MatmulPath path, cudaStream_t stream) {
   GPT_REQUIRE(M > 0 && C > 0 && V > 0, "lm_head: empty shape " + shape_text(M, C, V, dtype));
   const bool decode_ok = decode_fits(C, dtype, wte, in, true);
   check_path(path, decode_ok, dtype,
              [&] { return std::string("lm_head ") + path_name(path) + " " + shape_text(M, C, V, dtype); });
   if (path == MatmulPath::kAuto) path = decode_ok ? MatmulPath::kDecode : MatmulPath::kFp32;
   if (path == MatmulPath::kDecode) {
-    by_dtype<LaunchHeadDecode>(dtype, in, M, C, V, wte, logits, stream);
+    by_dtype<LaunchHeadDecode>(dtype, in, M, C, V, wte, bias, logits, stream);
   } else {
-    const Operands op{in, wte, 1, C, nullptr, logits, M, C, V, Epilogue::kStore};
+    const Operands op{in, wte, 1, C, bias, logits, M, C, V, Epilogue::kStore};
     by_dtype<LaunchTiled>(dtype, op, path == MatmulPath::kTensorCore, stream);
   }
 }

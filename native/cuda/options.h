@@ -16,9 +16,16 @@ enum class MatmulPath {
   kDecode,      // bandwidth-bound: 16-byte weight loads, K split a fixed number of ways
 };
 
+// A layer's attention heads (cpu::AttentionShape's twin): q_heads query heads over kv_heads key /
+// value heads (q_heads a multiple of kv_heads; equal for multi-head attention), query head h
+// reading KV head h / (q_heads / kv_heads). A qkv row is [q: q_heads · D | k: kv_heads · D |
+// v: kv_heads · D].
 struct AttentionShape {
-  int64_t heads;
+  int64_t q_heads, kv_heads;
   int64_t head_dim;  // a multiple of 16, at most 256
+
+  int64_t group() const { return q_heads / kv_heads; }
+  int64_t qkv_width() const { return (q_heads + 2 * kv_heads) * head_dim; }
 };
 
 // The rotary embedding of a qkv row layout (native/cpu/rotary.h): q_heads and kv_heads heads of

@@ -192,24 +192,27 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// attention({heads, headDim, capacity, rows, start, threads, warmup, iterations, maxSeconds}):
+// attention({heads, kvHeads?, headDim, capacity, rows, start, threads, warmup, iterations, maxSeconds}):
 // one layer's kv_append + attention for `rows` new positions of one sequence after `start`
 // cached ones, its blocks scattered over a pool of `capacity` positions as a block pool leaves them.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
-  cpu::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim")};
+  const int64_t heads = positive_field(env, a, "heads");
+  const int64_t kv_heads = a.Get("kvHeads").IsUndefined() ? heads : positive_field(env, a, "kvHeads");
+  if (heads % kv_heads != 0) throw Napi::RangeError::New(env, "kvHeads must divide heads");
+  cpu::AttentionShape s{heads, kv_heads, positive_field(env, a, "headDim")};
   const int64_t capacity = positive_field(env, a, "capacity");
   const int64_t rows = positive_field(env, a, "rows"), start = non_negative_field(env, a, "start");
   if (start + rows > capacity)
     throw Napi::RangeError::New(env, "start + rows (" + std::to_string(start + rows) + ") exceeds capacity " +
                                          std::to_string(capacity));
   const Timing timing = timing_args(env, a);
-  const int64_t C = s.heads * s.head_dim;
   const int64_t blocks = (capacity + kKvBlockSize - 1) / kKvBlockSize;
-  std::vector<float> qkv = random_floats(size_t(rows * 3 * C), 6);
-  std::vector<float> pool = random_floats(size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim), 7);
-  std::vector<float> out(size_t(rows * C));
+  const int64_t half = blocks * s.kv_heads * kKvBlockSize * s.head_dim;
+  std::vector<float> qkv = random_floats(size_t(rows * s.qkv_width()), 6);
+  std::vector<float> pool = random_floats(size_t(2 * half), 7);
+  std::vector<float> out(size_t(rows * s.q_heads * s.head_dim));
   std::vector<int32_t> table(static_cast<size_t>(blocks)), positions(static_cast<size_t>(rows));
   std::vector<int32_t> table_starts(static_cast<size_t>(rows), 0);
   for (int64_t i = 0; i < blocks; ++i) table[size_t(i)] = int32_t(i);
@@ -217,7 +220,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   for (int64_t i = blocks - 1; i > 0; --i) std::swap(table[size_t(i)], table[size_t(rng.next() % uint64_t(i + 1))]);
   for (int64_t t = 0; t < rows; ++t) positions[size_t(t)] = int32_t(start + t);
   const StepLayout layout{rows, nullptr, positions.data(), table_starts.data(), table.data(), blocks};
-  const cpu::PagedLayer kv{pool.data(), pool.data() + blocks * s.heads * kKvBlockSize * s.head_dim};
+  const cpu::PagedLayer kv{pool.data(), pool.data() + half};
   ThreadPool threads(int(positive_field(env, a, "threads")));
   return time_kernel(env, timing, [&](int64_t) {
     cpu::kv_append(s, qkv.data(), layout, kv);

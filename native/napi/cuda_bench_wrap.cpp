@@ -68,10 +68,16 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention({heads, headDim, capacity, rows, start, cacheDtype, warmup, iterations, maxSeconds})
+// attention({heads, kvHeads?, headDim, capacity, rows, start, cacheDtype, warmup, iterations, maxSeconds}):
+// `heads` query heads over `kvHeads` KV heads (default `heads`; a divisor of it).
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) -> Napi::Value {
-    const cuda::AttentionShape s{positive_field(env, a, "heads"), positive_field(env, a, "headDim")};
+    const int64_t heads = positive_field(env, a, "heads");
+    const int64_t kv_heads = a.Get("kvHeads").IsUndefined() ? heads : positive_field(env, a, "kvHeads");
+    if (heads % kv_heads != 0)
+      throw Napi::RangeError::New(env, "heads (" + std::to_string(heads) + ") must be a multiple of kvHeads (" +
+                                           std::to_string(kv_heads) + ")");
+    const cuda::AttentionShape s{heads, kv_heads, positive_field(env, a, "headDim")};
     const int64_t capacity = positive_field(env, a, "capacity");
     const int64_t rows = positive_field(env, a, "rows"), start = non_negative_field(env, a, "start");
     if (start + rows > capacity)

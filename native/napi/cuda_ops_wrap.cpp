@@ -79,25 +79,32 @@ Napi::Value with_device(const Napi::CallbackInfo& info, Body body) {
   return with_cuda_device(info, "cudaOps", body);
 }
 
-// matmul({path, input, rows, weight, dtype, k, n, bias, epilogue, out}): writes `out`.
+// matmul({path, input, rows, weight, dtype, k, n, bias, epilogue, out}): writes `out`, rows × n
+// (rows × n/2 for "swiglu", whose n must be even).
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
     const int64_t rows = int_field(env, a, "rows"), K = int_field(env, a, "k"), N = int_field(env, a, "n");
+    const Epilogue epilogue = epilogue_field(env, a);
+    if (epilogue == Epilogue::kSwiglu && N % 2 != 0)
+      throw Napi::RangeError::New(env, "swiglu needs an even n (gate and up columns interleaved)");
     const WeightView w = weight_field(env, a, "weight", "dtype", {K, N});
-    cuda::host_matmul(f32(env, a, "input", size_t(rows * K)), rows, w, f32(env, a, "bias", size_t(N)),
-                      epilogue_field(env, a), matmul_path(env, string_field(a, "path")),
-                      f32(env, a, "out", size_t(rows * N)));
+    cuda::host_matmul(f32(env, a, "input", size_t(rows * K)), rows, w, f32(env, a, "bias", size_t(N)), epilogue,
+                      matmul_path(env, string_field(a, "path")),
+                      f32(env, a, "out", size_t(rows * epilogue_width(epilogue, N))));
     return env.Undefined();
   });
 }
 
-// lmHead({path, input, rows, weight, dtype, vocab, c, out}): writes `out`.
+// lmHead({path, input, rows, weight, dtype, vocab, c, out, bias?}): writes `out`; `bias` [vocab]
+// (GPT-J's head), when given and not null, is added to every row.
 Napi::Value LmHead(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
     const int64_t rows = int_field(env, a, "rows"), V = int_field(env, a, "vocab"), C = int_field(env, a, "c");
     const WeightView w = weight_field(env, a, "weight", "dtype", {V, C});
-    cuda::host_lm_head(f32(env, a, "input", size_t(rows * C)), rows, w, matmul_path(env, string_field(a, "path")),
-                       f32(env, a, "out", size_t(rows * V)));
+    const Napi::Value bv = a.Get("bias");
+    const float* bias = bv.IsUndefined() || bv.IsNull() ? nullptr : f32(env, a, "bias", size_t(V));
+    cuda::host_lm_head(f32(env, a, "input", size_t(rows * C)), rows, w, bias,
+                       matmul_path(env, string_field(a, "path")), f32(env, a, "out", size_t(rows * V)));
     return env.Undefined();
   });
 }
@@ -165,14 +172,19 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention({qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out, cacheDtype?,
-// scale?, window?, slopes?}) (the CPU op's variant fields):
-// writes the rows' keys and values into `pool` (one layer: k[blocks][H][16][D] then v, fp32 here,
-// `cacheDtype` on the device) and writes `out`.
+// attention({qkv, rows, heads, kvHeads?, headDim, positions, tableStarts, tables, blocks, pool, out,
+// cacheDtype?, scale?, window?, slopes?}) (the CPU op's variant fields): `heads` query heads over
+// `kvHeads` KV heads (default `heads`; a divisor of it), qkv rows × (heads + 2 kvHeads) · headDim;
+// writes the rows' keys and values into `pool` (one layer: k[blocks][kvHeads][16][D] then v, fp32
+// here, `cacheDtype` on the device) and writes `out` (rows × heads · headDim).
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return with_device(info, [](Napi::Env env, const Napi::Object& a) {
-    const cuda::AttentionShape s{int_field(env, a, "heads"), int_field(env, a, "headDim")};
-    const int64_t rows = int_field(env, a, "rows"), blocks = int_field(env, a, "blocks"), C = s.heads * s.head_dim;
+    const int64_t heads = int_field(env, a, "heads");
+    const int64_t kv_heads = a.Get("kvHeads").IsUndefined() ? heads : int_field(env, a, "kvHeads");
+    if (heads < 1 || kv_heads < 1 || heads % kv_heads != 0)
+      throw Napi::RangeError::New(env, "attention needs heads ≥ 1 and kvHeads ≥ 1 dividing it");
+    const cuda::AttentionShape s{heads, kv_heads, int_field(env, a, "headDim")};
+    const int64_t rows = int_field(env, a, "rows"), blocks = int_field(env, a, "blocks"), C = s.q_heads * s.head_dim;
     if (rows < 1 || blocks < 1) throw Napi::RangeError::New(env, "attention needs rows and blocks ≥ 1");
     DType cache_dtype = DType::F32;
     const Napi::Value dv = a.Get("cacheDtype");
@@ -182,9 +194,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     AttentionVariant variant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr};
     if (!a.Get("scale").IsUndefined()) variant.scale = float(number_field(a, "scale"));
     if (!a.Get("window").IsUndefined()) variant.window = int_field(env, a, "window");
-    if (!a.Get("slopes").IsUndefined()) variant.slopes = f32(env, a, "slopes", size_t(s.heads));
-    cuda::host_attention(s, variant, f32(env, a, "qkv", size_t(rows * 3 * C)), layout, blocks,
-                         f32(env, a, "pool", size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim)), cache_dtype,
+    if (!a.Get("slopes").IsUndefined()) variant.slopes = f32(env, a, "slopes", size_t(s.q_heads));
+    cuda::host_attention(s, variant, f32(env, a, "qkv", size_t(rows * s.qkv_width())), layout, blocks,
+                         f32(env, a, "pool", size_t(2 * blocks * s.kv_heads * kKvBlockSize * s.head_dim)), cache_dtype,
                          f32(env, a, "out", size_t(rows * C)));
     return env.Undefined();
   });

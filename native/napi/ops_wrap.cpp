@@ -70,8 +70,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   bias.shape = {N};
   bias.data = f32_arg(env, a, "bias", size_t(N)).Data();
   const float* in = f32_arg(env, a, "input", size_t(rows * K)).Data();
-  float* out = f32_arg(env, a, "out", size_t(rows * N)).Data();
-  Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
+  const Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
+  if (ep == Epilogue::kSwiglu && N % 2 != 0) throw Napi::RangeError::New(env, "the swiglu epilogue needs an even n");
+  float* out = f32_arg(env, a, "out", size_t(rows * epilogue_width(ep, N))).Data();
   if (fast_impl(env, a)) {
     ThreadPool pool(int(number_field(a, "threads")));
     cpu::matmul(pool, in, rows, w, bias, ep, out);
@@ -99,29 +100,33 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// attention({impl, qkv, rows, heads, headDim, positions, tableStarts, tables, blocks, pool, out,
-// threads, scale?, window?, slopes?}): writes each row's key and value into `pool` (one layer:
-// k[blocks][H][16][D] then v[blocks][H][16][D]) at its position, then writes `out`
-// (cpu/attention.h). scale defaults to 1/√D, window to 0 (none); slopes (one per head) add ALiBi.
+// attention({impl, qkv, rows, heads, kvHeads?, headDim, positions, tableStarts, tables, blocks, pool,
+// out, threads, scale?, window?, slopes?}): writes each row's key and value into `pool` (one layer:
+// k[blocks][kvHeads][16][D] then v[blocks][kvHeads][16][D]) at its position, then writes `out`
+// (cpu/attention.h). qkv rows are [q: heads·D | k: kvHeads·D | v: kvHeads·D]; kvHeads defaults to
+// heads and must divide it. scale defaults to 1/√D, window to 0 (none); slopes (one per query
+// head) add ALiBi.
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
   const int64_t rows = int64_t(number_field(a, "rows")), blocks = int64_t(number_field(a, "blocks"));
-  cpu::AttentionShape s{int64_t(number_field(a, "heads")), int64_t(number_field(a, "headDim"))};
-  if (rows < 1 || blocks < 1 || s.heads < 1 || s.head_dim < 1)
-    throw Napi::RangeError::New(env, "attention needs rows, blocks, heads and headDim ≥ 1");
-  const int64_t C = s.heads * s.head_dim;
-  const float* qkv = f32_arg(env, a, "qkv", size_t(rows * 3 * C)).Data();
-  float* pool = f32_arg(env, a, "pool", size_t(2 * blocks * s.heads * kKvBlockSize * s.head_dim)).Data();
-  float* out = f32_arg(env, a, "out", size_t(rows * C)).Data();
+  const int64_t heads = int64_t(number_field(a, "heads"));
+  const int64_t kv_heads = a.Get("kvHeads").IsUndefined() ? heads : int64_t(number_field(a, "kvHeads"));
+  cpu::AttentionShape s{heads, kv_heads, int64_t(number_field(a, "headDim"))};
+  if (rows < 1 || blocks < 1 || s.q_heads < 1 || s.kv_heads < 1 || s.head_dim < 1 || s.q_heads % s.kv_heads != 0)
+    throw Napi::RangeError::New(env, "attention needs rows, blocks, heads, kvHeads and headDim ≥ 1, kvHeads dividing heads");
+  const size_t half = size_t(blocks * s.kv_heads * kKvBlockSize * s.head_dim);
+  const float* qkv = f32_arg(env, a, "qkv", size_t(rows * s.qkv_width())).Data();
+  float* pool = f32_arg(env, a, "pool", 2 * half).Data();
+  float* out = f32_arg(env, a, "out", size_t(rows * s.q_heads * s.head_dim)).Data();
   const StepLayout layout = layout_args(env, a, rows, blocks);
-  const cpu::PagedLayer kv{pool, pool + blocks * s.heads * kKvBlockSize * s.head_dim};
+  const cpu::PagedLayer kv{pool, pool + half};
   const bool fast = fast_impl(env, a);
   AttentionVariant variant{1.0f / std::sqrt(float(s.head_dim)), 0, nullptr};
   if (!a.Get("scale").IsUndefined()) variant.scale = float(number_field(a, "scale"));
   if (!a.Get("window").IsUndefined()) variant.window = int64_t(number_field(a, "window"));
   if (variant.window < 0) throw Napi::RangeError::New(env, "window must be ≥ 0");
-  if (!a.Get("slopes").IsUndefined()) variant.slopes = f32_arg(env, a, "slopes", size_t(s.heads)).Data();
+  if (!a.Get("slopes").IsUndefined()) variant.slopes = f32_arg(env, a, "slopes", size_t(s.q_heads)).Data();
   cpu::kv_append(s, qkv, layout, kv);
   if (fast) {
     ThreadPool threads(int(number_field(a, "threads")));
@@ -188,7 +193,8 @@ Napi::Value AlibiSlopes(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// activation({impl, epilogue, input, out}): out = the epilogue's activation of input, elementwise.
+// activation({impl, epilogue, input, out}): out = the epilogue's activation of input, elementwise
+// (swiglu: of each pair, half as many outputs).
 Napi::Value Activation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
@@ -196,8 +202,10 @@ Napi::Value Activation(const Napi::CallbackInfo& info) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(env, "input must be a Float32Array");
   Napi::Float32Array input = v.As<Napi::Float32Array>();
-  float* out = f32_arg(env, a, "out", input.ElementLength()).Data();
   const Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
+  if (ep == Epilogue::kSwiglu && input.ElementLength() % 2 != 0)
+    throw Napi::RangeError::New(env, "the swiglu activation needs an even number of inputs");
+  float* out = f32_arg(env, a, "out", size_t(epilogue_width(ep, int64_t(input.ElementLength())))).Data();
   if (fast_impl(env, a))
     cpu::activation(ep, input.Data(), int64_t(input.ElementLength()), out);
   else

@@ -66,6 +66,7 @@ GraphKind graph_field(const Napi::Object& obj) {
   if (name == "gpt2") return GraphKind::kGpt2;
   if (name == "opt") return GraphKind::kOpt;
   if (name == "bloom") return GraphKind::kBloom;
+  if (name == "rotary") return GraphKind::kRotary;
   throw Napi::TypeError::New(obj.Env(), "unknown graph " + name);
 }
 
@@ -104,20 +105,36 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
   c.n_inner = int_field(spec, "nInner", 1);
   c.n_ctx = int_field(spec, "nCtx", 1);
   c.vocab_size = int_field(spec, "vocabSize", 1);
+  c.n_kv_head = int_field(spec, "nKvHead", 1);
+  c.head_dim = int_field(spec, "headDim", 1);
   c.layer_norm_epsilon = float(number_field(spec, "layerNormEpsilon"));
   if (!parse_epilogue(string_field(spec, "activation"), &c.activation) || c.activation == Epilogue::kStore ||
       c.activation == Epilogue::kResidual)
-    throw Napi::TypeError::New(spec.Env(), "activation must be gelu-tanh, gelu-erf or relu");
+    throw Napi::TypeError::New(spec.Env(), "activation must be gelu-tanh, gelu-erf, relu or swiglu");
   Napi::Array attention = array_field(spec, "attention");
   for (uint32_t i = 0; i < attention.Length(); ++i) {
     Napi::Value av = attention.Get(i);
     if (!av.IsObject()) throw Napi::TypeError::New(spec.Env(), "attention must hold objects");
     Napi::Object a = av.As<Napi::Object>();
-    c.attention.push_back(AttentionSpec{float(number_field(a, "scale")), int_field(a, "window", 0), bool_field(a, "alibi")});
+    c.attention.push_back(AttentionSpec{float(number_field(a, "scale")), int_field(a, "window", 0), bool_field(a, "alibi"),
+                                        int_field(a, "rotaryDims", 0), bool_field(a, "rotaryInterleaved")});
+  }
+  Napi::Array inv_freq = array_field(spec, "ropeInvFreq");
+  for (uint32_t i = 0; i < inv_freq.Length(); ++i) {
+    Napi::Value f = inv_freq.Get(i);
+    if (!f.IsNumber()) throw Napi::TypeError::New(spec.Env(), "ropeInvFreq must hold numbers");
+    c.rope_inv_freq.push_back(float(f.As<Napi::Number>().DoubleValue()));
   }
   c.word_embed_dim = int_field(spec, "wordEmbedDim", 1);
   c.pre_norm = bool_field(spec, "preNorm");
   c.residual_from_norm = bool_field(spec, "residualFromNorm");
+  const std::string norm = string_field(spec, "norm");
+  if (norm != "layernorm" && norm != "rmsnorm") throw Napi::TypeError::New(spec.Env(), "norm must be layernorm or rmsnorm");
+  c.norm = norm == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
+  c.parallel_residual = bool_field(spec, "parallelResidual");
+  c.shared_norm = bool_field(spec, "sharedNorm");
+  c.head_bias = bool_field(spec, "headBias");
+  c.tied_head = bool_field(spec, "tiedHead");
 
   Napi::Array files = array_field(spec, "files");
   for (uint32_t i = 0; i < files.Length(); ++i) {

@@ -27,7 +27,7 @@ class BloomGraph final : public Graph {
 
   void body(Backend& b, const int32_t* tokens, int64_t rows, float* x) override {
     const float eps = c_.layer_norm_epsilon;
-    const BlockBuffers buf = block_buffers(b, rows, c_.n_embd, c_.n_inner);
+    const BlockBuffers buf = block_buffers(b, c_, rows, c_.n_inner);
     b.embed(tokens, rows, wte_, WeightView{}, x);
     b.layernorm(x, rows, lne_g_, lne_b_, eps, x);
     // With the residual taken after the LayerNorm, the LayerNorm writes the residual stream itself.

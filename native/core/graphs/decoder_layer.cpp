@@ -1,5 +1,7 @@
 #include "core/graphs/decoder_layer.h"
 
+#include <algorithm>
+
 namespace gpt {
 
 void bind_decoder_layer(WeightBinder& w, DecoderLayer& L, const std::string& prefix, const DecoderLayerNames& names,
@@ -12,9 +14,10 @@ void bind_decoder_layer(WeightBinder& w, DecoderLayer& L, const std::string& pre
   w.linear(L.down_w, L.down_b, prefix + names.down, F, C);
 }
 
-BlockBuffers block_buffers(Backend& b, int64_t rows, int64_t C, int64_t mlp_width) {
-  return BlockBuffers{b.buffer(Slot::kNormed, size_t(rows * C)), b.buffer(Slot::kQkv, size_t(rows * 3 * C)),
-                      b.buffer(Slot::kAttention, size_t(rows * C)), b.buffer(Slot::kMlp, size_t(rows * mlp_width))};
+BlockBuffers block_buffers(Backend& b, const ModelConfig& c, int64_t rows, int64_t mlp_width) {
+  const int64_t qkv = (c.n_head + 2 * c.n_kv_head) * c.head_dim, att = std::max(c.n_embd, c.n_head * c.head_dim);
+  return BlockBuffers{b.buffer(Slot::kNormed, size_t(rows * c.n_embd)), b.buffer(Slot::kQkv, size_t(rows * qkv)),
+                      b.buffer(Slot::kAttention, size_t(rows * att)), b.buffer(Slot::kMlp, size_t(rows * mlp_width))};
 }
 
 void pre_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t rows, float eps, Epilogue act, float* x,
@@ -43,7 +46,7 @@ void norm_and_head(Backend& b, const float* x, int64_t n, int64_t C, const Weigh
                    float eps, const WeightView& wte, float* logits) {
   float* h = b.buffer(Slot::kNormed, size_t(n * C));
   b.layernorm(x, n, gamma, beta, eps, h);
-  b.lm_head(h, n, wte, logits);
+  b.lm_head(h, n, wte, WeightView{}, logits);
 }
 
 }  // namespace gpt

@@ -24,11 +24,12 @@ struct DecoderLayerNames {
 void bind_decoder_layer(WeightBinder& w, DecoderLayer& L, const std::string& prefix, const DecoderLayerNames& names,
                         int64_t C, int64_t F);
 
-// The activation buffers of a step's blocks: `mlp` holds at least rows × mlp_width.
+// The activation buffers of a step's blocks: `qkv` holds rows × (n_head + 2 · n_kv_head) · head_dim,
+// `att` rows × max(n_embd, n_head · head_dim), `mlp` at least rows × mlp_width.
 struct BlockBuffers {
   float *normed, *qkv, *att, *mlp;
 };
-BlockBuffers block_buffers(Backend& b, int64_t rows, int64_t C, int64_t mlp_width);
+BlockBuffers block_buffers(Backend& b, const ModelConfig& c, int64_t rows, int64_t mlp_width);
 
 // normed = LN1(x); x += out(attention(qkv(normed))); normed = LN2(x); x += down(act(up(normed))).
 // `normed` may be x itself: BLOOM's residual taken after the LayerNorm.
@@ -39,7 +40,7 @@ void pre_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t ro
 void post_norm_block(Backend& b, const DecoderLayer& L, int64_t layer, int64_t rows, float eps, Epilogue act, float* x,
                      const BlockBuffers& buf);
 
-// The final LayerNorm, then the LM head tied to `wte`, over `n` rows of final hidden states.
+// The final LayerNorm, then the LM head tied to `wte` (no bias), over `n` rows of final hidden states.
 void norm_and_head(Backend& b, const float* x, int64_t n, int64_t C, const WeightView& gamma, const WeightView& beta,
                    float eps, const WeightView& wte, float* logits);
 

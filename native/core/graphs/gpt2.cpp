@@ -23,7 +23,7 @@ class Gpt2Graph final : public Graph {
   }
 
   void body(Backend& b, const int32_t* tokens, int64_t rows, float* x) override {
-    const BlockBuffers buf = block_buffers(b, rows, c_.n_embd, c_.n_inner);
+    const BlockBuffers buf = block_buffers(b, c_, rows, c_.n_inner);
     b.embed(tokens, rows, wte_, wpe_, x);
     for (int64_t l = 0; l < c_.n_layer; ++l)
       pre_norm_block(b, layers_[size_t(l)], l, rows, c_.layer_norm_epsilon, c_.activation, x, buf.normed, buf);

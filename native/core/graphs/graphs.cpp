@@ -9,6 +9,7 @@ std::unique_ptr<Graph> make_graph(const ModelConfig& config, WeightBinder& weigh
     case GraphKind::kGpt2: return gpt2_graph(config, weights);
     case GraphKind::kOpt: return opt_graph(config, weights);
     case GraphKind::kBloom: return bloom_graph(config, weights);
+    case GraphKind::kRotary: return rotary_graph(config, weights);
   }
   throw std::runtime_error("unknown graph");
 }

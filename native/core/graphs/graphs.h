@@ -9,5 +9,6 @@ namespace gpt {
 std::unique_ptr<Graph> gpt2_graph(const ModelConfig& c, WeightBinder& w);
 std::unique_ptr<Graph> opt_graph(const ModelConfig& c, WeightBinder& w);
 std::unique_ptr<Graph> bloom_graph(const ModelConfig& c, WeightBinder& w);
+std::unique_ptr<Graph> rotary_graph(const ModelConfig& c, WeightBinder& w);
 
 }  // namespace gpt

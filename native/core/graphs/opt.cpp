@@ -32,7 +32,7 @@ class OptGraph final : public Graph {
 
   void body(Backend& b, const int32_t* tokens, int64_t rows, float* x) override {
     const float eps = c_.layer_norm_epsilon;
-    const BlockBuffers buf = block_buffers(b, rows, c_.n_embd, std::max(c_.n_inner, embed_dim()));
+    const BlockBuffers buf = block_buffers(b, c_, rows, std::max(c_.n_inner, embed_dim()));
     if (projected()) {
       // x = positions, then += project_in(tokens' embeddings), embedded first into the MLP's buffer.
       b.embed(tokens, rows, wte_, WeightView{}, buf.mlp);
@@ -62,7 +62,7 @@ class OptGraph final : public Graph {
       b.matmul(last, n, out_w_, out_b_, Epilogue::kStore, p);
       last = p;
     }
-    b.lm_head(last, n, wte_, logits);
+    b.lm_head(last, n, wte_, WeightView{}, logits);
   }
 
  private:
