@@ -36,7 +36,7 @@ import {
   tensorFacts,
   weightBytesReadPerToken,
 } from "./lib/end-to-end.js";
-import { cpuTimer, cudaTimer, kernelPlan, measureAttention, measureMatmuls, memoryReadPlan } from "./lib/kernels.js";
+import { blockShape, cpuTimer, cudaTimer, kernelPlan, measureAttention, measureMatmuls, memoryReadPlan, type BlockShape } from "./lib/kernels.js";
 import { cpuSnapshot, machineInfo, otherCpuShare, resetPeakMemory, residentMemory, type MachineInfo } from "./lib/machine.js";
 import { Progress } from "./lib/progress.js";
 import { saveResults, SCHEMA, type BenchResult, type KernelResult, type MemoryReadResult, type ModelResult } from "./lib/results.js";
@@ -51,7 +51,8 @@ const STORED_NAME: Record<NativeDtype, WeightDtype> = { F32: "float32", F16: "fl
 /** What the bench needs to know of a model besides GptConfig, found before loading it. */
 interface ModelFacts {
   name: string;
-  nInner: number;
+  /** The block's matmul and attention shapes (GQA, SwiGLU, head width), for the kernel timings. */
+  block: BlockShape;
   /** The checkpoint's own dtype of its token embedding (the LM head), for the kernels when the dtype is kept. */
   storedDtype: NativeDtype;
   /** The engine's weights, as its architecture lays them out (lib/arch). */
@@ -63,12 +64,12 @@ interface ModelFacts {
 async function modelFacts(args: BenchArgs): Promise<ModelFacts> {
   if (args.model.kind === "random") {
     const { config, tensors } = randomPreset(args.model.preset);
-    return { name: `random:${args.model.preset}`, nInner: config.nInner, storedDtype: "F32", ...tensorFacts(tensors) };
+    return { name: `random:${args.model.preset}`, block: blockShape(config), storedDtype: "F32", ...tensorFacts(tensors) };
   }
   const checkpoint = await loadCheckpoint(args.model.path);
   return {
     name: basename(checkpoint.dir),
-    nInner: checkpoint.config.nInner,
+    block: blockShape(checkpoint.config),
     storedDtype: checkpoint.engineTensors[0]?.dtype ?? "F32",
     ...tensorFacts(checkpoint.engineTensors),
   };
@@ -150,18 +151,18 @@ async function measureModel(
   if (args.kernels) {
     const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
     const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
-    const { nInner } = facts;
+    const { block } = facts;
     if (model.device === "cuda") {
       const timer = cudaTimer(native().cudaBench);
       // The CUDA backend keeps the KV cache in the weights' dtype: attention is timed per model.
       model.kernels = [
-        ...measureMatmuls(timer, model.config, nInner, nativeDtype, plan, progress, label),
-        ...measureAttention(timer, model.config, nativeDtype, plan, progress),
+        ...measureMatmuls(timer, model.config, block, nativeDtype, plan, progress, label),
+        ...measureAttention(timer, model.config, block, nativeDtype, plan, progress),
       ];
     } else {
       const timer = cpuTimer(native().bench, args.threads, plan.coldBytes);
-      model.kernels = measureMatmuls(timer, model.config, nInner, nativeDtype, plan, progress, label);
-      if (withAttention) attention = measureAttention(timer, model.config, "F32", plan, progress);
+      model.kernels = measureMatmuls(timer, model.config, block, nativeDtype, plan, progress, label);
+      if (withAttention) attention = measureAttention(timer, model.config, block, "F32", plan, progress);
     }
   }
   return { model, attention };

@@ -157,8 +157,10 @@ export class Gpt implements Disposable {
   }
 
   /**
-   * A model of a real GPT-2 size with random weights, built in memory: for benchmarks and
-   * tests at full scale without a download. Its text is noise. dtype defaults to float32.
+   * A model of a real size (GPT-2, OPT, BLOOM, GPT-Neo, Pythia, SmolLM2, TinyLlama, Qwen2.5) with
+   * random weights, built in memory: for benchmarks and tests at full scale without a download.
+   * Its text is noise, tokenized with GPT-2's tokenizer (a text whose ids the model's vocabulary
+   * lacks is E_INVALID_ARGUMENT). dtype defaults to float32.
    */
   static async random(preset: RandomPreset, options?: LoadOptions & { seed?: number }): Promise<Gpt> {
     if (typeof preset !== "string" || !Object.hasOwn(RANDOM_PRESETS, preset))
@@ -354,8 +356,13 @@ export class Gpt implements Disposable {
   private requests(prompt: Prompt, opts: ResolvedGenerateOptions, streaming: boolean, what: string): GenerationRequest[] {
     this.live();
     let ids: number[];
-    if (typeof prompt === "string") ids = this.tokenizer.encode(prompt);
-    else ids = this.checkIds(prompt, what);
+    if (typeof prompt === "string") {
+      ids = this.tokenizer.encode(prompt);
+      // A tokenizer larger than the embedding (Gpt.random's presets below GPT-2's vocabulary) can give ids the model lacks.
+      const past = ids.find((id) => id >= this.config.vocabSize);
+      if (past !== undefined)
+        throw new GptInputError(`the ${what}'s text encodes to token id ${past}, past the model's vocabulary of ${this.config.vocabSize}`);
+    } else ids = this.checkIds(prompt, what);
     // An empty prompt starts from <|endoftext|>, as GPT-2 itself was trained to begin a document.
     if (ids.length === 0) ids = [this.tokenizer.eosTokenId];
     this.checkFits(ids.length, opts.maxTokens, `the ${what}'s ${ids.length} tokens plus maxTokens ${opts.maxTokens}`);

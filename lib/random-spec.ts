@@ -1,5 +1,5 @@
 // The native spec of a model whose every weight is seeded random numbers: Gpt.random's models of
-// real shapes (GPT-2, OPT, BLOOM, GPT-Neo), and the small model the CUDA self-check
+// real shapes (GPT-2, OPT, BLOOM, GPT-Neo, Pythia, SmolLM2, TinyLlama, Qwen2.5), and the small model the CUDA self-check
 // (lib/cuda-self-check.ts) runs on both backends.
 import type { NativeDtype, NativeModelSpec } from "../bindings.js";
 import { expectedTensorShapes, gpt2Config, parseConfig, type ModelConfig, type ModelDims } from "./checkpoint/index.js";
@@ -43,6 +43,56 @@ export const RANDOM_PRESETS = {
     vocab_size: 50257,
     attention_types: [[["global", "local"], 6]],
     window_size: 256,
+  },
+  "pythia-160m": {
+    model_type: "gpt_neox",
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    hidden_size: 768,
+    intermediate_size: 3072,
+    max_position_embeddings: 2048,
+    vocab_size: 50304,
+    rotary_pct: 0.25,
+    rotary_emb_base: 10000,
+    use_parallel_residual: true,
+  },
+  "smollm2-135m": {
+    model_type: "llama",
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    max_position_embeddings: 8192,
+    vocab_size: 49152,
+    rope_theta: 100000,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: true,
+  },
+  "tinyllama-1.1b": {
+    model_type: "llama",
+    num_hidden_layers: 22,
+    num_attention_heads: 32,
+    num_key_value_heads: 4,
+    hidden_size: 2048,
+    intermediate_size: 5632,
+    max_position_embeddings: 2048,
+    vocab_size: 32000,
+    rope_theta: 10000,
+    rms_norm_eps: 1e-5,
+  },
+  "qwen2.5-0.5b": {
+    model_type: "qwen2",
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    hidden_size: 896,
+    intermediate_size: 4864,
+    max_position_embeddings: 32768,
+    vocab_size: 151936,
+    rope_theta: 1000000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
   },
 } as const;
 export type RandomPreset = keyof typeof RANDOM_PRESETS;

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { ArgError, parseArgs } from "../bench/lib/args.js";
 import { endToEndPlan, IdSource, kvBytesReadPerToken, tensorFacts, weightBytesReadPerToken } from "../bench/lib/end-to-end.js";
 import { randomPreset } from "../lib/random-spec.js";
-import { blockMatmuls, kernelPlan } from "../bench/lib/kernels.js";
+import { blockMatmuls, blockShape, kernelPlan } from "../bench/lib/kernels.js";
 import { otherCpuShare, parseCacheSize } from "../bench/lib/machine.js";
 import { fileStamp, SCHEMA, type BenchResult } from "../bench/lib/results.js";
 import { mean, median, quantile } from "../bench/lib/stats.js";
@@ -56,7 +56,7 @@ describe("bench arguments", () => {
     [["--frobnicate"], /unknown option "--frobnicate"/],
     [["--dtype", "float64"], /--dtype must be one of float32, float16, bfloat16, got "float64"/],
     [["--dtype", "float16,float16"], /lists a dtype twice/],
-    [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, opt-125m, opt-350m, bloom-560m, gpt-neo-125m, got "gpt3"/],
+    [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, opt-125m, opt-350m, bloom-560m, gpt-neo-125m, pythia-160m, smollm2-135m, tinyllama-1.1b, qwen2.5-0.5b, got "gpt3"/],
     [["--device", "tpu"], /--device must be one of auto, cpu, cuda/],
     [["--threads", "0"], /--threads must be a positive integer, got "0"/],
     [["--threads", "two"], /--threads must be a positive integer, got "two"/],
@@ -97,11 +97,18 @@ describe("bench plans and byte counts", () => {
   });
 
   it("the kernel plan has the block's four matmul shapes and weights colder than the L3 cache", () => {
-    expect(blockMatmuls(GPT2, 3072).map((m) => [m.k, m.n])).toEqual([
+    expect(blockMatmuls(blockShape(randomPreset("gpt2").config)).map((m) => [m.k, m.n])).toEqual([
       [768, 2304],
       [768, 768],
       [768, 3072],
       [3072, 768],
+    ]);
+    // SmolLM2-135M: 9 query heads on 3 KV heads of 64, gate and up interleaved.
+    expect(blockMatmuls(blockShape(randomPreset("smollm2-135m").config)).map((m) => [m.name, m.k, m.n])).toEqual([
+      ["attention q|k|v", 576, 960],
+      ["attention out", 576, 576],
+      ["mlp gate|up", 576, 3072],
+      ["mlp down", 1536, 576],
     ]);
     const plan = kernelPlan(GPT2, 300 * 2 ** 20, false);
     expect(plan.coldBytes).toBeGreaterThan(300 * 2 ** 20);
@@ -335,7 +342,7 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(model!.decode[0]).toMatchObject({ context: 16, promptTokens: 14, tokensPerRun: 4 });
     expect(model!.decode[0]!.msPerToken.samples).toBe(3);
     expect(model!.decode[0]!.achievedGBs).toBeGreaterThan(0);
-    expect(model!.kernels.map((k) => k.name)).toEqual(["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head (wteᵀ)"]);
+    expect(model!.kernels.map((k) => k.name)).toEqual(["attention q|k|v", "attention out", "mlp up", "mlp down", "lm_head (wteᵀ)"]);
     expect([...model!.kernels, ...result.attention].every((k) => k.device === "cpu")).toBe(true);
     expect(model!.memory!.peakRssBytes).toBeGreaterThan(0);
     expect(model!.otherCpuShare).toBeGreaterThanOrEqual(0);
@@ -353,8 +360,8 @@ describe("npm run bench on the tiny checkpoint", () => {
     const table = renderReport(result);
     expect(table).toMatch(/prefill 32 tokens/);
     expect(table).toMatch(/decode at context ~16/);
-    expect(table).toMatch(/decode attn.c_attn +1×48×144/);
-    expect(table).toMatch(/decode attn.c_attn +1×48×144 +cpu /);
+    expect(table).toMatch(/decode attention q\|k\|v +1×48×144/);
+    expect(table).toMatch(/decode attention q\|k\|v +1×48×144 +cpu /);
     expect(table).toMatch(/4 sequences: decode tok\/s \(× one\)/);
     expect(table).toMatch(/16 of them cached/);
   });
@@ -377,7 +384,7 @@ describe("npm run bench on the tiny checkpoint", () => {
     expect(model!.device).toBe("cuda");
     // --quick on 64 positions: no prefill or attention shape fits, the decode shapes remain.
     expect(model!.kernels.map((k) => [k.name, k.device])).toEqual(
-      ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head (wteᵀ)"].map((name) => [name, "cuda"]),
+      ["attention q|k|v", "attention out", "mlp up", "mlp down", "lm_head (wteᵀ)"].map((name) => [name, "cuda"]),
     );
     expect(model!.kernels.every((k) => k.medianMs > 0 && k.coldWeights)).toBe(true);
   });

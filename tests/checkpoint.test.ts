@@ -330,8 +330,8 @@ describe("loadCheckpoint: locating the checkpoint", () => {
 
   it("judges config.json before looking for weights", async () => {
     const dir = await freshDir();
-    await writeConfig(dir, tinyConfig({ model_type: "llama" }));
-    await expectLoadError(loadCheckpoint(dir), "E_UNSUPPORTED", "config.json", "llama");
+    await writeConfig(dir, tinyConfig({ model_type: "mamba" }));
+    await expectLoadError(loadCheckpoint(dir), "E_UNSUPPORTED", "config.json", "mamba");
   });
 
   it("reads a pytorch_model.bin when there are no safetensors, and says what is wrong with one that is not a zip", async () => {
@@ -401,16 +401,16 @@ describe("loadCheckpoint: bad config.json", () => {
     );
   });
 
-  it("rejects model_type llama as unsupported", async () => {
-    await expectLoadError(loadWithConfig(tinyConfig({ model_type: "llama" })), "E_UNSUPPORTED", "config.json", "model_type", "llama");
+  it("rejects model_type mamba as unsupported", async () => {
+    await expectLoadError(loadWithConfig(tinyConfig({ model_type: "mamba" })), "E_UNSUPPORTED", "config.json", "model_type", "mamba");
   });
 
-  it("rejects architectures without a GPT-2 class when model_type is absent", async () => {
+  it("rejects architectures naming no supported class when model_type is absent", async () => {
     await expectLoadError(
-      loadWithConfig(tinyConfig({ model_type: undefined, architectures: ["LlamaForCausalLM"] })),
+      loadWithConfig(tinyConfig({ model_type: undefined, architectures: ["MambaForCausalLM"] })),
       "E_UNSUPPORTED",
       "config.json",
-      "LlamaForCausalLM",
+      "MambaForCausalLM",
     );
   });
 

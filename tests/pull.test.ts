@@ -272,6 +272,10 @@ describe("pull", () => {
     expect(parseRepoName("opt-125m")?.id).toBe("facebook/opt-125m");
     expect(parseRepoName("bloom-560m")?.id).toBe("bigscience/bloom-560m");
     expect(parseRepoName("gpt-neo-125m")?.id).toBe("EleutherAI/gpt-neo-125m");
+    expect(parseRepoName("smollm2-135m-instruct")?.id).toBe("HuggingFaceTB/SmolLM2-135M-Instruct");
+    expect(parseRepoName("pythia-160m")?.id).toBe("EleutherAI/pythia-160m");
+    expect(parseRepoName("tinyllama-1.1b-chat")?.id).toBe("TinyLlama/TinyLlama-1.1B-Chat-v1.0");
+    expect(parseRepoName("qwen2.5-0.5b-instruct")?.id).toBe("Qwen/Qwen2.5-0.5B-Instruct");
     expect(parseRepoName("gpt-neo-1.3b")?.id).toBe("EleutherAI/gpt-neo-1.3B");
   });
 

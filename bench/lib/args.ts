@@ -2,7 +2,20 @@
 // ArgError whose message names the flag and the value.
 import type { Device, RandomPreset, WeightDtype } from "../../lib/index.js";
 
-export const PRESETS: readonly RandomPreset[] = ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "opt-125m", "opt-350m", "bloom-560m", "gpt-neo-125m"];
+export const PRESETS: readonly RandomPreset[] = [
+  "gpt2",
+  "gpt2-medium",
+  "gpt2-large",
+  "gpt2-xl",
+  "opt-125m",
+  "opt-350m",
+  "bloom-560m",
+  "gpt-neo-125m",
+  "pythia-160m",
+  "smollm2-135m",
+  "tinyllama-1.1b",
+  "qwen2.5-0.5b",
+];
 export const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
 export const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 

@@ -3,6 +3,7 @@
 // matmuls of a block and the LM head at decode (one row) and prefill (many rows), and attention at
 // several context lengths. FLOPs count a multiply-add as two.
 import type { NativeBench, NativeBenchTiming, NativeCudaBench, NativeDtype, NativeKernelTime } from "../../bindings.js";
+import type { ModelConfig } from "../../lib/checkpoint/index.js";
 import type { GptConfig } from "../../lib/index.js";
 import type { Progress } from "./progress.js";
 import type { KernelResult } from "./results.js";
@@ -43,7 +44,7 @@ export interface KernelTimer {
   lmHead(shape: { rows: number; vocab: number; c: number }, dtype: NativeDtype, cold: boolean, timing: NativeBenchTiming): WeightKernelTime;
   /** One layer's KV append + attention for `rows` new positions after `start` cached ones. */
   attention(
-    shape: { heads: number; headDim: number; capacity: number; rows: number; start: number },
+    shape: { heads: number; kvHeads: number; headDim: number; capacity: number; rows: number; start: number },
     cacheDtype: NativeDtype,
     timing: NativeBenchTiming,
   ): NativeKernelTime;
@@ -72,14 +73,30 @@ export function cudaTimer(bench: NativeCudaBench): KernelTimer {
   };
 }
 
+/** A block's sizes as the engine runs it (lib/arch's ModelConfig): its matmuls' and attention's shapes. */
+export interface BlockShape {
+  nEmbd: number;
+  nInner: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** The MLP's first matmul is gate and up interleaved, twice nInner wide (Llama's SwiGLU). */
+  swiglu: boolean;
+}
+
+export function blockShape(config: ModelConfig): BlockShape {
+  const { nEmbd, nInner, nHead, nKvHead, headDim, activation } = config;
+  return { nEmbd, nInner, heads: nHead, kvHeads: nKvHead, headDim, swiglu: activation === "swiglu" };
+}
+
 /** The matmuls of one transformer block, as in[rows, k] · W[k, n]. */
-export function blockMatmuls(config: GptConfig, nInner: number): { name: string; k: number; n: number }[] {
-  const c = config.nEmbd;
+export function blockMatmuls(b: BlockShape): { name: string; k: number; n: number }[] {
+  const c = b.nEmbd;
   return [
-    { name: "attn.c_attn", k: c, n: 3 * c },
-    { name: "attn.c_proj", k: c, n: c },
-    { name: "mlp.c_fc", k: c, n: nInner },
-    { name: "mlp.c_proj", k: nInner, n: c },
+    { name: "attention q|k|v", k: c, n: (b.heads + 2 * b.kvHeads) * b.headDim },
+    { name: "attention out", k: b.heads * b.headDim, n: c },
+    { name: b.swiglu ? "mlp gate|up" : "mlp up", k: c, n: b.swiglu ? 2 * b.nInner : b.nInner },
+    { name: "mlp down", k: b.nInner, n: c },
   ];
 }
 
@@ -109,7 +126,7 @@ function result(
 export function measureMatmuls(
   timer: KernelTimer,
   config: GptConfig,
-  nInner: number,
+  block: BlockShape,
   dtype: NativeDtype,
   plan: KernelPlan,
   progress: Progress,
@@ -125,7 +142,7 @@ export function measureMatmuls(
     const base = { kernel: "matmul", phase, name, shape: { rows, k, n }, coldWeights: time.weightCopies > 1 } as const;
     out.push(result(base, timer.device, time, 2 * rows * k * n, bytes));
   };
-  for (const m of blockMatmuls(config, nInner)) matmul("decode", m.name, 1, m.k, m.n);
+  for (const m of blockMatmuls(block)) matmul("decode", m.name, 1, m.k, m.n);
 
   const V = config.vocabSize;
   const C = config.nEmbd;
@@ -141,7 +158,7 @@ export function measureMatmuls(
     ),
   );
 
-  for (const rows of plan.prefillRows) for (const m of blockMatmuls(config, nInner)) matmul("prefill", m.name, rows, m.k, m.n);
+  for (const rows of plan.prefillRows) for (const m of blockMatmuls(block)) matmul("prefill", m.name, rows, m.k, m.n);
   return out;
 }
 
@@ -152,23 +169,23 @@ export function measureMatmuls(
 export function measureAttention(
   timer: KernelTimer,
   config: GptConfig,
+  block: BlockShape,
   cacheDtype: NativeDtype,
   plan: KernelPlan,
   progress: Progress,
 ): KernelResult[] {
-  const heads = config.nHead;
-  const headDim = config.nEmbd / config.nHead;
-  const C = config.nEmbd;
+  const { heads, kvHeads, headDim } = block;
+  const C = heads * headDim;
   const kv = dtypeBytes(cacheDtype);
-  const shape = { heads, headDim, capacity: config.nCtx };
+  const shape = { heads, kvHeads, headDim, capacity: config.nCtx };
   const where = `on ${timer.device}, ${cacheDtype} cache`;
   const out: KernelResult[] = [];
   for (const context of plan.attentionContexts) {
     progress.step(`attention: decode at context ${context} (${where})`);
     const time = timer.attention({ ...shape, rows: 1, start: context - 1 }, cacheDtype, plan.decode);
-    // q·k and p·v over `context` positions per head; K and V read once.
+    // q·k and p·v over `context` positions per query head; each KV head's K and V read once.
     const flops = 4 * heads * headDim * context;
-    const bytes = 2 * heads * context * headDim * kv + 4 * C * 4;
+    const bytes = 2 * kvHeads * context * headDim * kv + 4 * C * 4;
     const base = { kernel: "attention", phase: "decode", name: `context ${context}`, shape: { rows: 1, context }, coldWeights: false } as const;
     out.push(result(base, timer.device, time, flops, bytes));
   }
@@ -177,7 +194,7 @@ export function measureAttention(
     const time = timer.attention({ ...shape, rows, start: 0 }, cacheDtype, plan.prefill);
     // Causal: row t attends to t + 1 positions.
     const flops = 4 * heads * headDim * ((rows * (rows + 1)) / 2);
-    const bytes = 2 * heads * rows * headDim * kv + 4 * rows * C * 4;
+    const bytes = 2 * kvHeads * rows * headDim * kv + 4 * rows * C * 4;
     const base = { kernel: "attention", phase: "prefill", name: `prefill ${rows}`, shape: { rows, context: rows }, coldWeights: false } as const;
     out.push(result(base, timer.device, time, flops, bytes));
   }

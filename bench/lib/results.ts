@@ -51,7 +51,7 @@ export interface KernelResult {
   /** Where it ran: the CPU kernels, or the CUDA kernels timed with CUDA events (a run whose model loaded on cuda). */
   device: "cpu" | "cuda";
   phase: "decode" | "prefill";
-  /** Where the shape occurs, e.g. "attn.c_attn" or "context 512". */
+  /** Where the shape occurs, e.g. "attention q|k|v" or "context 512". */
   name: string;
   /** matmul / lm_head: in[rows, k] · W[k, n]. attention: rows new positions after start cached ones. */
   shape: { rows: number; k?: number; n?: number; context?: number };

@@ -5,14 +5,17 @@ import type { Architecture } from "./architecture.js";
 import { BLOOM } from "./bloom.js";
 import { ConfigFields } from "./config-fields.js";
 import { GPT_NEO } from "./gpt-neo.js";
+import { GPT_NEOX } from "./gpt-neox.js";
 import { GPT2 } from "./gpt2.js";
+import { GPTJ } from "./gptj.js";
+import { LLAMA, QWEN2 } from "./llama.js";
 import { OPT } from "./opt.js";
 
 export type { Architecture, EngineTensorPlan, SourcePlan } from "./architecture.js";
 export { ConfigFields } from "./config-fields.js";
 export { expectedTensorShapes, gpt2Config } from "./gpt2.js";
 
-export const ARCHITECTURES: readonly Architecture[] = [GPT2, OPT, BLOOM, GPT_NEO];
+export const ARCHITECTURES: readonly Architecture[] = [GPT2, OPT, BLOOM, GPT_NEO, GPTJ, GPT_NEOX, LLAMA, QWEN2];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = ARCHITECTURES.map((a) => a.modelType);
 

@@ -27,6 +27,21 @@ export const HUB_ALIASES: Readonly<Record<string, string>> = {
   "gpt-neo-125m": "EleutherAI/gpt-neo-125m",
   "gpt-neo-1.3b": "EleutherAI/gpt-neo-1.3B",
   "gpt-neo-2.7b": "EleutherAI/gpt-neo-2.7B",
+  "gpt-j-6b": "EleutherAI/gpt-j-6b",
+  ...Object.fromEntries(["14m", "70m", "160m", "410m", "1b", "1.4b", "2.8b", "6.9b", "12b"].map((size) => [`pythia-${size}`, `EleutherAI/pythia-${size}`])),
+  ...Object.fromEntries(
+    ["135M", "360M", "1.7B"].flatMap((size) => [
+      [`smollm2-${size.toLowerCase()}`, `HuggingFaceTB/SmolLM2-${size}`],
+      [`smollm2-${size.toLowerCase()}-instruct`, `HuggingFaceTB/SmolLM2-${size}-Instruct`],
+    ]),
+  ),
+  "tinyllama-1.1b-chat": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+  ...Object.fromEntries(
+    ["0.5B", "1.5B", "3B", "7B"].flatMap((size) => [
+      [`qwen2.5-${size.toLowerCase()}`, `Qwen/Qwen2.5-${size}`],
+      [`qwen2.5-${size.toLowerCase()}-instruct`, `Qwen/Qwen2.5-${size}-Instruct`],
+    ]),
+  ),
 };
 
 export const DEFAULT_REVISION = "main";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const FIXTURE_NAMES = ["tiny-f32", "tiny-f16-sharded", "tiny-bf16", "fallback-vocab"] as const;
-/** The other families' fixtures, made by scripts/make-family-fixtures.py. */
+/** The other families' fixtures, made by scripts/make-family-fixtures.py and (the rotary ones) scripts/make-rotary-fixtures.py. */
 export const FAMILY_FIXTURES = [
   "opt-f32",
   "opt-postln-f16",
@@ -13,7 +13,19 @@ export const FAMILY_FIXTURES = [
   "bloom-f16-bin",
   "gpt-neo-f32",
   "gpt-neo-f16-bin",
+  "llama-gqa-f32",
+  "llama-hd80-bf16",
+  "qwen2-f32",
+  "gptj-f16",
+  "neox-parallel-f32",
+  "neox-seq-f16-bin",
 ] as const;
+
+/** config.json's model_type of a family fixture, read from its reference.json's family. */
+export function fixtureModelType(name: (typeof FAMILY_FIXTURES)[number]): string {
+  const json = JSON.parse(readFileSync(`${fixtureDir(name)}/reference.json`, "utf8")) as { family: string };
+  return json.family;
+}
 export type FixtureName = (typeof FIXTURE_NAMES)[number] | (typeof FAMILY_FIXTURES)[number];
 
 export interface Reference {
