@@ -11,7 +11,7 @@
 #                         greedy tokens vs Hugging Face's; random GPT-2 124M on cuda vs cpu; decode
 #                         with the CUDA graph vs eager steps (tokens equal, tok/s each)
 #   memcheck              compute-sanitizer memcheck over the kernel tests
-#   bench                 bench/run.ts --random gpt2 / gpt2-xl --dtype float16 --device cuda
+#   bench                 bench/run.ts --random gpt2 / gpt2-xl / tinyllama-1.1b --dtype float16 --device cuda
 #   torch                 PyTorch fp16 matmul and causal SDPA at GPT-2 prefill shapes, and
 #                         Hugging Face GPT-2 fp16 prefill/decode, against ours where we have ours
 #
@@ -484,12 +484,14 @@ if (!m) process.exit(1);
 const prefill = m.prefill.map((p) => `${p.promptTokens}: ${Math.round(p.tokensPerSecond)}`).join(", ");
 const pick = m.decode.filter((d, i) => i === 0 || [128, 512, 900].includes(d.context));
 const decode = pick.map((d) => `@${d.context} ${d.msPerToken.p50.toFixed(2)}`).join(", ");
+// Batch-1 decode's bytes per token over the GPU's measured read bandwidth (issue 14: TinyLlama ≥ 70 %).
+const share = m.decode[0]?.fractionOfMemoryRead;
 const kernelsOnCuda = (m.kernels ?? []).some((k) => k.device === "cuda" || k.backend === "cuda");
 // The batched engine (issue 10's GPU floor: 32 sequences at ≥ 10× one sequence's tokens/s).
 const batch = (m.batch?.decode ?? []).map((d) => `${d.sequences}: ${Math.round(d.tokensPerSecond)} (${d.speedup.toFixed(1)}×)`).join(", ");
 row(m.device === "cuda" ? "ok" : "error",
   `${m.device === "cuda" ? "" : `ran on ${m.device}! `}load ${m.loadSeconds.toFixed(1)}s; prefill tok/s ${prefill}; decode p50 ms ${decode}` +
-  ` (${Math.round(1000 / pick[pick.length - 1].msPerToken.p50)} tok/s); batch decode tok/s ${batch || "n/a"}; kernel timings: ${m.kernels?.length ? (kernelsOnCuda ? "cuda" : "CPU only") : "none"}`);
+  ` (${Math.round(1000 / pick[pick.length - 1].msPerToken.p50)} tok/s)${share ? `; decode @${m.decode[0].context} at ${(100 * share).toFixed(0)} % of the read bound` : ""}; batch decode tok/s ${batch || "n/a"}; kernel timings: ${m.kernels?.length ? (kernelsOnCuda ? "cuda" : "CPU only") : "none"}`);
 JS
 bench() { # preset cap reserve flags...
   local preset=$1 cap=$2 reserve=$3 step="bench $1 f16 cuda"
@@ -510,6 +512,8 @@ bench() { # preset cap reserve flags...
 }
 bench gpt2 100 120
 bench gpt2-xl 100 70 --quick --no-kernels
+# A Llama (GQA, SwiGLU, RoPE): issue 14's GPU floor is batch-1 fp16 decode at ≥ 70 % of the HBM bound.
+bench tinyllama-1.1b 100 50 --quick --no-kernels --no-batch
 
 # ---------------------------------------------------------------------------------------------
 # PyTorch references, measured in this run: fp16 matmul and causal SDPA at GPT-2 prefill shapes,
