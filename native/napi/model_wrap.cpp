@@ -32,6 +32,23 @@ struct AddonData {
   Napi::FunctionReference model_constructor;
 };
 
+// Runs a worker's completion body, which settles its promise. While the JavaScript environment is
+// torn down (worker.terminate(), process.exit() in a worker) every N-API call fails, and a failed
+// call throws here, out of node-addon-api's completion callback, where nothing catches it:
+// std::terminate would take the whole process down. So a failure rejects the promise with it, and
+// when even that fails — the environment is gone, nobody is left to tell — it is dropped.
+template <typename Body>
+void settle(Napi::Promise::Deferred& deferred, Body&& body) {
+  try {
+    body();
+  } catch (const Napi::Error& e) {
+    try {
+      deferred.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+}
+
 class LoadWorker final : public Napi::AsyncWorker {
  public:
   LoadWorker(Napi::Env env, ModelSpec spec)
@@ -50,11 +67,15 @@ class LoadWorker final : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(ModelWrap::Wrap(Env(), model_, spec_.threads)); }
+  void OnOK() override {
+    settle(deferred_, [&] { deferred_.Resolve(ModelWrap::Wrap(Env(), model_, spec_.threads)); });
+  }
   void OnError(const Napi::Error& e) override {
-    // The memory a load could not get is the machine's limit, not the checkpoint's fault.
-    if (out_of_memory_) e.Value().Set("code", "E_RESOURCE");
-    deferred_.Reject(e.Value());
+    settle(deferred_, [&] {
+      // The memory a load could not get is the machine's limit, not the checkpoint's fault.
+      if (out_of_memory_) e.Value().Set("code", "E_RESOURCE");
+      deferred_.Reject(e.Value());
+    });
   }
 
  private:
@@ -84,6 +105,15 @@ class StepWorker final : public Napi::AsyncWorker {
   }
   void OnOK() override {
     busy_->store(false);
+    settle(deferred_, [&] { resolve(); });
+  }
+  void OnError(const Napi::Error& e) override {
+    busy_->store(false);
+    settle(deferred_, [&] { deferred_.Reject(e.Value()); });
+  }
+
+ private:
+  void resolve() {
     Napi::Env env = Env();
     const size_t n = out_.sampled.size(), k = size_t(kMaxTopLogprobs);
     Napi::Int32Array tokens = Napi::Int32Array::New(env, n);
@@ -101,10 +131,12 @@ class StepWorker final : public Napi::AsyncWorker {
         top_logprobs[i * k + size_t(j)] = s.top_logprobs[size_t(j)];
       }
     }
-    auto* heap = new std::vector<float>(std::move(out_.logits));
+    auto owned = std::make_unique<std::vector<float>>(std::move(out_.logits));
+    std::vector<float>* heap = owned.get();
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
         env, heap->data(), heap->size() * sizeof(float),
-        [](Napi::Env, void*, std::vector<float>* owned) { delete owned; }, heap);
+        [](Napi::Env, void*, std::vector<float>* logits) { delete logits; }, heap);
+    owned.release();  // the buffer's finalizer owns it now
     Napi::Object result = Napi::Object::New(env);
     result.Set("tokens", tokens);
     result.Set("logprobs", logprobs);
@@ -114,12 +146,7 @@ class StepWorker final : public Napi::AsyncWorker {
     result.Set("logits", Napi::Float32Array::New(env, heap->size(), buffer, 0));
     deferred_.Resolve(result);
   }
-  void OnError(const Napi::Error& e) override {
-    busy_->store(false);
-    deferred_.Reject(e.Value());
-  }
 
- private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_;
