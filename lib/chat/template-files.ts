@@ -5,10 +5,9 @@
  * tokenizer_config.json's bos_token / eos_token; generation_config.json's eos_token_id lists
  * the tokens that end a turn.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { fsProblem, isJsonObject, isRegularFile, readJsonFile } from "../checkpoint/fs-util.js";
+import { isJsonObject, isRegularFile, readJsonFile, readTextFile } from "../checkpoint/fs-util.js";
 import { GptLoadError } from "../errors.js";
 
 /** What a checkpoint directory says about chat. */
@@ -39,11 +38,7 @@ export async function readChatFiles(dir: string): Promise<ChatFiles> {
     eosTokenIds: await generationEosIds(join(dir, "generation_config.json")),
   };
   if (await isRegularFile(jinja)) {
-    try {
-      files.template = { source: await readFile(jinja, "utf8"), file: jinja };
-    } catch (e) {
-      throw new GptLoadError("E_TOKENIZER", jinja, fsProblem(e), { cause: e });
-    }
+    files.template = { source: await readTextFile(jinja, "a Jinja template", "E_TOKENIZER"), file: jinja };
     return files;
   }
   const source = templateSource(tokenizerConfig.chat_template, configFile);

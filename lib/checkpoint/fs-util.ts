@@ -1,7 +1,11 @@
 /** Small file-system helpers shared by the checkpoint loader: errno → words, stat, small JSON files. */
-import { open, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { GptLoadError } from "../errors.js";
+
+/** The codes a file the loader reads can fail with. */
+type FileErrorCode = "E_CHECKPOINT" | "E_TOKENIZER";
 
 /** Describe a file-system error in a few words, for a message that already names the file. */
 export function fsProblem(err: unknown): string {
@@ -51,22 +55,61 @@ export async function isRegularFile(path: string): Promise<boolean> {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
+ * Opens `file` to read it, refusing anything but a regular file with a GptLoadError of `code`
+ * that says what was `expected`. The open does not block (O_NONBLOCK: a FIFO would otherwise wait
+ * for a writer for good, holding a libuv pool thread); the check is on the opened file, so no
+ * rename between a check and the open can slip another file in. A failing open throws its fs error
+ * for the caller to describe.
+ */
+export async function openRegularFile(
+  file: string,
+  expected: string,
+  code: FileErrorCode = "E_CHECKPOINT",
+): Promise<{ fh: FileHandle; size: number }> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw new GptLoadError(code, file, `is a directory, expected ${expected}`);
+    if (!st.isFile()) throw new GptLoadError(code, file, `is not a regular file (a FIFO, socket or device), expected ${expected}`);
+    return { fh, size: st.size };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A regular file's whole text (UTF-8, a leading BOM dropped); failures are GptLoadError of `code` naming `file`. */
+export async function readTextFile(file: string, expected: string, code: FileErrorCode): Promise<string> {
+  let bytes: Buffer;
+  try {
+    const { fh } = await openRegularFile(file, expected, code);
+    try {
+      bytes = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if (err instanceof GptLoadError) throw err;
+    throw new GptLoadError(code, file, fsProblem(err), { cause: err });
+  }
+  const text = bytes.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
  * Read and parse a small JSON file (config.json, the shard index). Every failure is a
  * GptLoadError naming `file`: missing, unreadable, a directory, too large, not UTF-8, not JSON.
  */
 export async function readJsonFile(file: string, maxBytes: number): Promise<unknown> {
   let bytes: Buffer;
   try {
-    const fh = await open(file, "r");
+    const { fh, size } = await openRegularFile(file, "a JSON file");
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw new GptLoadError("E_CHECKPOINT", file, "is a directory, expected a JSON file");
-      if (!st.isFile()) throw new GptLoadError("E_CHECKPOINT", file, "is not a regular file");
-      if (st.size > maxBytes) {
+      if (size > maxBytes) {
         throw new GptLoadError(
           "E_CHECKPOINT",
           file,
-          `is ${st.size} bytes, too large for this JSON file (limit ${maxBytes} bytes)`,
+          `is ${size} bytes, too large for this JSON file (limit ${maxBytes} bytes)`,
         );
       }
       bytes = await fh.readFile();

@@ -5,9 +5,9 @@
  * { name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {...} },
  * then the data region; offsets are relative to the start of the data region.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { GptLoadError } from "../errors.js";
-import { fsProblem, isJsonObject, showShape, showValue } from "./fs-util.js";
+import { fsProblem, isJsonObject, openRegularFile, showShape, showValue } from "./fs-util.js";
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const SAFETENSORS_DTYPE_SIZES: Readonly<Record<string, number>> = {
@@ -65,16 +65,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
   let fh: FileHandle;
+  let fileSize: number;
   try {
-    fh = await open(file, "r");
+    ({ fh, size: fileSize } = await openRegularFile(file, "a safetensors file"));
   } catch (err) {
+    if (err instanceof GptLoadError) throw err;
     throw new GptLoadError("E_CHECKPOINT", file, fsProblem(err), { cause: err });
   }
   try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw new GptLoadError("E_CHECKPOINT", file, "is a directory, expected a safetensors file");
-    if (!st.isFile()) throw new GptLoadError("E_CHECKPOINT", file, "is not a regular file");
-    const fileSize = st.size;
     if (fileSize < 8) {
       throw new GptLoadError(
         "E_CHECKPOINT",

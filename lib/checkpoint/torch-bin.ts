@@ -10,10 +10,10 @@
  * for a well-formed one we cannot map (legacy pre-1.6 format, big-endian, compressed storages,
  * non-contiguous tensors, tensor subclasses).
  */
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { GptLoadError } from "../errors.js";
-import { fsProblem, statOrNull } from "./fs-util.js";
+import { fsProblem, openRegularFile, statOrNull } from "./fs-util.js";
 import { readShardIndex, type ShardIndex } from "./shard-index.js";
 import { readTorchArchive, type TorchBinFile, type TorchBinTensor } from "./torch-archive.js";
 import { bufferSource, fileSource } from "./zip.js";
@@ -28,16 +28,15 @@ export const TORCH_BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 /** Read the zip directory and the pickled state dict of one .bin file; tensor data is not read. */
 export async function readTorchBin(file: string): Promise<TorchBinFile> {
   let fh: FileHandle;
+  let size: number;
   try {
-    fh = await open(file, "r");
+    ({ fh, size } = await openRegularFile(file, "a PyTorch .bin file"));
   } catch (err) {
+    if (err instanceof GptLoadError) throw err;
     throw new GptLoadError("E_CHECKPOINT", file, fsProblem(err), { cause: err });
   }
   try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw new GptLoadError("E_CHECKPOINT", file, "is a directory, expected a PyTorch .bin file");
-    if (!st.isFile()) throw new GptLoadError("E_CHECKPOINT", file, "is not a regular file");
-    return await readTorchArchive(fileSource(file, fh, st.size));
+    return await readTorchArchive(fileSource(file, fh, size));
   } catch (err) {
     if (err instanceof GptLoadError) throw err;
     throw new GptLoadError("E_CHECKPOINT", file, fsProblem(err), { cause: err });

@@ -6,8 +6,8 @@
  * post-processor by one that adds just those). special_tokens_map.json fills in the named
  * tokens when tokenizer_config.json has no added_tokens_decoder (transformers' legacy path).
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readTextFile, statOrNull } from "../checkpoint/fs-util.js";
 
 import { GptLoadError } from "../errors.js";
 import type { AddedToken } from "./added-tokens.js";
@@ -36,16 +36,10 @@ export interface TokenizerConfig {
 const NAMED = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"] as const;
 
 async function readJsonIfPresent(file: string): Promise<unknown> {
-  let text: string;
+  if ((await statOrNull(file).catch(() => undefined)) === null) return undefined;
+  const text = await readTextFile(file, "a JSON file", "E_TOKENIZER");
   try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new GptLoadError("E_TOKENIZER", file, `cannot be read (${(err as Error).message})`, { cause: err });
-  }
-  try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw new GptLoadError("E_TOKENIZER", file, `is not valid JSON (${(err as Error).message})`, { cause: err });
   }

@@ -6,8 +6,8 @@
  * Every problem is a GptLoadError with code E_TOKENIZER whose message starts with the file
  * at fault and names the field.
  */
-import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { readTextFile } from "../checkpoint/fs-util.js";
 import type { TokenizerFiles } from "../checkpoint/types.js";
 import { GptInputError, GptLoadError } from "../errors.js";
 import type { AddedToken } from "./added-tokens.js";
@@ -63,16 +63,7 @@ function failer(file: string): Fail {
 }
 
 async function readText(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new GptLoadError("E_TOKENIZER", file, code === "ENOENT" ? "file not found" : `cannot be read (${(err as Error).message})`, {
-      cause: err,
-    });
-  }
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return readTextFile(file, "a tokenizer file", "E_TOKENIZER");
 }
 
 async function readJson(file: string): Promise<unknown> {

@@ -12,13 +12,19 @@
 namespace gpt {
 
 MappedFile::MappedFile(const std::string& path, bool populate) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer for good; the file is then
+  // refused for not being regular (it could have been swapped since lib/checkpoint looked at it).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
     throw std::runtime_error(path + ": cannot stat: " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error(path + ": is not a regular file (a FIFO, socket or device)");
   }
   size_ = size_t(st.st_size);
   if (size_ > 0) {
