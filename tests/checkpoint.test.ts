@@ -401,6 +401,15 @@ describe("loadCheckpoint: bad config.json", () => {
     );
   });
 
+  it.each([
+    ["n_layer", 1_500_000, 1024],
+    ["n_layer", 2 ** 32, 1024],
+    ["n_embd", 2 ** 32, 65_536],
+    ["n_positions", 2 ** 40, 1_048_576],
+  ])("bounds %s (%d) before sizing anything from it: E_CHECKPOINT naming the key, value and limit", async (key, value, limit) => {
+    await expectLoadError(loadWithConfig(tinyConfig({ [key]: value })), "E_CHECKPOINT", "config.json", `${key} is ${value}, past the limit of ${limit}`);
+  });
+
   it("rejects model_type mamba as unsupported", async () => {
     await expectLoadError(loadWithConfig(tinyConfig({ model_type: "mamba" })), "E_UNSUPPORTED", "config.json", "model_type", "mamba");
   });

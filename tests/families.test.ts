@@ -135,6 +135,13 @@ describe("family checkpoints that cannot load", () => {
     ["gptj-f16", { tie_word_embeddings: true }, "E_UNSUPPORTED", "tie_word_embeddings: true is not supported for GPT-J"],
     ["neox-parallel-f32", { rope_parameters: { rope_type: "default", rope_theta: 10000, partial_rotary_factor: 1.5 } }, "E_CHECKPOINT", "must be a number in (0, 1]"],
     ["neox-seq-f16-bin", { rotary_emb_base: "ten thousand" }, "E_CHECKPOINT", "the rotary base (rotary_emb_base or rope_theta) must be a number above 1"],
+    // Sizes are bounded before anything is built from them (issue 15, finding 4).
+    ["opt-f32", { num_hidden_layers: 1_500_000 }, "E_CHECKPOINT", "num_hidden_layers is 1500000, past the limit of 1024 this engine accepts"],
+    ["llama-gqa-f32", { hidden_size: 2 ** 32 }, "E_CHECKPOINT", "hidden_size is 4294967296, past the limit of 65536"],
+    ["bloom-f32", { vocab_size: 2 ** 40 }, "E_CHECKPOINT", "vocab_size is 1099511627776, past the limit of 1048576"],
+    ["neox-parallel-f32", { intermediate_size: 2 ** 31 }, "E_CHECKPOINT", "intermediate_size is 2147483648, past the limit of 262144"],
+    ["qwen2-f32", { max_position_embeddings: 2 ** 31 - 1 }, "E_CHECKPOINT", "max_position_embeddings is 2147483647, past the limit of 1048576"],
+    ["gpt-neo-f32", { attention_layers: undefined, attention_types: [[["global", "local"], 1e15]] }, "E_CHECKPOINT", "attention_types expands to 2000000000000000 layers, not num_layers 2"],
   ] as const)("%s with %j: %s", async (name, fields, code, fragment) => {
     await expectLoadError(await edited(name, fields), code, "config.json", fragment);
   });

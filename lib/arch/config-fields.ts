@@ -4,6 +4,25 @@
 import { GptLoadError } from "../errors.js";
 import { showValue } from "../checkpoint/fs-util.js";
 
+/**
+ * The largest value the engine accepts for each size config.json gives (any other integer key:
+ * 2^31 − 1), checked before anything is sized from it: far past every released model (Llama 3.1
+ * 405B has 126 layers, 16,384 wide, 53,248 in its MLP, 131,072 positions; Qwen2.5's vocabulary is
+ * 152,064), and small enough that the plans built from a config stay small — a config claiming
+ * 1,500,000 layers took 23 s and 2.4 GB to fail.
+ */
+const SIZE_LIMITS: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(["n_layer", "num_hidden_layers", "num_layers"].map((k) => [k, 1024])),
+  ...Object.fromEntries(["n_head", "num_attention_heads", "num_heads", "num_key_value_heads"].map((k) => [k, 1024])),
+  ...Object.fromEntries(["n_embd", "n_embed", "hidden_size", "word_embed_proj_dim"].map((k) => [k, 65_536])),
+  ...Object.fromEntries(["head_dim", "rotary_dim"].map((k) => [k, 1024])),
+  ...Object.fromEntries(["n_inner", "intermediate_size", "ffn_dim"].map((k) => [k, 262_144])),
+  ...Object.fromEntries(["n_positions", "n_ctx", "max_position_embeddings", "seq_length", "window_size"].map((k) => [k, 1_048_576])),
+  vocab_size: 1_048_576,
+  pretraining_tp: 1024,
+};
+const INT_LIMIT = 2 ** 31 - 1;
+
 export class ConfigFields {
   constructor(
     readonly json: Record<string, unknown>,
@@ -23,11 +42,14 @@ export class ConfigFields {
     return this.json[key] !== undefined && this.json[key] !== null;
   }
 
+  /** A positive integer, at most its SIZE_LIMITS entry. */
   positiveInt(key: string): number {
     const value = this.json[key];
     if (value === undefined) throw this.bad(`missing ${key}`);
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
       throw this.bad(`${key} must be a positive integer, got ${showValue(value)}`);
+    const limit = SIZE_LIMITS[key] ?? INT_LIMIT;
+    if (value > limit) throw this.bad(`${key} is ${value}, past the limit of ${limit} this engine accepts`);
     return value;
   }
 

@@ -3,6 +3,7 @@
 // unscaled attention scores, and layers alternating global attention with a local window.
 import type { ModelConfig } from "../checkpoint/types.js";
 import { classicGraphFields, asStored, linear, zeros, type Architecture, type EngineTensorPlan } from "./architecture.js";
+import { showValue } from "../checkpoint/fs-util.js";
 import type { ConfigFields } from "./config-fields.js";
 
 const ACTIVATIONS = { gelu_new: "gelu-tanh", gelu_pytorch_tanh: "gelu-tanh", gelu: "gelu-erf", relu: "relu" } as const;
@@ -13,11 +14,15 @@ function layerKinds(f: ConfigFields, nLayer: number): string[] {
   if (kinds === undefined || kinds === null) {
     const types = f.json["attention_types"];
     if (!Array.isArray(types)) throw f.bad("missing attention_layers (and no attention_types to expand)");
-    kinds = types.flatMap((entry: unknown) => {
+    let total = 0;
+    for (const entry of types as unknown[]) {
       if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[0]) || !Number.isSafeInteger(entry[1]) || entry[1] < 0)
-        throw f.bad(`attention_types must be a list of [kinds, repeats] pairs, got ${JSON.stringify(entry)}`);
-      return Array.from({ length: entry[1] as number }, () => entry[0] as unknown[]).flat();
-    });
+        throw f.bad(`attention_types must be a list of [kinds, repeats] pairs, got ${showValue(entry)}`);
+      // Counted before anything is expanded: a huge repeat count must not build a huge list.
+      total += (entry[0] as unknown[]).length * (entry[1] as number);
+    }
+    if (total !== nLayer) throw f.bad(`attention_types expands to ${total} layers, not num_layers ${nLayer}`);
+    kinds = (types as [unknown[], number][]).flatMap(([k, repeats]) => Array.from({ length: repeats }, () => k).flat());
   }
   if (!Array.isArray(kinds) || kinds.length !== nLayer)
     throw f.bad(`attention_layers must name a kind for each of the ${nLayer} layers, got ${JSON.stringify(kinds)}`);
