@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GptLoadError } from "../lib/errors.js";
+import { repeatedTopLevelKey } from "../lib/checkpoint/safetensors.js";
 import { expectedTensorShapes, gpt2Config, loadCheckpoint, type Checkpoint, type ModelDims } from "../lib/checkpoint/index.js";
 import {
   writeRawSafetensors,
@@ -557,6 +558,20 @@ describe("loadCheckpoint: bad safetensors files", () => {
   it("rejects a header that is JSON but not an object", async () => {
     const { dir, file } = await withWeights((f) => writeRawSafetensors(f, "[1, 2, 3]"));
     await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", file, "header must be a JSON object");
+  });
+
+  it("rejects a header that names a tensor twice (JSON.parse would keep the second silently)", async () => {
+    const entry = (begin: number) => `{"dtype": "F32", "shape": [2], "data_offsets": [${begin}, ${begin + 8}]}`;
+    const header = `{"__metadata__": {"format": "pt"}, "wte.weight": ${entry(0)},\n "wpe.weight" : ${entry(8)}, "wte.weight": ${entry(8)}}`;
+    const { dir, file } = await withWeights((f) => writeRawSafetensors(f, header, Buffer.alloc(16)));
+    await expectLoadError(loadCheckpoint(dir), "E_CHECKPOINT", file, 'header names tensor "wte.weight" twice');
+  });
+
+  it("finds a repeated top-level key only at the top level, through escapes and nested objects", () => {
+    expect(repeatedTopLevelKey('{"a": {"b": 1, "b": 2}, "c": [{"a": 1}]}')).toBeNull();
+    expect(repeatedTopLevelKey('{"a\\"b": 1, "x": "a\\"b", "a\\"b": 2}')).toBe('a"b');
+    expect(repeatedTopLevelKey('{"k": "\\\\", "k" :3}')).toBe("k");
+    expect(repeatedTopLevelKey('{"k": "v", "v": "k"}')).toBeNull();
   });
 
   it.each(["dtype", "shape", "data_offsets"])("rejects a tensor entry without %s", async (key) => {

@@ -108,6 +108,32 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
 }
 
 /**
+ * The first key that the top-level object of `text` (valid JSON, an object) has twice, or null.
+ * Scans the text for the strings at depth one that are followed by a colon.
+ */
+export function repeatedTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+    else if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      if (depth !== 1) continue;
+      let j = i + 1;
+      while (j < text.length && " \t\n\r".includes(text[j]!)) j++;
+      if (text[j] !== ":") continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (seen.has(key)) return key;
+      seen.add(key);
+    }
+  }
+  return null;
+}
+
+/**
  * Validate the JSON header bytes (without the 8-byte prefix) of a safetensors file of
  * `fileSize` bytes. Exposed for tests and tools; readSafetensorsHeader is the usual entry.
  */
@@ -133,6 +159,9 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, fi
   if (!isJsonObject(json)) {
     throw bad(`header must be a JSON object, got ${Array.isArray(json) ? "an array" : showValue(json)}`);
   }
+  // JSON.parse keeps the last of two equal keys: a tensor named twice would silently be the second.
+  const twice = repeatedTopLevelKey(text);
+  if (twice !== null) throw bad(`header names tensor "${twice}" twice`);
 
   const tensors = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, unknown> | null = null;
