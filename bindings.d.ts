@@ -81,6 +81,8 @@ export interface NativeModelSpec {
   tensors: NativeTensorSpec[];
   /** Store every weight in this dtype; null keeps each tensor's stored dtype (mapped in place). */
   convertTo: NativeDtype | null;
+  /** false: read every weight into memory of its own instead of mapping the files (default true). */
+  mmap?: boolean;
   /** When set, `files` is ignored and every tensor is filled with seeded random values (benchmarks). */
   randomSeed?: number | null;
   threads: number;

@@ -432,7 +432,13 @@ async function loadNative(
   kvBlocks: number,
   cudaDevice: number | null,
 ) {
-  const spec = nativeModelSpec(checkpoint, { convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null, threads: opts.threads, cudaDevice, kvBlocks });
+  const spec = nativeModelSpec(checkpoint, {
+    convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null,
+    mmap: opts.mmap,
+    threads: opts.threads,
+    cudaDevice,
+    kvBlocks,
+  });
   try {
     return await native().loadModel(spec);
   } catch (e) {

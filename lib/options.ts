@@ -35,6 +35,15 @@ export interface LoadOptions {
    * Default 256 on the CPU (about a quarter second of GPT-2 124M prefill here), 2048 on a GPU.
    */
   maxBatchTokens?: number;
+  /**
+   * true (default): the checkpoint's files are mapped and tensors the engine reads as stored are
+   * used in place — fast to load, and the page cache shares them between processes. The file must
+   * then stay as it is while the model is loaded: truncating it (`cp` over it truncates first)
+   * kills the process with SIGBUS on the next read of a lost page, and rewriting it in place
+   * changes the model's weights under it. false: every weight is read into memory of its own at
+   * load (slower to load; memory no longer shared; the file can change freely afterwards).
+   */
+  mmap?: boolean;
 }
 
 export interface ResolvedLoadOptions {
@@ -46,6 +55,7 @@ export interface ResolvedLoadOptions {
   kvCacheTokens: number | undefined;
   /** Unset: the default, which depends on the device (engineLimits). */
   maxBatchTokens: number | undefined;
+  mmap: boolean;
 }
 
 /** The batched engine's sizes for one model, defaults filled in. */
@@ -65,7 +75,7 @@ const DEFAULT_TOKENS_PER_SEQUENCE = 256;
 
 const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
-export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens"]);
+export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens", "mmap"]);
 
 export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
   const o = checkObject(options, "Gpt.load options", LOAD_OPTION_KEYS);
@@ -82,7 +92,9 @@ export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
   const kvCacheTokens = o.kvCacheTokens === undefined ? undefined : integer("kvCacheTokens", o.kvCacheTokens, 1, 2 ** 26);
   const maxBatchTokens =
     o.maxBatchTokens === undefined ? undefined : integer("maxBatchTokens", o.maxBatchTokens, maxSequences, MAX_BATCH_TOKENS);
-  return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads, maxSequences, kvCacheTokens, maxBatchTokens };
+  if (o.mmap !== undefined && typeof o.mmap !== "boolean") throw new GptInputError(`mmap must be true or false, got ${describe(o.mmap)}`);
+  const mmap = o.mmap ?? true;
+  return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads, maxSequences, kvCacheTokens, maxBatchTokens, mmap };
 }
 
 let warnedThreads = false;

@@ -79,7 +79,7 @@ const untyped = binding as unknown as Record<string, unknown>;
 
 async function loadTiny(threads = 1): Promise<NativeModel> {
   const checkpoint = await loadCheckpoint(FIXTURE);
-  return binding.loadModel(nativeModelSpec(checkpoint, { convertTo: null, threads, cudaDevice: null, kvBlocks: KV_BLOCKS }));
+  return binding.loadModel(nativeModelSpec(checkpoint, { convertTo: null, mmap: true, threads, cudaDevice: null, kvBlocks: KV_BLOCKS }));
 }
 
 /** Blocks 0, 1, 2, …: one sequence owning the pool from its start. */

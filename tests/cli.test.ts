@@ -64,6 +64,14 @@ describe("cli generate", () => {
     expect(result.timings.prefillMs).toBeGreaterThanOrEqual(0);
   });
 
+  it("--no-mmap loads the weights into memory and gives the same greedy tokens", async () => {
+    const ref = reference("tiny-f32");
+    const out = await cli(["generate", "--model", TINY, "--no-mmap", "-v", "-t", "0", "-n", "8", "--json", ref.prompt_text]);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).tokens).toEqual(ref.greedy.tokens.slice(0, 8));
+    expect(out.stderr).toMatch(/^loaded .* on cpu, weights read into memory$/m);
+  });
+
   it("the same --seed gives the same sampled text, and --stop ends it", async () => {
     const args = ["generate", "-m", TINY, "-n", "12", "--temperature", "1.5", "--top-k", "40", "--top-p", "0.9", "--seed", "7", "--json", "Hello"];
     const a = JSON.parse((await cli(args)).stdout);

@@ -16,6 +16,8 @@ export interface LoadFlags {
   device?: Device;
   dtype?: WeightDtype;
   threads?: number;
+  /** --no-mmap: commander's negation of mmap, true unless given. */
+  mmap?: boolean;
   verbose?: boolean;
 }
 
@@ -37,7 +39,7 @@ export function modelOption(help = MODEL_HELP): Option {
   return new Option("-m, --model <dir|name>", help);
 }
 
-/** --model, --device, --dtype, --threads. */
+/** --model, --device, --dtype, --threads, --no-mmap. */
 export function addLoadFlags(command: Command): Command {
   return command
     .addOption(modelOption())
@@ -49,7 +51,8 @@ export function addLoadFlags(command: Command): Command {
         "bfloat16",
       ]),
     )
-    .option("--threads <n>", "CPU threads (default: all cores)", integerArg(1, 1024));
+    .option("--threads <n>", "CPU threads (default: all cores)", integerArg(1, 1024))
+    .option("--no-mmap", "read the weights into memory instead of mapping the files (the files may then change while loaded)");
 }
 
 /** -n, -t, --top-k, --top-p, -s, --stop. */
@@ -89,7 +92,10 @@ export async function loadFromFlags(
   extra: LoadOptions = {},
 ): Promise<{ gpt: Gpt; model: ResolvedModel }> {
   const model: ResolvedModel = flags.model ? await resolveModel(flags.model) : { path: DEFAULT_MODEL_DIR };
-  const loadOptions: LoadOptions = { ...defined({ device: flags.device, dtype: flags.dtype, threads: flags.threads }), ...extra };
+  const loadOptions: LoadOptions = {
+    ...defined({ device: flags.device, dtype: flags.dtype, threads: flags.threads, mmap: flags.mmap === false ? false : undefined }),
+    ...extra,
+  };
   const t0 = performance.now();
   const gpt = await Gpt.load(model.path, loadOptions);
   if (flags.verbose) {
@@ -97,7 +103,7 @@ export async function loadFromFlags(
     const from = model.hub ? ` (${model.hub.repo}@${model.hub.commit.slice(0, 12)})` : "";
     io.stderr.write(
       `loaded ${gpt.path}${from} in ${(performance.now() - t0).toFixed(0)} ms: ${c.nLayer} layers, ` +
-        `${c.nEmbd} wide, ${c.nCtx} positions, on ${gpt.device}\n`,
+        `${c.nEmbd} wide, ${c.nCtx} positions, on ${gpt.device}${loadOptions.mmap === false ? ", weights read into memory" : ""}\n`,
     );
   }
   return { gpt, model };

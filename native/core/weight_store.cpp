@@ -72,7 +72,7 @@ bool used_as_stored(const TensorSpec& t, DType want) {
 }  // namespace
 
 WeightStore::WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
-                         std::optional<DType> convert_to) {
+                         std::optional<DType> convert_to, bool map_files) {
   // Used in place, a file is read in up front so the first forward pass does not page-fault
   // through it. When its tensors are converted or laid out anew, each tensor's pages come in as
   // it is made and are dropped after, so memory never holds both copies of the whole checkpoint.
@@ -82,7 +82,8 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
       for (const TensorSource& src : t.sources)
         if (src.file < remade.size()) remade[src.file] = true;
   for (size_t i = 0; i < files.size(); ++i)
-    files_.push_back(std::make_unique<MappedFile>(files[i], /*populate=*/!remade[i]));
+    files_.push_back(std::make_unique<CheckpointFile>(
+        files[i], !map_files ? FileAccess::kRead : remade[i] ? FileAccess::kMapLazy : FileAccess::kMapPopulated));
 
   for (const TensorSpec& t : tensors) {
     for (int64_t d : t.shape)
@@ -93,7 +94,8 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
     WeightView view;
     view.shape = t.shape;
     view.dtype = want;
-    if (used_as_stored(t, want) && aligned_for_kernels(files_[only->file]->data() + only->offset)) {
+    if (used_as_stored(t, want) && files_[only->file]->mapped() &&
+        aligned_for_kernels(files_[only->file]->data() + only->offset)) {
       view.data = files_[only->file]->data() + only->offset;
     } else if (only && only->shape == t.shape && t.row_order.empty() && !t.transpose) {
       view.data = converted(*only, want);
@@ -106,7 +108,7 @@ WeightStore::WeightStore(const std::vector<std::string>& files, const std::vecto
 
 void WeightStore::check_source(const TensorSpec& t, const TensorSource& src) const {
   if (src.file >= files_.size()) throw std::runtime_error("tensor " + t.name + ": file index out of range");
-  const MappedFile& file = *files_[src.file];
+  const CheckpointFile& file = *files_[src.file];
   const int64_t numel = numel_of(src.shape);
   for (int64_t d : src.shape)
     if (d <= 0) throw std::runtime_error(file.path() + ": tensor " + t.name + " has a non-positive dimension");
@@ -119,21 +121,29 @@ void WeightStore::check_source(const TensorSpec& t, const TensorSource& src) con
 }
 
 const void* WeightStore::converted(const TensorSource& src, DType want) {
-  const MappedFile& file = *files_[src.file];
-  const unsigned char* from = file.data() + src.offset;
+  const CheckpointFile& file = *files_[src.file];
   const int64_t numel = numel_of(src.shape);
   unsigned char* buf = allocate(size_t(numel) * dtype_size(want));
-  // Convert (or copy) in chunks and drop each chunk's mapped pages once done, so that memory
-  // holds about one copy of each weight, not two, even for the embedding (the largest tensor).
-  const int64_t chunk = int64_t(1) << 20;
   const size_t elem = dtype_size(src.dtype);
+  if (!file.mapped() && want == src.dtype) {
+    file.read(src.offset, src.byte_length, buf);
+    return buf;
+  }
+  // Convert (or copy) in chunks and drop each chunk's mapped pages once done (or read each chunk
+  // on its own), so that memory holds about one copy of each weight, not two, even for the
+  // embedding (the largest tensor).
+  const int64_t chunk = int64_t(1) << 20;
+  std::vector<unsigned char> piece(file.mapped() ? 0 : size_t(std::min(numel, chunk)) * elem);
   for (int64_t begin = 0; begin < numel; begin += chunk) {
     const int64_t end = std::min(numel, begin + chunk);
+    const size_t at = size_t(begin) * elem, bytes = size_t(end - begin) * elem;
+    const unsigned char* from = file.mapped() ? file.data() + src.offset + at : piece.data();
+    if (!file.mapped()) file.read(src.offset + at, bytes, piece.data());
     if (want == src.dtype)
-      std::memcpy(buf + size_t(begin) * elem, from + size_t(begin) * elem, size_t(end - begin) * elem);
+      std::memcpy(buf + at, from, bytes);
     else
-      for (int64_t i = begin; i < end; ++i) store_from_f32(buf, want, i, load_as_f32(from, src.dtype, i));
-    file.release(src.offset + size_t(begin) * elem, size_t(end - begin) * elem);
+      for (int64_t i = begin; i < end; ++i) store_from_f32(buf, want, i, load_as_f32(from, src.dtype, i - begin));
+    file.release(src.offset + at, bytes);
   }
   return buf;
 }
@@ -146,11 +156,21 @@ const void* WeightStore::laid_out(const TensorSpec& t, DType want) {
     DType dtype;
   };
   std::vector<Row> stack;
+  // The sources of a file that is not mapped, read for the duration of this tensor.
+  std::vector<std::vector<unsigned char>> read;
   for (const TensorSource& src : t.sources) {
     if (src.shape.size() > 2 || (src.shape.size() == 2 ? src.shape[1] : 1) != K)
       throw std::runtime_error("tensor " + t.name + ": its sources do not stack (each 1-D, or 2-D with " +
                                std::to_string(K) + " columns)");
-    const unsigned char* base = files_[src.file]->data() + src.offset;
+    const CheckpointFile& file = *files_[src.file];
+    const unsigned char* base;
+    if (file.mapped()) {
+      base = file.data() + src.offset;
+    } else {
+      read.emplace_back(size_t(src.byte_length));
+      file.read(src.offset, size_t(src.byte_length), read.back().data());
+      base = read.back().data();
+    }
     for (int64_t r = 0; r < src.shape[0]; ++r) stack.push_back(Row{base + size_t(r * K) * dtype_size(src.dtype), src.dtype});
   }
   const int64_t R = int64_t(stack.size());

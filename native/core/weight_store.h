@@ -1,7 +1,8 @@
 // Owns the bytes behind every weight: mapped checkpoint files, plus page-aligned copies of the
 // tensors whose storage dtype differs from the one asked for, that do not start on a 64-byte
 // boundary in their file (the kernels stream weight rows in whole cache lines), or that the
-// engine reads in another layout than the checkpoint stores (see TensorSpec).
+// engine reads in another layout than the checkpoint stores (see TensorSpec). Without mapping
+// (the mmap: false load option) every tensor is such a copy, read from its file at load.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -10,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "core/mapped_file.h"
+#include "core/checkpoint_file.h"
 #include "core/weight_view.h"
 
 namespace gpt {
 
-// A stored tensor, or a part of one: bytes of a mapped file.
+// A stored tensor, or a part of one: bytes of a checkpoint file.
 struct TensorSource {
   size_t file = 0;      // index into the file list
   uint64_t offset = 0;  // absolute byte offset in that file
@@ -40,10 +41,11 @@ struct TensorSpec {
 
 class WeightStore {
  public:
-  // Maps the files and builds a view per tensor. When `convert_to` is set, every tensor is
-  // stored in that dtype. Throws std::runtime_error naming the file and tensor at fault.
+  // Maps the files (or with `map_files` false reads them) and builds a view per tensor. When
+  // `convert_to` is set, every tensor is stored in that dtype. Throws std::runtime_error naming
+  // the file and tensor at fault.
   WeightStore(const std::vector<std::string>& files, const std::vector<TensorSpec>& tensors,
-              std::optional<DType> convert_to);
+              std::optional<DType> convert_to, bool map_files);
 
   // Random weights of the given names, shapes and dtypes, for benchmarks at real model sizes
   // without a checkpoint: uniform values of a small scale, LayerNorm scales near 1.
@@ -69,7 +71,7 @@ class WeightStore {
   // A page-aligned buffer of `bytes` that the store owns.
   unsigned char* allocate(size_t bytes);
 
-  std::vector<std::unique_ptr<MappedFile>> files_;
+  std::vector<std::unique_ptr<CheckpointFile>> files_;
   std::vector<std::unique_ptr<unsigned char, FreeDeleter>> owned_;
   std::map<std::string, WeightView> views_;
   size_t resident_bytes_ = 0;

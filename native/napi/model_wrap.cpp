@@ -58,7 +58,7 @@ class LoadWorker final : public Napi::AsyncWorker {
   void Execute() override {
     try {
       auto weights = spec_.random_seed ? WeightStore::random(spec_.tensors, *spec_.random_seed)
-                                       : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to);
+                                       : std::make_unique<WeightStore>(spec_.files, spec_.tensors, spec_.convert_to, spec_.map_files);
       model_ = std::make_shared<Model>(spec_.config, std::move(weights), make_backend(spec_), spec_.kv_blocks);
     } catch (const ResourceError& e) {
       out_of_memory_ = true;

@@ -152,6 +152,8 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
 
   Napi::Value convert = spec.Get("convertTo");
   if (!convert.IsNull() && !convert.IsUndefined()) out.convert_to = dtype_field(spec, "convertTo");
+  Napi::Value mmap = spec.Get("mmap");
+  if (!mmap.IsUndefined()) out.map_files = bool_field(spec, "mmap");
   Napi::Value seed = spec.Get("randomSeed");
   if (!seed.IsNull() && !seed.IsUndefined()) out.random_seed = uint64_t(int_field(spec, "randomSeed", 0));
   out.threads = int(int_field(spec, "threads", 1));

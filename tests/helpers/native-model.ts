@@ -12,7 +12,7 @@ export async function loadNativeModel(
   kvBlocks = 64,
 ): Promise<NativeModel> {
   const ck = await loadCheckpoint(dir);
-  return native().loadModel(nativeModelSpec(ck, { convertTo: null, threads, cudaDevice, kvBlocks }));
+  return native().loadModel(nativeModelSpec(ck, { convertTo: null, mmap: true, threads, cudaDevice, kvBlocks }));
 }
 
 /** Blocks first … first + count − 1: a block table for one sequence. */
