@@ -100,6 +100,9 @@ class Backend {
   }
   // Makes a weight usable by this backend's kernels (a no-op on the CPU, an upload on a GPU).
   virtual WeightView adopt(const WeightView& host) = 0;
+  // The same for a matmul's weight [K, N]; a backend may keep it in a layout of its own (the CPU's
+  // column panels: cpu/panels.h), a copy, after which the host's bytes are not read again.
+  virtual WeightView adopt_matrix(const WeightView& host) { return adopt(host); }
   // An fp32 buffer of at least `floats` elements, valid until the next call for the same slot.
   virtual float* buffer(Slot slot, size_t floats) = 0;
   // Allocates the KV pool: dims.blocks blocks of kKvBlockSize positions for every layer.

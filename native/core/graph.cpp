@@ -19,7 +19,7 @@ void WeightBinder::want(WeightView& field, const std::string& name, const std::v
   if (w.shape != shape)
     throw std::runtime_error("tensor " + name + " has shape " + shape_text(w.shape) + ", the config implies " +
                              shape_text(shape));
-  pending_.emplace_back(&field, &w);
+  pending_.push_back(Pending{&field, &w, false});
 }
 
 void WeightBinder::norm(WeightView& gamma, WeightView& beta, const std::string& name, int64_t width) {
@@ -29,19 +29,27 @@ void WeightBinder::norm(WeightView& gamma, WeightView& beta, const std::string& 
 
 void WeightBinder::linear(WeightView& w, WeightView& bias, const std::string& name, int64_t in, int64_t out) {
   want(w, name + ".weight", {in, out});
+  pending_.back().matrix = true;
   want(bias, name + ".bias", {out});
 }
 
 void WeightBinder::bind(Backend& backend, const KvPoolDims& dims) {
   std::vector<const WeightView*> hosts;
-  for (const auto& [field, host] : pending_) hosts.push_back(host);
+  for (const Pending& p : pending_) hosts.push_back(p.host);
   backend.check_fits(hosts, dims);
-  for (const auto& [field, host] : pending_) *field = backend.adopt(*host);
+  for (const Pending& p : pending_) {
+    *p.field = p.matrix ? backend.adopt_matrix(*p.host) : backend.adopt(*p.host);
+    // A copy in the backend's own layout: the stored bytes can go, one tensor at a time, so that
+    // memory holds one copy of the weights — unless another binding still reads them.
+    bool shared = false;
+    for (const Pending& q : pending_) shared = shared || (q.host == p.host && q.field != p.field);
+    if (p.matrix && p.field->data != p.host->data && !shared && p.host->data) store_.release(*p.host);
+  }
 }
 
 DType WeightBinder::first_dtype() const {
   if (pending_.empty()) throw std::runtime_error("a graph bound no weights");
-  return pending_.front().second->dtype;
+  return pending_.front().host->dtype;
 }
 
 }  // namespace gpt

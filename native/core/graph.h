@@ -19,20 +19,27 @@ namespace gpt {
 // and the backend has said they fit, so a model that will not fit fails before any upload.
 class WeightBinder {
  public:
-  explicit WeightBinder(const WeightStore& store) : store_(store) {}
+  explicit WeightBinder(WeightStore& store) : store_(store) {}
   // Binds `field` to the stored tensor `name`; std::runtime_error when its shape is not `shape`.
   void want(WeightView& field, const std::string& name, const std::vector<int64_t>& shape);
   // A LayerNorm's `name`.weight and `name`.bias, each [width].
   void norm(WeightView& gamma, WeightView& beta, const std::string& name, int64_t width);
-  // A matmul's `name`.weight [in, out] and `name`.bias [out].
+  // A matmul's `name`.weight [in, out] (adopted as a matrix: Backend::adopt_matrix) and
+  // `name`.bias [out].
   void linear(WeightView& w, WeightView& bias, const std::string& name, int64_t in, int64_t out);
-  // check_fits with every weight and the KV pool, then adopt each into its field.
+  // check_fits with every weight and the KV pool, then adopt each into its field; a matrix the
+  // backend copied into a layout of its own has its stored bytes released.
   void bind(Backend& backend, const KvPoolDims& dims);
   DType first_dtype() const;
 
  private:
-  const WeightStore& store_;
-  std::vector<std::pair<WeightView*, const WeightView*>> pending_;
+  struct Pending {
+    WeightView* field;
+    const WeightView* host;
+    bool matrix;
+  };
+  WeightStore& store_;
+  std::vector<Pending> pending_;
 };
 
 class Graph {

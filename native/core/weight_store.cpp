@@ -251,6 +251,16 @@ std::unique_ptr<WeightStore> WeightStore::random(const std::vector<TensorSpec>& 
   return store;
 }
 
+void WeightStore::release(const WeightView& view) {
+  const auto* p = static_cast<const unsigned char*>(view.data);
+  const size_t bytes = size_t(view.numel()) * dtype_size(view.dtype);
+  for (auto& owned : owned_)
+    if (owned.get() == p) return owned.reset();
+  for (const auto& file : files_)
+    if (file->mapped() && file->data() && p >= file->data() && p + bytes <= file->data() + file->size())
+      return file->release(size_t(p - file->data()), bytes);
+}
+
 const WeightView& WeightStore::get(const std::string& name) const {
   auto it = views_.find(name);
   if (it == views_.end()) throw std::runtime_error("missing tensor " + name);

@@ -53,6 +53,10 @@ class WeightStore {
 
   // Throws std::runtime_error when the tensor is absent.
   const WeightView& get(const std::string& name) const;
+  // Gives back the bytes behind `view` (one of get()'s), which a backend now keeps in a copy of its
+  // own: an owned copy is freed, a tensor used in place has its mapped pages dropped. The view is
+  // not to be read again.
+  void release(const WeightView& view);
   size_t resident_bytes() const { return resident_bytes_; }
 
  private:

@@ -1,6 +1,7 @@
 // A read-only view of one weight tensor in its storage dtype, wherever its bytes live
-// (a mapped checkpoint file or a converted copy).
+// (a mapped checkpoint file, a converted copy, or the CPU backend's column panels).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +14,19 @@ struct WeightView {
   const void* data = nullptr;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
+  // A matrix [K, N] in column panels (the CPU backend's layout for matmul weights, cpu/panels.h):
+  // panel p holds columns p·panel … p·panel + panel_width(p) − 1 as a row-major [K][width] block,
+  // the panels one after another, so that a matrix-vector product streams each panel from memory
+  // in one run. 0: one panel of all N columns, i.e. plain row-major [K, N].
+  int64_t panel = 0;
+
+  int64_t panel_size() const { return panel > 0 ? panel : shape[1]; }
+  int64_t panel_width(int64_t p) const { return std::min(panel_size(), shape[1] - p * panel_size()); }
+  // The element offset of matrix element (k, n).
+  int64_t offset(int64_t k, int64_t n) const {
+    const int64_t P = panel_size(), p = n / P;
+    return p * P * shape[0] + k * panel_width(p) + (n - p * P);
+  }
 
   int64_t numel() const {
     int64_t n = 1;

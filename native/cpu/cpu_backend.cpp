@@ -1,17 +1,35 @@
 #include "cpu/cpu_backend.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
+#include "cpu/panels.h"
 #include "cpu/rotary.h"
 
 namespace gpt::cpu {
 
 CpuBackend::CpuBackend(int threads) : pool_(threads) {}
+
+void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
+
+WeightView CpuBackend::adopt_matrix(const WeightView& host) {
+  if (host.shape.size() != 2 || host.panel != 0) return host;
+  const size_t bytes = size_t(host.numel()) * dtype_size(host.dtype);
+  auto* buf = static_cast<unsigned char*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
+  if (!buf) throw std::bad_alloc();
+  matrices_.emplace_back(buf);
+  WeightView packed = host;
+  packed.panel = panel_columns(host.shape[1], pool_.size());
+  pack_panels(host, packed.panel, buf);
+  packed.data = buf;
+  return packed;
+}
 
 float* CpuBackend::buffer(Slot slot, size_t floats) {
   std::vector<float>& buf = buffers_[size_t(slot)];

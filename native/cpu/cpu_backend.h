@@ -19,6 +19,8 @@ class CpuBackend final : public Backend {
   int threads() const { return pool_.size(); }
 
   WeightView adopt(const WeightView& host) override { return host; }
+  // A copy in column panels sized for this pool's threads (cpu/panels.h).
+  WeightView adopt_matrix(const WeightView& host) override;
   float* buffer(Slot slot, size_t floats) override;
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override { return kv_ ? kv_->bytes() : 0; }
@@ -41,7 +43,12 @@ class CpuBackend final : public Backend {
               Sampled* out) override;
 
  private:
+  struct FreeDeleter {
+    void operator()(unsigned char* p) const;
+  };
+
   ThreadPool pool_;
+  std::vector<std::unique_ptr<unsigned char, FreeDeleter>> matrices_;  // adopt_matrix's copies
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};
   std::unique_ptr<KvPool> kv_;

@@ -6,6 +6,7 @@
 #include "cpu/activation.h"
 #include "cpu/isa.h"
 #include "cpu/matmul_avx512.h"
+#include "cpu/panels.h"
 #include "cpu/widen.h"
 
 namespace gpt::cpu {
@@ -110,25 +111,25 @@ void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w
             Epilogue epilogue, float* out) {
   if (use_avx512()) return matmul_avx512(pool, in, rows, w, bias, epilogue, out);
   const int64_t K = w.shape[0], N = w.shape[1];
-  const int64_t strips = (N + kStrip - 1) / kStrip;
+  const std::vector<ColumnBlock> strips = column_blocks(w, kStrip);
   const bool direct = w.dtype == DType::F32;
-  pool.parallel_for(strips, [&](int64_t s) {
-    const int64_t col0 = s * kStrip;
-    const int cols = int(std::min<int64_t>(kStrip, N - col0));
+  pool.parallel_for(int64_t(strips.size()), [&](int64_t s) {
+    const ColumnBlock& b = strips[size_t(s)];
+    const int cols = int(b.cols);
     thread_local std::vector<float> widened;
     const float* wf;
     int64_t ldw;
     if (direct) {
-      wf = static_cast<const float*>(w.data) + col0;
-      ldw = N;
+      wf = static_cast<const float*>(w.data) + b.at;
+      ldw = b.ld;
     } else {
       widened.resize(size_t(K) * kStrip);
-      const void* src = static_cast<const unsigned char*>(w.data) + col0 * int64_t(dtype_size(w.dtype));
-      widen_block(w.dtype, src, N, int(K), cols, widened.data());
+      const void* src = static_cast<const unsigned char*>(w.data) + b.at * int64_t(dtype_size(w.dtype));
+      widen_block(w.dtype, src, b.ld, int(K), cols, widened.data());
       wf = widened.data();
       ldw = cols;
     }
-    matmul_strip(in, rows, K, N, wf, ldw, col0, cols, bias, epilogue, out);
+    matmul_strip(in, rows, K, N, wf, ldw, b.j0, cols, bias, epilogue, out);
   });
 }
 
@@ -140,7 +141,7 @@ void matmul_reference(const float* in, int64_t rows, const WeightView& w, const 
   for (int64_t m = 0; m < rows; ++m) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += double(in[m * K + k]) * double(w.at(k * N + n));
+      for (int64_t k = 0; k < K; ++k) acc += double(in[m * K + k]) * double(w.at(w.offset(k, n)));
       sums[size_t(n)] = float(acc);
     }
     finish(sums.data(), b.data(), N, epilogue, out, m, N, 0);

@@ -1,5 +1,6 @@
-// out[M, N] = epilogue(in[M, K] · W[K, N] + bias[N]), W in its storage dtype, row-major as
-// Hugging Face's Conv1D stores it ([in, out]). Compute and accumulation are fp32.
+// out[M, N] = epilogue(in[M, K] · W[K, N] + bias[N]), W in its storage dtype, [in, out] as
+// Hugging Face's Conv1D stores it, row-major or in column panels (cpu/panels.h: the CPU backend
+// packs every matmul weight so). Compute and accumulation are fp32.
 //
 // matmul_reference is the oracle: a plain triple loop accumulating in double.
 // matmul is the fast path: column strips of W widened once, a register-blocked micro-kernel,

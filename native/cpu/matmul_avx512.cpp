@@ -1,6 +1,7 @@
 // AVX-512 matmul and LM head. Same contracts as cpu::matmul / cpu::lm_head (cpu/matmul.h); the
-// weights stay in their stored layout ([K, N] row-major, wte [V, C]) and dtype, widened to fp32
-// in registers (F16: vcvtph2ps, BF16: a 16-bit shift).
+// weights stay in their dtype, widened to fp32 in registers (F16: vcvtph2ps, BF16: a 16-bit
+// shift), and in their layout: matrices [K, N] in column panels (cpu/panels.h), each block of
+// columns a kernel takes lying in one panel, wte [V, C] row-major.
 //
 // Batch invariance: every output element is one fma chain over k = 0 … K − 1 starting from zero,
 // then + bias, then the epilogue — whatever the number of rows, the row's place in the call, or
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <vector>
 
+#include "cpu/panels.h"
 #include "cpu/simd_avx512.h"
 
 namespace gpt::cpu {
@@ -97,17 +99,18 @@ GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* out, int64_t at, _
 // k = 0 … K − 1 from zero — exactly gemm_tile's chain, so a row's result does not depend on how
 // many rows the call has. `tail` masks the last vector (a narrow last block).
 template <DType D, int NV>
-GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, int64_t N, int64_t j0, __mmask16 tail,
+GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, const ColumnBlock& b, __mmask16 tail,
                            const WeightView& bias, Epilogue ep, float* out) {
+  const int64_t j0 = b.j0;
   __m512 acc[NV];
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m512 xk = _mm512_set1_ps(x[k]);
-    const int64_t row = k * N + j0;
+    const int64_t row = b.at + k * b.ld;
     if (kPrefetch<D> && k + kAhead < K)
 #pragma GCC unroll 16
-      for (int v = 0; v < NV; v += 64 / (16 * int(dtype_size(D)))) prefetch<D>(w, row + kAhead * N + 16 * v);
+      for (int v = 0; v < NV; v += 64 / (16 * int(dtype_size(D)))) prefetch<D>(w, row + kAhead * b.ld + 16 * v);
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
       const __m512 wv = v + 1 < NV ? load16<D>(w, row + 16 * v) : load16_masked<D>(w, row + 16 * v, tail);
@@ -122,48 +125,44 @@ GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, int64_t N, 
 }
 
 template <DType D>
-void gemv_block_any(int vectors, const float* x, const void* w, int64_t K, int64_t N, int64_t j0, __mmask16 tail,
+void gemv_block_any(int vectors, const float* x, const void* w, int64_t K, const ColumnBlock& b, __mmask16 tail,
                     const WeightView& bias, Epilogue ep, float* out) {
   switch (vectors) {
-    case 16: gemv_block<D, 16>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 15: gemv_block<D, 15>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 14: gemv_block<D, 14>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 13: gemv_block<D, 13>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 12: gemv_block<D, 12>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 11: gemv_block<D, 11>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 10: gemv_block<D, 10>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 9: gemv_block<D, 9>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 8: gemv_block<D, 8>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 7: gemv_block<D, 7>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 6: gemv_block<D, 6>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 5: gemv_block<D, 5>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 4: gemv_block<D, 4>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 3: gemv_block<D, 3>(x, w, K, N, j0, tail, bias, ep, out); break;
-    case 2: gemv_block<D, 2>(x, w, K, N, j0, tail, bias, ep, out); break;
-    default: gemv_block<D, 1>(x, w, K, N, j0, tail, bias, ep, out); break;
+    case 16: gemv_block<D, 16>(x, w, K, b, tail, bias, ep, out); break;
+    case 15: gemv_block<D, 15>(x, w, K, b, tail, bias, ep, out); break;
+    case 14: gemv_block<D, 14>(x, w, K, b, tail, bias, ep, out); break;
+    case 13: gemv_block<D, 13>(x, w, K, b, tail, bias, ep, out); break;
+    case 12: gemv_block<D, 12>(x, w, K, b, tail, bias, ep, out); break;
+    case 11: gemv_block<D, 11>(x, w, K, b, tail, bias, ep, out); break;
+    case 10: gemv_block<D, 10>(x, w, K, b, tail, bias, ep, out); break;
+    case 9: gemv_block<D, 9>(x, w, K, b, tail, bias, ep, out); break;
+    case 8: gemv_block<D, 8>(x, w, K, b, tail, bias, ep, out); break;
+    case 7: gemv_block<D, 7>(x, w, K, b, tail, bias, ep, out); break;
+    case 6: gemv_block<D, 6>(x, w, K, b, tail, bias, ep, out); break;
+    case 5: gemv_block<D, 5>(x, w, K, b, tail, bias, ep, out); break;
+    case 4: gemv_block<D, 4>(x, w, K, b, tail, bias, ep, out); break;
+    case 3: gemv_block<D, 3>(x, w, K, b, tail, bias, ep, out); break;
+    case 2: gemv_block<D, 2>(x, w, K, b, tail, bias, ep, out); break;
+    default: gemv_block<D, 1>(x, w, K, b, tail, bias, ep, out); break;
   }
 }
 
-// Columns per task at most: 16 zmm accumulators. Measured against 64, 128 and 192 and against
-// the K-split it replaced (bench/NOTES.md §7): the same speed within noise, 64 slower.
-constexpr int64_t kGemvColumns = 256;  // per task: 8 zmm accumulators
+// Columns per task at most: 16 zmm accumulators. A task is one panel (cpu/panels.h sizes them to
+// at most this and to balance the threads), streamed from memory in one run.
+constexpr int64_t kGemvColumns = 256;
 
 void gemv(ThreadPool& pool, const float* x, const WeightView& w, const WeightView& bias, Epilogue ep, float* out) {
-  const int64_t K = w.shape[0], N = w.shape[1];
+  const int64_t K = w.shape[0];
   // Columns are independent, so how they are split over tasks and threads changes no result.
-  // Blocks of at most kGemvColumns, as many per thread for every thread.
-  const int64_t threads = pool.size();
-  const int64_t per_thread = (N + threads * kGemvColumns - 1) / (threads * kGemvColumns);
-  const int64_t width = ((N + threads * per_thread - 1) / (threads * per_thread) + 15) / 16 * 16;
-  const int64_t blocks = (N + width - 1) / width;
-  pool.parallel_for(blocks, [&](int64_t b) {
-    const int64_t j0 = b * width, cols = std::min(width, N - j0);
-    const int vectors = int((cols + 15) / 16);
-    const __mmask16 tail = tail_mask(cols - 16 * (vectors - 1));
+  const std::vector<ColumnBlock> blocks = column_blocks(w, kGemvColumns);
+  pool.parallel_for(int64_t(blocks.size()), [&](int64_t i) {
+    const ColumnBlock& b = blocks[size_t(i)];
+    const int vectors = int((b.cols + 15) / 16);
+    const __mmask16 tail = tail_mask(b.cols - 16 * (vectors - 1));
     switch (w.dtype) {
-      case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
-      case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
-      case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, K, N, j0, tail, bias, ep, out); break;
+      case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
+      case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
+      case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
     }
   });
 }
@@ -185,9 +184,10 @@ constexpr int64_t kDirectAhead = 64;
 // gemv_block and gemm_tile: W's block is widened in registers once per k for all R rows. With
 // kTail the block is the narrow last one: `masks` says which lanes of each vector exist.
 template <DType D, int R, bool kTail>
-GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
+GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
                             const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
                             int64_t r0) {
+  const int64_t j0 = b.j0;
   constexpr int NV = kDirectVectors;
   constexpr int kLines = NV * 16 * int(dtype_size(D)) / 64;
   __m512 acc[R][NV];
@@ -196,12 +196,13 @@ GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N,
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t row = k * N + j0;
-    // Every cache line of the block's row, kDirectAhead rows ahead: rows of W are N apart, too far
-    // for the hardware prefetcher to follow a narrow block (fp32 weights included, unlike gemv).
+    const int64_t row = b.at + k * b.ld;
+    // Every cache line of the block's row, kDirectAhead rows ahead: the block's rows are a panel's
+    // width apart, too far for the hardware prefetcher to follow a narrow block (fp32 weights
+    // included, unlike gemv).
     if (k + kDirectAhead < K)
 #pragma GCC unroll 8
-      for (int l = 0; l < kLines; ++l) prefetch<D>(w, row + kDirectAhead * N + l * 64 / int(dtype_size(D)));
+      for (int l = 0; l < kLines; ++l) prefetch<D>(w, row + kDirectAhead * b.ld + l * 64 / int(dtype_size(D)));
     __m512 wv[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) wv[v] = kTail ? load16_masked<D>(w, row + 16 * v, masks[v]) : load16<D>(w, row + 16 * v);
@@ -216,57 +217,58 @@ GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, int64_t N,
   for (int v = 0; v < NV; ++v) {
     if (kTail && !masks[v]) break;
     const __mmask16 m = kTail ? masks[v] : __mmask16(0xffff);
-    const __m512 b = load_bias(bias, j0 + 16 * v, m);
+    const __m512 bv = load_bias(bias, j0 + 16 * v, m);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], b), ep, out, (r0 + r) * N + j0 + 16 * v, m);
+    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], bv), ep, out, (r0 + r) * N + j0 + 16 * v, m);
   }
 }
 
 // direct_tile for n ≤ R rows, from row r0 on.
 template <DType D, bool kTail, int R = kDirectRows>
-void direct_tile_rows(int n, const float* x, const void* w, int64_t K, int64_t N, int64_t j0,
+void direct_tile_rows(int n, const float* x, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
                       const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
                       int64_t r0) {
   if constexpr (R == 1) {
-    direct_tile<D, 1, kTail>(x, w, K, N, j0, masks, bias, ep, out, r0);
+    direct_tile<D, 1, kTail>(x, w, K, b, N, masks, bias, ep, out, r0);
   } else {
-    if (n == R) return direct_tile<D, R, kTail>(x, w, K, N, j0, masks, bias, ep, out, r0);
-    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, N, j0, masks, bias, ep, out, r0);
+    if (n == R) return direct_tile<D, R, kTail>(x, w, K, b, N, masks, bias, ep, out, r0);
+    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, b, N, masks, bias, ep, out, r0);
   }
 }
 
 template <DType D, bool kTail>
-void direct_rows(const float* x, int64_t rows, const void* w, int64_t K, int64_t N, int64_t j0,
+void direct_rows(const float* x, int64_t rows, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
                  const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
   for (int64_t r0 = 0; r0 < rows; r0 += kDirectRows)
-    direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, K, N, j0, masks, bias,
+    direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, K, b, N, masks, bias,
                                ep, out, r0);
 }
 
 template <DType D>
-void direct_block(const float* x, int64_t rows, const void* w, int64_t K, int64_t N, int64_t j0,
+void direct_block(const float* x, int64_t rows, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
                   const WeightView& bias, Epilogue ep, float* out) {
   __mmask16 masks[kDirectVectors];
   bool tail = false;
   for (int v = 0; v < kDirectVectors; ++v) {
-    masks[v] = tail_mask(std::max<int64_t>(0, N - j0 - 16 * v));
+    masks[v] = tail_mask(std::max<int64_t>(0, b.cols - 16 * v));
     tail = tail || masks[v] != 0xffff;
   }
   if (tail)
-    direct_rows<D, true>(x, rows, w, K, N, j0, masks, bias, ep, out);
+    direct_rows<D, true>(x, rows, w, K, b, N, masks, bias, ep, out);
   else
-    direct_rows<D, false>(x, rows, w, K, N, j0, masks, bias, ep, out);
+    direct_rows<D, false>(x, rows, w, K, b, N, masks, bias, ep, out);
 }
 
 void direct(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue ep,
             float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
-  constexpr int64_t cols = 16 * kDirectVectors;
-  pool.parallel_for((N + cols - 1) / cols, [&](int64_t b) {
+  const std::vector<ColumnBlock> blocks = column_blocks(w, 16 * kDirectVectors);
+  pool.parallel_for(int64_t(blocks.size()), [&](int64_t i) {
+    const ColumnBlock& b = blocks[size_t(i)];
     switch (w.dtype) {
-      case DType::F32: direct_block<DType::F32>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
-      case DType::F16: direct_block<DType::F16>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
-      case DType::BF16: direct_block<DType::BF16>(in, rows, w.data, K, N, b * cols, bias, ep, out); break;
+      case DType::F32: direct_block<DType::F32>(in, rows, w.data, K, b, N, bias, ep, out); break;
+      case DType::F16: direct_block<DType::F16>(in, rows, w.data, K, b, N, bias, ep, out); break;
+      case DType::BF16: direct_block<DType::BF16>(in, rows, w.data, K, b, N, bias, ep, out); break;
     }
   });
 }
@@ -274,12 +276,13 @@ void direct(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w
 // ---------------------------------------------------------------------------------------------
 // Several rows: GEMM over packed strips
 
-// dst[K][32] = fp32 columns col0 … col0 + cols - 1 of W, zero beyond `cols`.
+// dst[K][32] = fp32 columns of the block (at most 32), zero beyond its `cols`.
 template <DType D>
-GPT_AVX512 void pack_strip(const void* w, int64_t K, int64_t N, int64_t col0, int cols, float* dst) {
+GPT_AVX512 void pack_strip(const void* w, int64_t K, const ColumnBlock& b, float* dst) {
+  const int cols = int(b.cols);
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t at = k * N + col0;
+    const int64_t at = b.at + k * b.ld;
     _mm512_storeu_ps(dst + k * kNr, load16_masked<D>(w, at, m0));
     _mm512_storeu_ps(dst + k * kNr + 16, m1 ? load16_masked<D>(w, at + 16, m1) : _mm512_setzero_ps());
   }
@@ -339,24 +342,26 @@ std::atomic<uint64_t> gemm_calls{0};
 void gemm(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
           Epilogue ep, float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
-  const int64_t strips = (N + kNr - 1) / kNr;
+  const std::vector<ColumnBlock> blocks = column_blocks(w, kNr);
+  const int64_t strips = int64_t(blocks.size());
   const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
   // A thread that takes the next chunk of the strip it packed last reuses the packing; the call
   // number keeps a strip of an earlier call (maybe another weight at the same address) apart.
   const uint64_t call = gemm_calls.fetch_add(1, std::memory_order_relaxed) + 1;
   pool.parallel_for(strips * chunks, [&](int64_t task) {
     const int64_t s = task / chunks, c = task % chunks;
-    const int64_t col0 = s * kNr, r0 = c * kRowChunk;
-    const int cols = int(std::min<int64_t>(kNr, N - col0));
+    const ColumnBlock& b = blocks[size_t(s)];
+    const int64_t col0 = b.j0, r0 = c * kRowChunk;
+    const int cols = int(b.cols);
     thread_local std::vector<float> packed;
     thread_local uint64_t packed_call = 0;
     thread_local int64_t packed_strip = -1;
     if (packed_call != call || packed_strip != s) {
       packed.resize(size_t(K) * kNr);
       switch (w.dtype) {
-        case DType::F32: pack_strip<DType::F32>(w.data, K, N, col0, cols, packed.data()); break;
-        case DType::F16: pack_strip<DType::F16>(w.data, K, N, col0, cols, packed.data()); break;
-        case DType::BF16: pack_strip<DType::BF16>(w.data, K, N, col0, cols, packed.data()); break;
+        case DType::F32: pack_strip<DType::F32>(w.data, K, b, packed.data()); break;
+        case DType::F16: pack_strip<DType::F16>(w.data, K, b, packed.data()); break;
+        case DType::BF16: pack_strip<DType::BF16>(w.data, K, b, packed.data()); break;
       }
       packed_call = call;
       packed_strip = s;

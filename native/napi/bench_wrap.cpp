@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "cpu/attention.h"
 #include "cpu/matmul.h"
+#include "cpu/panels.h"
 #include "napi/fields.h"
 #include "napi/spec.h"
 
@@ -167,8 +168,13 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   bias.data = bias_data.data();
   bias.shape = {N};
   ThreadPool pool(int(positive_field(env, a, "threads")));
+  // As the CPU backend keeps a matmul weight: in column panels for this pool (cpu/panels.h). The
+  // values are random bytes either way, so the copies need no packing, only the layout's view.
+  const int64_t panel = cpu::panel_columns(N, pool.size());
   Napi::Object result = time_kernel(env, timing, [&](int64_t i) {
-    cpu::matmul(pool, in.data(), rows, w.view(i, {K, N}), bias, Epilogue::kStore, out.data());
+    WeightView view = w.view(i, {K, N});
+    view.panel = panel;
+    cpu::matmul(pool, in.data(), rows, view, bias, Epilogue::kStore, out.data());
   });
   result.Set("weightCopies", double(w.copies));
   return result;

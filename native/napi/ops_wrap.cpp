@@ -11,6 +11,7 @@
 #include "cpu/activation.h"
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
+#include "cpu/panels.h"
 #include "cpu/rotary.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
@@ -74,8 +75,15 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   if (ep == Epilogue::kSwiglu && N % 2 != 0) throw Napi::RangeError::New(env, "the swiglu epilogue needs an even n");
   float* out = f32_arg(env, a, "out", size_t(rows * epilogue_width(ep, N))).Data();
   if (fast_impl(env, a)) {
+    // The fast path reads the weight as the CPU backend keeps it, in column panels; the reference
+    // reads it as given.
     ThreadPool pool(int(number_field(a, "threads")));
-    cpu::matmul(pool, in, rows, w, bias, ep, out);
+    std::vector<unsigned char> packed(size_t(w.numel()) * dtype_size(w.dtype));
+    WeightView panels = w;
+    panels.panel = cpu::panel_columns(N, pool.size());
+    cpu::pack_panels(w, panels.panel, packed.data());
+    panels.data = packed.data();
+    cpu::matmul(pool, in, rows, panels, bias, ep, out);
   } else {
     cpu::matmul_reference(in, rows, w, bias, ep, out);
   }
