@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GptLoadError } from "../lib/errors.js";
+import { seededRandom } from "./fuzz/mutate.js";
 import { unpickle } from "../lib/checkpoint/pickle.js";
 import { torchStateDictHooks } from "../lib/checkpoint/torch-pickle.js";
 import { bufferSource, readStoredEntry, readZipDirectory } from "../lib/checkpoint/zip.js";
@@ -455,17 +456,8 @@ describe("unsupported and malformed files are GptLoadErrors naming the problem",
 });
 
 describe("fuzz: mutated files only ever give tensors or GptLoadErrors", () => {
-  /** mulberry32: a small seeded generator, so a failure names a reproducible seed. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  /** A small seeded generator, so a failure names a reproducible seed. */
+  const rng = seededRandom;
 
   function mutate(base: Uint8Array, random: () => number, hot: [number, number][]): Uint8Array {
     const pick = (n: number) => Math.floor(random() * n);
