@@ -103,6 +103,15 @@ class Backend {
   // The same for a matmul's weight [K, N]; a backend may keep it in a layout of its own (the CPU's
   // column panels: cpu/panels.h), a copy, after which the host's bytes are not read again.
   virtual WeightView adopt_matrix(const WeightView& host) { return adopt(host); }
+  // The same for a token table [V, C] that embed() and lm_head() read (the CPU keeps it
+  // transposed in panels: WeightView::transposed). A backend that copies it calls
+  // done_with(first, count) as it finishes reading rows of the host's, which can then go: the
+  // table is the largest weight, and two whole copies of it would be.
+  virtual WeightView adopt_table(const WeightView& host,
+                                 const std::function<void(int64_t first, int64_t count)>& done_with) {
+    (void)done_with;
+    return adopt(host);
+  }
   // An fp32 buffer of at least `floats` elements, valid until the next call for the same slot.
   virtual float* buffer(Slot slot, size_t floats) = 0;
   // Allocates the KV pool: dims.blocks blocks of kKvBlockSize positions for every layer.

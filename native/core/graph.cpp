@@ -19,7 +19,12 @@ void WeightBinder::want(WeightView& field, const std::string& name, const std::v
   if (w.shape != shape)
     throw std::runtime_error("tensor " + name + " has shape " + shape_text(w.shape) + ", the config implies " +
                              shape_text(shape));
-  pending_.push_back(Pending{&field, &w, false});
+  pending_.push_back(Pending{&field, &w, Kind::kPlain});
+}
+
+void WeightBinder::table(WeightView& field, const std::string& name, const std::vector<int64_t>& shape) {
+  want(field, name, shape);
+  pending_.back().kind = Kind::kTable;
 }
 
 void WeightBinder::norm(WeightView& gamma, WeightView& beta, const std::string& name, int64_t width) {
@@ -29,7 +34,7 @@ void WeightBinder::norm(WeightView& gamma, WeightView& beta, const std::string& 
 
 void WeightBinder::linear(WeightView& w, WeightView& bias, const std::string& name, int64_t in, int64_t out) {
   want(w, name + ".weight", {in, out});
-  pending_.back().matrix = true;
+  pending_[pending_.size() - 1].kind = Kind::kMatrix;
   want(bias, name + ".bias", {out});
 }
 
@@ -38,13 +43,24 @@ void WeightBinder::bind(Backend& backend, const KvPoolDims& dims) {
   for (const Pending& p : pending_) hosts.push_back(p.host);
   backend.check_fits(hosts, dims);
   for (const Pending& p : pending_) {
-    *p.field = p.matrix ? backend.adopt_matrix(*p.host) : backend.adopt(*p.host);
+    *p.field = p.kind == Kind::kMatrix ? backend.adopt_matrix(*p.host)
+               : p.kind == Kind::kTable
+                   ? backend.adopt_table(*p.host,
+                                         [&](int64_t first, int64_t count) {
+                                           const int64_t row = p.host->shape[1] * int64_t(dtype_size(p.host->dtype));
+                                           if (!shared_host(p)) store_.release_part(*p.host, size_t(first * row), size_t(count * row));
+                                         })
+                                        : backend.adopt(*p.host);
     // A copy in the backend's own layout: the stored bytes can go, one tensor at a time, so that
     // memory holds one copy of the weights — unless another binding still reads them.
-    bool shared = false;
-    for (const Pending& q : pending_) shared = shared || (q.host == p.host && q.field != p.field);
-    if (p.matrix && p.field->data != p.host->data && !shared && p.host->data) store_.release(*p.host);
+    if (p.kind != Kind::kPlain && p.field->data != p.host->data && !shared_host(p) && p.host->data) store_.release(*p.host);
   }
+}
+
+bool WeightBinder::shared_host(const Pending& p) const {
+  for (const Pending& q : pending_)
+    if (q.host == p.host && q.field != p.field) return true;
+  return false;
 }
 
 DType WeightBinder::first_dtype() const {

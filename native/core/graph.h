@@ -24,6 +24,8 @@ class WeightBinder {
   void want(WeightView& field, const std::string& name, const std::vector<int64_t>& shape);
   // A LayerNorm's `name`.weight and `name`.bias, each [width].
   void norm(WeightView& gamma, WeightView& beta, const std::string& name, int64_t width);
+  // A token table [vocab, C] that embed() and lm_head() read (adopted as one: Backend::adopt_table).
+  void table(WeightView& field, const std::string& name, const std::vector<int64_t>& shape);
   // A matmul's `name`.weight [in, out] (adopted as a matrix: Backend::adopt_matrix) and
   // `name`.bias [out].
   void linear(WeightView& w, WeightView& bias, const std::string& name, int64_t in, int64_t out);
@@ -33,11 +35,15 @@ class WeightBinder {
   DType first_dtype() const;
 
  private:
+  enum class Kind { kPlain, kMatrix, kTable };
   struct Pending {
     WeightView* field;
     const WeightView* host;
-    bool matrix;
+    Kind kind;
   };
+  // Whether another binding than p reads p's stored tensor.
+  bool shared_host(const Pending& p) const;
+
   WeightStore& store_;
   std::vector<Pending> pending_;
 };

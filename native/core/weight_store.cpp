@@ -1,5 +1,8 @@
 #include "core/weight_store.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -259,6 +262,18 @@ void WeightStore::release(const WeightView& view) {
   for (const auto& file : files_)
     if (file->mapped() && file->data() && p >= file->data() && p + bytes <= file->data() + file->size())
       return file->release(size_t(p - file->data()), bytes);
+}
+
+void WeightStore::release_part(const WeightView& view, size_t offset, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(view.data) + offset;
+  for (const auto& file : files_)
+    if (file->mapped() && file->data() && p >= file->data() && p + bytes <= file->data() + file->size())
+      return file->release(size_t(p - file->data()), bytes);
+  // An owned copy: its whole pages are given back (private anonymous memory reads as zeros after
+  // MADV_DONTNEED; nobody reads it again, and release() frees it).
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page, end = (uintptr_t(p) + bytes) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 const WeightView& WeightStore::get(const std::string& name) const {

@@ -57,6 +57,9 @@ class WeightStore {
   // own: an owned copy is freed, a tensor used in place has its mapped pages dropped. The view is
   // not to be read again.
   void release(const WeightView& view);
+  // The same for bytes [offset, offset + bytes) of `view`'s (whole pages of them): for a weight a
+  // backend copies part by part.
+  void release_part(const WeightView& view, size_t offset, size_t bytes);
   size_t resident_bytes() const { return resident_bytes_; }
 
  private:

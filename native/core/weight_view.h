@@ -19,6 +19,17 @@ struct WeightView {
   // the panels one after another, so that a matrix-vector product streams each panel from memory
   // in one run. 0: one panel of all N columns, i.e. plain row-major [K, N].
   int64_t panel = 0;
+  // A token table [V, C] (shape as such) that the CPU backend stores transposed, as the matrix
+  // [C, V] in column panels: the LM head is then a matrix product that streams it, and the
+  // embedding reads a token's column. matrix() views it as that [C, V] matrix.
+  bool transposed = false;
+
+  WeightView matrix() const {
+    WeightView m = *this;
+    m.shape = {shape[1], shape[0]};
+    m.transposed = false;
+    return m;
+  }
 
   int64_t panel_size() const { return panel > 0 ? panel : shape[1]; }
   int64_t panel_width(int64_t p) const { return std::min(panel_size(), shape[1] - p * panel_size()); }

@@ -18,16 +18,30 @@ CpuBackend::CpuBackend(int threads) : pool_(threads) {}
 
 void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 
-WeightView CpuBackend::adopt_matrix(const WeightView& host) {
-  if (host.shape.size() != 2 || host.panel != 0) return host;
-  const size_t bytes = size_t(host.numel()) * dtype_size(host.dtype);
+unsigned char* CpuBackend::own(size_t bytes) {
   auto* buf = static_cast<unsigned char*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
   if (!buf) throw std::bad_alloc();
   matrices_.emplace_back(buf);
+  return buf;
+}
+
+WeightView CpuBackend::adopt_matrix(const WeightView& host) {
+  if (host.shape.size() != 2 || host.panel != 0) return host;
   WeightView packed = host;
   packed.panel = panel_columns(host.shape[1], pool_.size());
-  pack_panels(host, packed.panel, buf);
-  packed.data = buf;
+  packed.data = own(size_t(host.numel()) * dtype_size(host.dtype));
+  pack_panels(host, packed.panel, const_cast<void*>(packed.data));
+  return packed;
+}
+
+WeightView CpuBackend::adopt_table(const WeightView& host,
+                                   const std::function<void(int64_t first, int64_t count)>& done_with) {
+  if (host.shape.size() != 2 || host.panel != 0 || host.transposed) return host;
+  WeightView packed = host;
+  packed.transposed = true;
+  packed.panel = panel_columns(host.shape[0], pool_.size());
+  packed.data = own(size_t(host.numel()) * dtype_size(host.dtype));
+  pack_transposed_panels(host, packed.panel, const_cast<void*>(packed.data), done_with);
   return packed;
 }
 
@@ -85,6 +99,8 @@ void CpuBackend::gather_rows(const float* src, int64_t width, const int32_t* row
 
 void CpuBackend::lm_head(const float* in, int64_t rows, const WeightView& wte, const WeightView& bias,
                          float* logits) {
+  // The table as adopt_table keeps it: a matrix product over [C, V], the bias its epilogue's.
+  if (wte.transposed) return cpu::matmul(pool_, in, rows, wte.matrix(), bias, Epilogue::kStore, logits);
   cpu::lm_head(pool_, in, rows, wte, logits);
   if (!bias.data) return;
   const int64_t V = wte.shape[0];

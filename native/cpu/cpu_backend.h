@@ -21,6 +21,9 @@ class CpuBackend final : public Backend {
   WeightView adopt(const WeightView& host) override { return host; }
   // A copy in column panels sized for this pool's threads (cpu/panels.h).
   WeightView adopt_matrix(const WeightView& host) override;
+  // Transposed, in column panels over the vocabulary, so the LM head is a matrix product.
+  WeightView adopt_table(const WeightView& host,
+                         const std::function<void(int64_t first, int64_t count)>& done_with) override;
   float* buffer(Slot slot, size_t floats) override;
   void allocate_kv_pool(const KvPoolDims& dims) override;
   size_t kv_cache_bytes() const override { return kv_ ? kv_->bytes() : 0; }
@@ -47,8 +50,11 @@ class CpuBackend final : public Backend {
     void operator()(unsigned char* p) const;
   };
 
+  // A page-aligned buffer of `bytes` that the backend owns (adopt_matrix's and adopt_table's copies).
+  unsigned char* own(size_t bytes);
+
   ThreadPool pool_;
-  std::vector<std::unique_ptr<unsigned char, FreeDeleter>> matrices_;  // adopt_matrix's copies
+  std::vector<std::unique_ptr<unsigned char, FreeDeleter>> matrices_;
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};
   std::unique_ptr<KvPool> kv_;

@@ -52,7 +52,9 @@ GPT_AVX512_INLINE void prefetch(const void* base, int64_t i) {
 // ---------------------------------------------------------------------------------------------
 // Epilogue
 
+// bias[j : j + 16] under m; zeros for no bias (data null: an LM head without one).
 GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 m) {
+  if (!bias.data) return _mm512_setzero_ps();
   switch (bias.dtype) {
     case DType::F32: return load16_masked<DType::F32>(bias.data, j, m);
     case DType::F16: return load16_masked<DType::F16>(bias.data, j, m);

@@ -17,10 +17,15 @@ void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const 
     const auto row = [&](const WeightView& w, int64_t index) {
       return static_cast<const unsigned char*>(w.data) + index * C * int64_t(dtype_size(w.dtype));
     };
-    if (wte.data)
+    if (wte.data && wte.transposed) {
+      // A token's row is a column of the [C, V] panels (CpuBackend::adopt_table).
+      const WeightView m = wte.matrix();
+      for (int64_t c = 0; c < C; ++c) dst[c] = m.at(m.offset(c, tokens[t]));
+    } else if (wte.data) {
       widen_block(wte.dtype, row(wte, tokens[t]), C, 1, int(C), dst);
-    else
+    } else {
       std::fill(dst, dst + C, 0.0f);
+    }
     if (!wpe.data) continue;
     widen_block(wpe.dtype, row(wpe, positions[t]), C, 1, int(C), pos.data());
     for (int64_t c = 0; c < C; ++c) dst[c] += pos[size_t(c)];

@@ -7,7 +7,8 @@
 
 namespace gpt::cpu {
 
-// out[t] = wte[tokens[t]] + wpe[positions[t]]; ids and positions are checked by the caller.
+// out[t] = wte[tokens[t]] + wpe[positions[t]]; ids and positions are checked by the caller. wte
+// may be the CPU's transposed table (WeightView::transposed).
 void embed(const int32_t* tokens, const int32_t* positions, int64_t rows, const WeightView& wte, const WeightView& wpe,
            float* out);
 

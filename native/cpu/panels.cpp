@@ -24,6 +24,23 @@ void pack_panels(const WeightView& plain, int64_t panel, void* dst) {
   }
 }
 
+void pack_transposed_panels(const WeightView& plain, int64_t panel, void* dst,
+                            const std::function<void(int64_t first, int64_t count)>& done_with) {
+  const int64_t V = plain.shape[0], C = plain.shape[1];
+  const size_t elem = dtype_size(plain.dtype);
+  const auto* src = static_cast<const unsigned char*>(plain.data);
+  auto* out = static_cast<unsigned char*>(dst);
+  for (int64_t v0 = 0; v0 < V; v0 += panel) {
+    const int64_t width = std::min(panel, V - v0);
+    // Panel element (c, v − v0) is plain (v, c): each token's row read once, in order.
+    for (int64_t v = v0; v < v0 + width; ++v)
+      for (int64_t c = 0; c < C; ++c)
+        std::memcpy(out + size_t(c * width + (v - v0)) * elem, src + size_t(v * C + c) * elem, elem);
+    out += size_t(width * C) * elem;
+    done_with(v0, width);
+  }
+}
+
 std::vector<ColumnBlock> column_blocks(const WeightView& w, int64_t width) {
   const int64_t N = w.shape[1], P = w.panel_size();
   std::vector<ColumnBlock> blocks;

@@ -6,6 +6,7 @@
 // layout only moves elements: every sum is taken in the same order, so results are unchanged.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/weight_view.h"
@@ -20,6 +21,11 @@ int64_t panel_columns(int64_t n, int threads);
 // `plain`'s elements ([K, N] row-major, panel 0) written in panels of `panel` columns to `dst`
 // (numel elements of its dtype).
 void pack_panels(const WeightView& plain, int64_t panel, void* dst);
+
+// `plain` [V, C] row-major written as its transpose [C, V] in panels of `panel` columns, calling
+// done_with(first, count) for each panel's rows of `plain` once they are read.
+void pack_transposed_panels(const WeightView& plain, int64_t panel, void* dst,
+                            const std::function<void(int64_t first, int64_t count)>& done_with);
 
 // One block of columns a kernel takes: columns j0 … j0 + cols − 1, all in one panel, whose
 // element (k, j0 + c) is at element offset at + k · ld + c.

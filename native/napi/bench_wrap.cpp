@@ -180,7 +180,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// lmHead({rows, vocab, c, dtype, threads, coldBytes, warmup, iterations, maxSeconds})
+// lmHead({rows, vocab, c, dtype, threads, coldBytes, warmup, iterations, maxSeconds}): the LM head
+// over `rows` rows, as the CPU backend computes it.
 Napi::Value LmHead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
@@ -192,8 +193,15 @@ Napi::Value LmHead(const Napi::CallbackInfo& info) {
   std::vector<float> in = random_floats(size_t(rows * C), 5);
   std::vector<float> out(size_t(rows * V));
   ThreadPool pool(int(positive_field(env, a, "threads")));
-  Napi::Object result =
-      time_kernel(env, timing, [&](int64_t i) { cpu::lm_head(pool, in.data(), rows, w.view(i, {V, C}), out.data()); });
+  // As the CPU backend runs its LM head: the table transposed in panels (CpuBackend::adopt_table),
+  // a matrix product; random bytes either way, so only the view changes.
+  const int64_t panel = cpu::panel_columns(V, pool.size());
+  const WeightView no_bias;
+  Napi::Object result = time_kernel(env, timing, [&](int64_t i) {
+    WeightView table = w.view(i, {C, V});
+    table.panel = panel;
+    cpu::matmul(pool, in.data(), rows, table, no_bias, Epilogue::kStore, out.data());
+  });
   result.Set("weightCopies", double(w.copies));
   return result;
 }

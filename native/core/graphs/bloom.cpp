@@ -15,7 +15,7 @@ class BloomGraph final : public Graph {
  public:
   BloomGraph(const ModelConfig& c, WeightBinder& w) : c_(c), layers_(size_t(c.n_layer)) {
     const int64_t C = c.n_embd, F = c.n_inner;
-    w.want(wte_, "word_embeddings.weight", {c.vocab_size, C});
+    w.table(wte_, "word_embeddings.weight", {c.vocab_size, C});
     w.norm(lne_g_, lne_b_, "word_embeddings_layernorm", C);
     for (int64_t i = 0; i < c.n_layer; ++i)
       bind_decoder_layer(w, layers_[size_t(i)], "h." + std::to_string(i) + ".",

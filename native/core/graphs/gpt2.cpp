@@ -14,7 +14,7 @@ class Gpt2Graph final : public Graph {
  public:
   Gpt2Graph(const ModelConfig& c, WeightBinder& w) : c_(c), layers_(size_t(c.n_layer)) {
     const int64_t C = c.n_embd;
-    w.want(wte_, "wte.weight", {c.vocab_size, C});
+    w.table(wte_, "wte.weight", {c.vocab_size, C});
     w.want(wpe_, "wpe.weight", {c.n_ctx, C});
     for (int64_t i = 0; i < c.n_layer; ++i)
       bind_decoder_layer(w, layers_[size_t(i)], "h." + std::to_string(i) + ".",

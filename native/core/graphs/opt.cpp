@@ -17,7 +17,7 @@ class OptGraph final : public Graph {
  public:
   OptGraph(const ModelConfig& c, WeightBinder& w) : c_(c), layers_(size_t(c.n_layer)) {
     const int64_t C = c.n_embd, F = c.n_inner, E = embed_dim();
-    w.want(wte_, "embed_tokens.weight", {c.vocab_size, E});
+    w.table(wte_, "embed_tokens.weight", {c.vocab_size, E});
     w.want(wpe_, "embed_positions.weight", {c.n_ctx, C});
     if (projected()) {
       w.linear(in_w_, in_b_, "project_in", E, C);

@@ -20,7 +20,12 @@ class RotaryGraph final : public Graph {
     const int64_t C = c.n_embd, F = c.n_inner, A = c.n_head * c.head_dim;
     const int64_t qkv = (c.n_head + 2 * c.n_kv_head) * c.head_dim;
     const int64_t up = c.activation == Epilogue::kSwiglu ? 2 * F : F;
-    w.want(embed_, "embed.weight", {c.vocab_size, C});
+    // Tied, the embedding is the head's table; untied, the head has its own and the embedding is
+    // only looked up.
+    if (c.tied_head)
+      w.table(embed_, "embed.weight", {c.vocab_size, C});
+    else
+      w.want(embed_, "embed.weight", {c.vocab_size, C});
     for (int64_t i = 0; i < c.n_layer; ++i) {
       DecoderLayer& L = layers_[size_t(i)];
       const std::string p = "layers." + std::to_string(i) + ".";
@@ -32,7 +37,7 @@ class RotaryGraph final : public Graph {
       w.linear(L.down_w, L.down_b, p + "down", F, C);
     }
     norm(w, normf_g_, normf_b_, "norm_f");
-    w.want(head_, c.tied_head ? "embed.weight" : "lm_head.weight", {c.vocab_size, C});
+    if (!c.tied_head) w.table(head_, "lm_head.weight", {c.vocab_size, C});
     if (c.head_bias) w.want(head_b_, "lm_head.bias", {c.vocab_size});
   }
 
@@ -61,7 +66,7 @@ class RotaryGraph final : public Graph {
   void head(Backend& b, const float* x, int64_t n, float* logits) override {
     float* h = b.buffer(Slot::kNormed, size_t(n * c_.n_embd));
     apply_norm(b, x, n, normf_g_, normf_b_, h);
-    b.lm_head(h, n, head_, head_b_, logits);
+    b.lm_head(h, n, c_.tied_head ? embed_ : head_, head_b_, logits);
   }
 
  private:
