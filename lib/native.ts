@@ -1,5 +1,6 @@
-// Loads the native addon once, through node-gyp-build (build/Release first, then prebuilds/),
-// and turns a failure into an error that says how to build it.
+// Loads the native addon once, through node-gyp-build (build/Release first, then prebuilds/), or
+// the file GPT_CUDA_ADDON names (the sanitizer build: scripts/test-asan.sh), and turns a failure
+// into an error that says how to build it.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +16,8 @@ export function native(): NativeBinding {
   if (binding) return binding;
   const require = createRequire(import.meta.url);
   try {
+    const addon = process.env.GPT_CUDA_ADDON;
+    if (addon) return (binding = require(addon) as NativeBinding);
     const load = require("node-gyp-build") as (dir: string) => NativeBinding;
     binding = load(packageRoot);
     return binding;
