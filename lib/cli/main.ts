@@ -100,6 +100,9 @@ function buildProgram(io: Io, state: { verbose: boolean; exitCode: number }): Co
     .option("--max-queue <n>", "sequences queued beyond --max-sequences before answering 429 (default 4 × max-sequences)", integerArg(0))
     .option("--chat-template <file>", "a Jinja chat template to use instead of the checkpoint's")
     .option("--drain-timeout <s>", "on SIGTERM or Ctrl-C, seconds to let requests in flight finish", numberArg(0, 86400), 30)
+    .option("--max-connections <n>", "client connections open at once; more are closed (default 1024)", integerArg(1))
+    .option("--headers-timeout <s>", "seconds a new connection has to send its request's headers (default 10)", numberArg(0, 86400, true))
+    .option("--request-timeout <s>", "seconds a client has to send its whole request, body included (default 30)", numberArg(0, 86400, true))
     .addOption(
       new Option("--log-level <level>", "one JSON line per request on stdout at info").choices(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
     )

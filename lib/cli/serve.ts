@@ -2,7 +2,7 @@
 
 import type { Gpt } from "../gpt.js";
 import { modelIdOf } from "../model-id.js";
-import { serve } from "../server/index.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, serve } from "../server/index.js";
 import { GptInputError } from "../errors.js";
 import { UsageError } from "./args.js";
 import { EXIT_INTERRUPTED, type Io } from "./io.js";
@@ -20,10 +20,18 @@ export interface ServeFlags extends LoadFlags {
   chatTemplate?: string;
   /** Seconds. */
   drainTimeout: number;
+  maxConnections?: number;
+  /** Seconds. */
+  headersTimeout?: number;
+  /** Seconds. */
+  requestTimeout?: number;
   logLevel: string;
 }
 
 export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
+  const requestTimeout = flags.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS / 1000;
+  if (flags.headersTimeout !== undefined && flags.headersTimeout > requestTimeout)
+    throw new UsageError(`--headers-timeout (${flags.headersTimeout} s) must not be over --request-timeout (${requestTimeout} s): the headers are part of the request`);
   const chatTemplate = flags.chatTemplate === undefined ? undefined : await readChatTemplateFile(flags.chatTemplate);
   const extra = Object.fromEntries(
     Object.entries({ maxSequences: flags.maxSequences, kvCacheTokens: flags.kvCacheTokens, maxBatchTokens: flags.maxBatchTokens }).filter(
@@ -41,6 +49,9 @@ export async function serveCommand(flags: ServeFlags, io: Io): Promise<number> {
     logLevel: flags.logLevel === "silent" ? false : flags.logLevel,
     ...(apiKey ? { apiKey } : {}),
     ...(flags.maxQueue === undefined ? {} : { maxQueue: flags.maxQueue }),
+    ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
+    ...(flags.headersTimeout === undefined ? {} : { headersTimeoutMs: Math.ceil(flags.headersTimeout * 1000) }),
+    ...(flags.requestTimeout === undefined ? {} : { requestTimeoutMs: Math.ceil(flags.requestTimeout * 1000) }),
     ...(chatTemplate === undefined ? {} : { chatTemplate }),
   });
   // SIGTERM or Ctrl-C: stop taking requests, finish those in flight (up to --drain-timeout), exit 0.

@@ -3,14 +3,18 @@
  * own included: bad JSON, body too large, unknown route), one log line per request, and the
  * drain that SIGTERM starts.
  */
+import type { Socket } from "node:net";
+
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 
 import type { Gpt } from "../gpt.js";
 import { Admission } from "./admission.js";
 import { ApiError, fromGptError, invalid, unavailable } from "./api-error.js";
 import { apiKeyCheck } from "./auth.js";
+import { parseJsonBodies } from "./body.js";
 import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
+import { guardConnections, httpServerOptions, type ConnectionLimits } from "./connections.js";
 import type { CallState, ServerState } from "./context.js";
 import { ServerMetrics } from "./metrics.js";
 
@@ -21,6 +25,7 @@ export interface AppOptions {
   chatTemplate: string | undefined;
   /** pino's level, or false for no log. */
   logLevel: string | false;
+  limits: ConnectionLimits;
 }
 
 /** After the drain timeout, how long cut-short responses get to reach their clients. */
@@ -45,14 +50,21 @@ export class App {
   private readonly inFlight = new Set<Call>();
 
   constructor(private readonly options: AppOptions) {
-    this.metrics = new ServerMetrics(() => this.gpt);
+    this.metrics = new ServerMetrics(
+      () => this.gpt,
+      () => this.admission?.inUse ?? 0,
+    );
     this.fastify = Fastify({
       logger: options.logLevel === false ? false : { level: options.logLevel },
       logController: new LogController({ disableRequestLogging: true }), // our own line per request, with its tokens
       bodyLimit: options.bodyLimit,
       return503OnClosing: false, // a draining server answers 503 in OpenAI's shape (below)
       forceCloseConnections: "idle",
+      http: httpServerOptions(options.limits),
+      clientErrorHandler: answerClientError,
     });
+    guardConnections(this.fastify.server, options.limits, this.metrics.connections);
+    parseJsonBodies(this.fastify);
     this.hooks(options.apiKey === undefined ? null : apiKeyCheck(options.apiKey));
     this.routes();
   }
@@ -213,9 +225,30 @@ function apiErrorOf(error: unknown, bodyLimit: number): ApiError {
   if (code === "FST_ERR_CTP_BODY_TOO_LARGE")
     return new ApiError(413, "invalid_request_error", `the request body is over the server's limit of ${bodyLimit} bytes`, null, "request_too_large");
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return invalid("the request body must be JSON (Content-Type: application/json)");
-  if (code === "FST_ERR_CTP_EMPTY_JSON_BODY") return invalid("the request body is empty: send a JSON object");
-  const status = (error as { statusCode?: number }).statusCode;
-  if (error instanceof SyntaxError || (status === 400 && code?.startsWith("FST_ERR_CTP")))
-    return invalid(`the request body is not valid JSON: ${(error as Error).message}`);
   return fromGptError(error);
 }
+
+/**
+ * What Node's HTTP parser refused before any route saw it (a request line or header that is not
+ * HTTP, headers over the size limit, a request not sent in time): the same answer in OpenAI's
+ * shape, then the connection is closed, as Node itself would.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const e =
+    error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? new ApiError(408, "invalid_request_error", "the request was not sent in time: the connection is closed", null, "request_timeout")
+      : error.code === "HPE_HEADER_OVERFLOW"
+        ? new ApiError(431, "invalid_request_error", "the request's headers are over the server's size limit", null, "headers_too_large")
+        : invalid(`the request is not valid HTTP (${error.code ?? error.message})`);
+  if (socket.writable) {
+    const body = JSON.stringify(e.body());
+    socket.write(
+      `HTTP/1.1 ${e.status} ${STATUS_TEXT[e.status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" };

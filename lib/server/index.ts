@@ -8,6 +8,7 @@ import type { Gpt } from "../gpt.js";
 import { GptInputError } from "../errors.js";
 import { checkObject, describe, integer } from "../option-checks.js";
 import { App } from "./app.js";
+import type { ConnectionLimits } from "./connections.js";
 
 export interface ServeOptions {
   /** Default "127.0.0.1": only this machine. "0.0.0.0" (or "::") to take connections from others. */
@@ -26,6 +27,15 @@ export interface ServeOptions {
   chatTemplate?: string;
   /** pino's log level for the one line per request (and errors); false for none. Default "info". */
   logLevel?: string | false;
+  /** Client connections open at once; more are closed as they arrive. Default 1024. */
+  maxConnections?: number;
+  /**
+   * A connection's first request must have sent its headers this many ms after the connection
+   * opened (a connection that sends nothing is closed then; one part way through gets 408). Default 10 s.
+   */
+  headersTimeoutMs?: number;
+  /** A request must be sent in full (body included; not the response) within this many ms, else 408. Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 export interface GptServer {
@@ -40,8 +50,25 @@ export interface GptServer {
   metrics(): Promise<string>;
 }
 
-const KNOWN = new Set(["host", "port", "apiKey", "modelId", "maxQueue", "bodyLimit", "chatTemplate", "logLevel"]);
+const KNOWN = new Set([
+  "host",
+  "port",
+  "apiKey",
+  "modelId",
+  "maxQueue",
+  "bodyLimit",
+  "chatTemplate",
+  "logLevel",
+  "maxConnections",
+  "headersTimeoutMs",
+  "requestTimeoutMs",
+]);
 const DEFAULT_BODY_LIMIT = 1 << 20;
+const DEFAULT_MAX_CONNECTIONS = 1024;
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Serves `model` over HTTP. Given a promise of a model (a load still running), it listens at once
@@ -62,6 +89,7 @@ export async function serve(model: Gpt | PromiseLike<Gpt>, options: ServeOptions
     bodyLimit: o.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : integer("bodyLimit", o.bodyLimit, 1),
     chatTemplate: o.chatTemplate,
     logLevel: o.logLevel ?? "info",
+    limits: connectionLimits(o),
   });
   const maxQueue = o.maxQueue === undefined ? undefined : integer("maxQueue", o.maxQueue, 0);
   const setUp = (gpt: Gpt) => app.ready(gpt, maxQueue ?? 4 * gpt.limits.maxSequences);
@@ -74,6 +102,17 @@ export async function serve(model: Gpt | PromiseLike<Gpt>, options: ServeOptions
     close: (drainTimeoutMs = 30_000) => app.drain(drainTimeoutMs),
     metrics: () => app.metrics.registry.metrics(),
   };
+}
+
+function connectionLimits(o: ServeOptions): ConnectionLimits {
+  const requestTimeoutMs = o.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : integer("requestTimeoutMs", o.requestTimeoutMs, 1, MAX_TIMER_MS);
+  // The headers are part of the request: their limit is never the longer one.
+  const headersTimeoutMs =
+    o.headersTimeoutMs === undefined
+      ? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, requestTimeoutMs)
+      : integer("headersTimeoutMs", o.headersTimeoutMs, 1, requestTimeoutMs);
+  const maxConnections = o.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : integer("maxConnections", o.maxConnections, 1);
+  return { maxConnections, headersTimeoutMs, requestTimeoutMs };
 }
 
 function isPromise(value: unknown): value is PromiseLike<unknown> {

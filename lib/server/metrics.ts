@@ -22,9 +22,13 @@ export class ServerMetrics {
   readonly timeToFirstToken: Histogram;
   readonly interTokenLatency: Histogram;
   readonly requests: Counter<"endpoint" | "status">;
+  readonly connections: Gauge;
 
-  /** `model`: the KV cache's usage is read from it at each scrape (null until it has loaded). */
-  constructor(model: () => Gpt | null) {
+  /**
+   * `model`: the KV cache's usage is read from it at each scrape (null until it has loaded);
+   * `admitted`: the sequences admission control holds now.
+   */
+  constructor(model: () => Gpt | null, admitted: () => number) {
     const registers = [this.registry];
     this.running = new Gauge({ name: "gptcuda_requests_running", help: "Requests generating tokens", registers });
     this.waiting = new Gauge({ name: "gptcuda_requests_waiting", help: "Requests admitted and waiting for their first token", registers });
@@ -35,6 +39,14 @@ export class ServerMetrics {
       collect() {
         const usage = model()?.kvCacheUsage;
         this.set(usage ? usage.usedBlocks / usage.totalBlocks : 0);
+      },
+    });
+    new Gauge({
+      name: "gptcuda_sequences_admitted",
+      help: "Sequences taken by requests in flight, running or queued (429 beyond max-sequences + max-queue)",
+      registers,
+      collect() {
+        this.set(admitted());
       },
     });
     this.prefixHitTokens = new Counter({
@@ -62,6 +74,7 @@ export class ServerMetrics {
       labelNames: ["endpoint", "status"],
       registers,
     });
+    this.connections = new Gauge({ name: "gptcuda_http_connections", help: "Client connections open now", registers });
     collectDefaultMetrics({ register: this.registry });
   }
 }
