@@ -14,6 +14,8 @@
 #   bench                 bench/run.ts --random gpt2 / gpt2-xl / tinyllama-1.1b --dtype float16 --device cuda
 #   torch                 PyTorch fp16 matmul and causal SDPA at GPT-2 prefill shapes, and
 #                         Hugging Face GPT-2 fp16 prefill/decode, against ours where we have ours
+#   racecheck, initcheck  compute-sanitizer over the kernel tests, and memcheck over a generate of
+#                         GPT-2 and Llama fixtures on cuda (checked against the CPU), with the time left
 #
 # Results: ok, FAIL (a correctness check failed, timed out or could not run), skip (not possible
 # here, e.g. no GPU), n/a (a tool is unsupported here), error/timeout (a speed step that did not
@@ -24,7 +26,7 @@
 # Environment:
 #   OUT                   where the table (gpu-check.txt), the log (gpu-check.log) and the bench and
 #                         torch JSON go (the device tool returns $OUT); default build/gpu-check/
-#   GPU_CHECK_BUDGET_S    seconds for the whole run (default 450); each step is capped, and leaves
+#   GPU_CHECK_BUDGET_S    seconds for the whole run (default 540); each step is capped, and leaves
 #                         time for the steps after it
 #   GPU_CHECK_NODE_DIR    where the kit's node is unpacked (default /tmp/node-bin)
 #   GPU_CHECK_FORCE_KIT=1 use the kit's node even where node is on PATH (to test the kit)
@@ -34,7 +36,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 START=$(date +%s)
-BUDGET=${GPU_CHECK_BUDGET_S:-450}
+BUDGET=${GPU_CHECK_BUDGET_S:-540}
 DEST=${OUT:-$ROOT/build/gpu-check}
 mkdir -p "$DEST"
 LOG=$DEST/gpu-check.log
@@ -440,36 +442,50 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# compute-sanitizer memcheck over the kernel tests (one forked worker; the sanitizer follows it)
-if ((!GPU)); then
-  row "memcheck kernels" skip "$NOGPU"
-elif ! command -v compute-sanitizer >/dev/null; then
-  row "memcheck kernels" n/a "compute-sanitizer not installed"
-elif ((ADDON_OK)); then
-  run memcheck 180 200 compute-sanitizer --tool memcheck --target-processes all --require-cuda-init=no \
-    --print-limit 20 --error-exitcode 86 \
-    "${VITEST[@]}" tests/cuda-kernels.test.ts --pool=forks --maxWorkers=1 --no-isolate \
-    --reporter=default --reporter=json --outputFile.json="$WORK/memcheck.json"
-  errors=$(grep -aoE 'ERROR SUMMARY: [0-9]+' "$WORK/memcheck.out" | awk '{ s += $3 } END { print s + 0 }')
-  summaries=$(grep -ac 'ERROR SUMMARY' "$WORK/memcheck.out")
-  node "$WORK/vitest-rows.mjs" "$WORK/memcheck.json" "$GPU" "memcheck kernels" "memcheck kernels" >"$WORK/memcheck-rows.out" 2>&1
-  tests=$(sed -n 's/^ROW\t[^\t]*\t[^\t]*\t//p' "$WORK/memcheck-rows.out" | head -1)
-  if ((errors > 0)); then
-    row "memcheck kernels" FAIL "$errors memcheck error(s): $(grep -a -m1 -E '^========= (Invalid|Program hit|Uninit|Leaked|Error)' "$WORK/memcheck.out" | cut -c11-170)"
-  elif grep -aqiE 'device not supported|unable to (attach|launch|intercept)|cuda_error_not_supported|Target application terminated before first instrumented' "$WORK/memcheck.out"; then
-    row "memcheck kernels" n/a "compute-sanitizer unsupported here: $(grep -a -m1 -iE 'not supported|unable to|terminated before' "$WORK/memcheck.out" | cut -c1-150)"
-  elif timed_out || ((RC == 125)); then
-    row "memcheck kernels" timeout "$(why_not_run) (no error reported up to then); not a correctness verdict"
-  elif ((summaries == 0)); then
-    row "memcheck kernels" n/a "exit $RC, no ERROR SUMMARY from compute-sanitizer: $(first_line "$WORK/memcheck.out")"
+# compute-sanitizer: memcheck over the kernel tests here; racecheck, initcheck and memcheck of an
+# end-to-end generate at the end (they are slow, and speed rows come first). One forked vitest
+# worker; the sanitizer follows it.
+# sanitize TOOL STEP CAP RESERVE JSON CMD...: CMD under the sanitizer's TOOL. JSON: the vitest report
+# CMD writes (its tests must pass under the tool too), or "" for a command whose exit status says.
+sanitize() {
+  local tool=$1 step=$2 cap=$3 reserve=$4 json=$5 name
+  shift 5
+  name=san-${step// /-}
+  if ((!GPU)); then row "$step" skip "$NOGPU"; return; fi
+  if ! command -v compute-sanitizer >/dev/null; then row "$step" n/a "compute-sanitizer not installed"; return; fi
+  if ((!ADDON_OK)); then row "$step" FAIL "not run: the addon did not load"; return; fi
+  run "$name" "$cap" "$reserve" compute-sanitizer --tool "$tool" --target-processes all --require-cuda-init=no \
+    --print-limit 20 --error-exitcode 86 "$@"
+  local out=$WORK/$name.out errors summaries tests="" res=ok
+  # memcheck and initcheck end with "ERROR SUMMARY: N errors"; racecheck with "RACECHECK SUMMARY:
+  # N hazards displayed (E errors, W warnings)".
+  errors=$(grep -aoE 'ERROR SUMMARY: [0-9]+|\([0-9]+ errors' "$out" | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
+  summaries=$(grep -acE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out")
+  if [[ -n $json ]]; then
+    node "$WORK/vitest-rows.mjs" "$json" "$GPU" "$step" "$step" >"$WORK/$name-rows.out" 2>&1
+    tests=$(sed -n 's/^ROW\t[^\t]*\t[^\t]*\t//p' "$WORK/$name-rows.out" | head -1)
+    res=$(sed -n 's/^ROW\t[^\t]*\t\([^\t]*\)\t.*/\1/p' "$WORK/$name-rows.out" | head -1)
+  elif ((RC != 0 && RC != 86)) && ! timed_out && ((RC != 125)); then
+    res=FAIL tests="the command failed under $tool (exit $RC): $(grep -a -m1 -iE 'error' "$out" | cut -c1-120)"
   else
-    res=$(sed -n 's/^ROW\t[^\t]*\t\([^\t]*\)\t.*/\1/p' "$WORK/memcheck-rows.out" | head -1)
-    if [[ $res == ok ]]; then row "memcheck kernels" ok "0 errors; $tests; ${SECS}s"
-    else row "memcheck kernels" FAIL "0 memcheck errors, but the tests under it: $tests"; fi
+    tests=$(grep -a -m1 '^E2E ' "$out" | cut -c5-150)
   fi
-else
-  row "memcheck kernels" FAIL "not run: the addon did not load"
-fi
+  if ((errors > 0)); then
+    row "$step" FAIL "$errors $tool error(s): $(grep -a -m1 -E '^========= (Invalid|Program hit|Uninit|Leaked|Error|Race|Warning)' "$out" | cut -c11-170)"
+  elif grep -aqiE 'device not supported|unable to (attach|launch|intercept)|cuda_error_not_supported|Target application terminated before first instrumented' "$out"; then
+    row "$step" n/a "compute-sanitizer unsupported here: $(grep -a -m1 -iE 'not supported|unable to|terminated before' "$out" | cut -c1-150)"
+  elif timed_out || ((RC == 125)); then
+    row "$step" timeout "$(why_not_run) (no error reported up to then); not a correctness verdict"
+  elif ((summaries == 0)); then
+    row "$step" n/a "exit $RC, no summary from compute-sanitizer: $(first_line "$out")"
+  elif [[ $res == ok ]]; then
+    row "$step" ok "0 errors; ${tests:+$tests; }${SECS}s"
+  else
+    row "$step" FAIL "0 $tool errors, but under it: $tests"
+  fi
+}
+KERNEL_TESTS=(tests/cuda-kernels.test.ts --pool=forks --maxWorkers=1 --no-isolate --reporter=default --reporter=json)
+sanitize memcheck "memcheck kernels" 180 200 "$WORK/memcheck.json" "${VITEST[@]}" "${KERNEL_TESTS[@]}" --outputFile.json="$WORK/memcheck.json"
 
 # ---------------------------------------------------------------------------------------------
 # benchmarks on the GPU
@@ -664,6 +680,34 @@ else
   if timed_out || ((RC == 125)); then row "torch reference" timeout "$(why_not_run) (rows above are what finished)"
   elif ((RC != 0)); then row "torch reference" error "exit $RC: $(grep -a -m1 -E 'Error' "$WORK/torch.out" | cut -c1-180)"; fi
 fi
+
+# ---------------------------------------------------------------------------------------------
+# the slower sanitizers, with what time is left: shared-memory races and reads of memory never
+# written in the kernel tests, and memcheck over one generate per graph kind on cuda (GPT-2's and
+# the rotary graph's kernels, the decode step's CUDA graph included), checked against the CPU.
+cat >"$WORK/generate.mts" <<'TS'
+import { pathToFileURL } from "node:url";
+const root = process.env.GPU_CHECK_ROOT!;
+const { Gpt } = await import(pathToFileURL(`${root}/lib/index.ts`).href);
+const { fixtureDir } = await import(pathToFileURL(`${root}/tests/helpers/fixtures.ts`).href);
+const opts = { maxTokens: 24, temperature: 0, ignoreEos: true };
+const figures: string[] = [];
+for (const name of ["tiny-f32", "llama-gqa-f32"]) {
+  const cpu = await Gpt.load(fixtureDir(name), { device: "cpu" });
+  const gpu = await Gpt.load(fixtureDir(name), { device: "cuda" });
+  const [a, b] = [await cpu.generate("The check", opts), await gpu.generate("The check", opts)];
+  cpu.dispose();
+  gpu.dispose();
+  let same = 0;
+  while (same < a.tokens.length && a.tokens[same] === b.tokens[same]) same++;
+  figures.push(`${name} ${same}/${a.tokens.length} tokens = CPU`);
+  if (same !== a.tokens.length) process.exitCode = 1;
+}
+console.log(`E2E ${figures.join(", ")}`);
+TS
+sanitize racecheck "racecheck kernels" 90 0 "$WORK/racecheck.json" "${VITEST[@]}" "${KERNEL_TESTS[@]}" --outputFile.json="$WORK/racecheck.json"
+sanitize initcheck "initcheck kernels" 90 0 "$WORK/initcheck.json" "${VITEST[@]}" "${KERNEL_TESTS[@]}" --outputFile.json="$WORK/initcheck.json"
+sanitize memcheck "memcheck e2e generate" 60 0 "" "${TSX[@]}" "$WORK/generate.mts"
 
 # ---------------------------------------------------------------------------------------------
 # the table, last

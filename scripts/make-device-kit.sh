@@ -129,7 +129,7 @@ fi
 cat <<EOF
 
 Device tool call (one H200; the script keeps to GPU_CHECK_BUDGET_S seconds, then prints its table):
-  command:   GPU_CHECK_BUDGET_S=450 bash scripts/gpu-check.sh
+  command:   GPU_CHECK_BUDGET_S=540 bash scripts/gpu-check.sh
   carry:     [".device-kit"]
   timeout_s: 540
 Results come back under \$OUT: gpu-check.txt (the table), gpu-check.log, bench-*.json, torch-ref.json.
