@@ -81,6 +81,8 @@ export interface NativeModelSpec {
   tensors: NativeTensorSpec[];
   /** Store every weight in this dtype; null keeps each tensor's stored dtype (mapped in place). */
   convertTo: NativeDtype | null;
+  /** "int8": matmul weights quantized per column at load (native/cpu/quantize.h; the CPU only). */
+  quantize?: "int8" | null;
   /** false: read every weight into memory of its own instead of mapping the files (default true). */
   mmap?: boolean;
   /** When set, `files` is ignored and every tensor is filled with seeded random values (benchmarks). */
@@ -228,8 +230,10 @@ export interface NativeDevice {
 export interface NativeMatmulArgs {
   input: Float32Array;
   rows: number;
-  weight: Float32Array | Uint16Array;
-  dtype: NativeDtype;
+  weight: Float32Array | Uint16Array | Int8Array;
+  dtype: NativeDtype | "I8";
+  /** dtype "I8" only: the columns' scales (n). */
+  scales?: Float32Array;
   k: number;
   n: number;
   bias: Float32Array;
@@ -351,8 +355,19 @@ export type NativeEpilogue = "store" | "gelu-tanh" | "gelu-erf" | "relu" | "swig
 export type NativeImpl = "fast" | "reference";
 
 /** Single kernels, for the tests that compare each fast path with its reference twin. */
+/** A matmul weight quantized as the CPU backend quantizes it with dtype "int8" (native/cpu/quantize.h). */
+export interface NativeInt8Matrix {
+  /** [k, n] row-major: round(W / scale) of each column, in [−127, 127]. */
+  values: Int8Array;
+  /** Per column: max |W| / 127. */
+  scales: Float32Array;
+}
+
 export interface NativeOps {
+  /** With dtype "I8": weight is the values (Int8Array) and `scales` the columns' scales. */
   matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
+  /** W [k, n] (F32, F16 or BF16) quantized to int8; a RangeError names a weight that is not finite. */
+  quantizeInt8(args: { weight: Float32Array | Uint16Array; dtype: NativeDtype; k: number; n: number }): NativeInt8Matrix;
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;
   attention(args: NativeAttentionArgs & { impl: NativeImpl; threads: number }): void;
   /** The rotary embedding (RoPE) of each row's q and k heads in place (native/cpu/rotary.h): rows [q | k | v] of qHeads, kvHeads, kvHeads heads. */

@@ -71,7 +71,8 @@ export type ChatNOptions = ChatOptions & { n: number };
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../assets/default-model", import.meta.url));
 
 const DISPOSED_MESSAGE = "this Gpt was disposed; load the model again to use it";
-const NATIVE_DTYPE: Record<WeightDtype, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
+/** The dtype each option stores weights in; int8 quantizes the matrices from the stored ones. */
+const NATIVE_DTYPE: Record<Exclude<WeightDtype, "int8">, NativeDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
 export class Gpt implements Disposable {
   readonly config: GptConfig;
@@ -129,7 +130,7 @@ export class Gpt implements Disposable {
     if (typeof path !== "string" || path.length === 0)
       throw new GptInputError(`Gpt.load needs a checkpoint path or a pulled model's name, got ${JSON.stringify(path)}`);
     const opts = resolveLoadOptions(options);
-    const cudaDevice = await chooseDevice(opts.device);
+    const cudaDevice = await deviceFor(opts);
     const checkpoint = await loadCheckpoint((await resolveModel(path)).path);
     const tokenizer = await Tokenizer.load(checkpoint.tokenizer);
     if (tokenizer.vocabSize > checkpoint.config.vocabSize)
@@ -160,7 +161,7 @@ export class Gpt implements Disposable {
    * A model of a real size (GPT-2, OPT, BLOOM, GPT-Neo, Pythia, SmolLM2, TinyLlama, Qwen2.5) with
    * random weights, built in memory: for benchmarks and tests at full scale without a download.
    * Its text is noise, tokenized with GPT-2's tokenizer (a text whose ids the model's vocabulary
-   * lacks is E_INVALID_ARGUMENT). dtype defaults to float32.
+   * lacks is E_INVALID_ARGUMENT). dtype defaults to float32; "int8" quantizes float16 weights.
    */
   static async random(preset: RandomPreset, options?: LoadOptions & { seed?: number }): Promise<Gpt> {
     if (typeof preset !== "string" || !Object.hasOwn(RANDOM_PRESETS, preset))
@@ -168,11 +169,13 @@ export class Gpt implements Disposable {
     const { seed = 1, ...loadOptions } = options ?? {};
     if (!Number.isInteger(seed) || seed < 0) throw new GptInputError(`seed must be a non-negative integer, got ${seed}`);
     const opts = resolveLoadOptions(loadOptions);
-    const cudaDevice = await chooseDevice(opts.device);
+    const cudaDevice = await deviceFor(opts);
     const { config, tensors } = randomPreset(preset);
-    const dtype = NATIVE_DTYPE[opts.dtype ?? "float32"];
+    // int8 quantizes weights stored as float16, as a Hub checkpoint's usually are: its embeddings stay float16.
+    const dtype = NATIVE_DTYPE[opts.dtype === "int8" ? "float16" : (opts.dtype ?? "float32")];
+    const quantize = opts.dtype === "int8" ? "int8" : null;
     const limits = limitsFor(opts, config.nCtx, cudaDevice);
-    const spec = randomSpecOf(config, tensors, { dtype, seed, threads: opts.threads, cudaDevice, kvBlocks: limits.kvBlocks });
+    const spec = randomSpecOf(config, tensors, { dtype, quantize, seed, threads: opts.threads, cudaDevice, kvBlocks: limits.kvBlocks });
     const model = await native()
       .loadModel(spec)
       .catch((e: unknown) => Promise.reject(loadError(e, `random:${preset}`, limits.kvBlocks)));
@@ -422,6 +425,13 @@ function isPromptList(
   return Array.isArray(prompt) && prompt.some((p) => typeof p === "string" || Array.isArray(p));
 }
 
+/** The device for these options: int8 weights run on the CPU only (so far), which "auto" then picks. */
+async function deviceFor(opts: ResolvedLoadOptions): Promise<number | null> {
+  if (opts.dtype !== "int8") return chooseDevice(opts.device);
+  if (opts.device === "cuda") throw new GptError("E_UNSUPPORTED", 'dtype "int8" runs on the CPU only for now: use device "cpu" (or "auto")');
+  return null;
+}
+
 function limitsFor(opts: ResolvedLoadOptions, nCtx: number, cudaDevice: number | null): EngineLimits {
   return engineLimits(opts, nCtx, cudaDevice === null ? "cpu" : "cuda", native().kvBlockSize);
 }
@@ -433,7 +443,8 @@ async function loadNative(
   cudaDevice: number | null,
 ) {
   const spec = nativeModelSpec(checkpoint, {
-    convertTo: opts.dtype ? NATIVE_DTYPE[opts.dtype] : null,
+    convertTo: opts.dtype && opts.dtype !== "int8" ? NATIVE_DTYPE[opts.dtype] : null,
+    quantize: opts.dtype === "int8" ? "int8" : null,
     mmap: opts.mmap,
     threads: opts.threads,
     cudaDevice,

@@ -5,6 +5,7 @@ import type { Checkpoint } from "./checkpoint/index.js";
 
 export interface NativeRun {
   convertTo: NativeDtype | null;
+  quantize?: "int8" | null;
   mmap: boolean;
   threads: number;
   cudaDevice: number | null;

@@ -6,7 +6,7 @@ import { GptInputError } from "./errors.js";
 import { checkObject, describe, integer } from "./option-checks.js";
 
 export type Device = "auto" | "cpu" | "cuda";
-export type WeightDtype = "float32" | "float16" | "bfloat16";
+export type WeightDtype = "float32" | "float16" | "bfloat16" | "int8";
 
 export interface LoadOptions {
   /**
@@ -14,7 +14,13 @@ export interface LoadOptions {
    * once-per-process self-check (lib/cuda-self-check.ts); else the CPU.
    */
   device?: Device;
-  /** Store weights in this dtype; by default each tensor keeps the dtype it has on disk. */
+  /**
+   * Store weights in this dtype; by default each tensor keeps the dtype it has on disk. "int8"
+   * (the CPU only; device "auto" then stays on the CPU): every matmul weight is quantized at load,
+   * symmetrically per output column (a scale of max |w| / 127), and decode reads one byte per
+   * weight; embeddings, norms and biases keep their stored dtype. Not exact: see the README's
+   * int8 section for its accuracy.
+   */
   dtype?: WeightDtype;
   /** CPU threads; default: the machine's cores. */
   threads?: number;
@@ -74,7 +80,7 @@ const DEFAULT_MAX_BATCH_TOKENS = { cpu: 256, cuda: 2048 } as const;
 const DEFAULT_TOKENS_PER_SEQUENCE = 256;
 
 const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
-const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
+const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16", "int8"];
 export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens", "mmap"]);
 
 export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {

@@ -62,7 +62,7 @@ describe("gptCuda: the model it makes", () => {
   });
 
   it("rejects bad settings when made, naming them", () => {
-    expect(() => gptCuda(undefined, { dtype: "int4" as never })).toThrow(/dtype must be one of float32, float16, bfloat16, got "int4"/);
+    expect(() => gptCuda(undefined, { dtype: "int4" as never })).toThrow(/dtype must be one of float32, float16, bfloat16, int8, got "int4"/);
     expect(() => gptCuda(undefined, { temperature: 0 } as never)).toThrow(/gptCuda settings: unknown option "temperature"/);
     expect(() => gptCuda("")).toThrow(/gptCuda needs a checkpoint path, a pulled model's name or a loaded Gpt/);
     expect(() => gptCuda(bundled, { threads: 1 })).toThrow(/load options \(threads\) do not apply/);

@@ -54,7 +54,7 @@ describe("bench arguments", () => {
 
   it.each([
     [["--frobnicate"], /unknown option "--frobnicate"/],
-    [["--dtype", "float64"], /--dtype must be one of float32, float16, bfloat16, got "float64"/],
+    [["--dtype", "float64"], /--dtype must be one of float32, float16, bfloat16, int8, got "float64"/],
     [["--dtype", "float16,float16"], /lists a dtype twice/],
     [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, opt-125m, opt-350m, bloom-560m, gpt-neo-125m, pythia-160m, smollm2-135m, tinyllama-1.1b, qwen2.5-0.5b, got "gpt3"/],
     [["--device", "tpu"], /--device must be one of auto, cpu, cuda/],

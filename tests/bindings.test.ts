@@ -107,7 +107,7 @@ describe("addon exports", () => {
     expect(typeof binding.loadModel).toBe("function");
     expect(typeof binding.buildInfo).toBe("function");
     expect(typeof binding.ops).toBe("object");
-    expect(Object.keys(binding.ops).sort()).toEqual(["activation", "alibiSlopes", "attention", "lmHead", "matmul", "rmsnorm", "rotary", "sample"]);
+    expect(Object.keys(binding.ops).sort()).toEqual(["activation", "alibiSlopes", "attention", "lmHead", "matmul", "quantizeInt8", "rmsnorm", "rotary", "sample"]);
     expect(typeof binding.ops.matmul).toBe("function");
     expect(typeof binding.ops.lmHead).toBe("function");
     expect(typeof binding.ops.attention).toBe("function");

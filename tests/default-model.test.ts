@@ -20,21 +20,47 @@ interface EvalFixture {
   ids: number[];
 }
 
-/** Mean negative log-likelihood of ids[i + 1] given ids[..i], for one window scored from position 0. */
-async function windowNll(gpt: Gpt, ids: number[]): Promise<{ sum: number; count: number }> {
+/**
+ * Negative log-likelihoods of ids[i + 1] given ids[..i] for one window scored from position 0,
+ * summed, and the likeliest token at each position.
+ */
+async function windowNll(gpt: Gpt, ids: number[]): Promise<{ sum: number; count: number; argmax: number[] }> {
   const vocab = gpt.config.vocabSize;
   const logits = await gpt.logits(ids);
   let sum = 0;
+  const argmax: number[] = [];
   for (let i = 0; i + 1 < ids.length; i++) {
     const row = logits.subarray(i * vocab, (i + 1) * vocab);
     let max = -Infinity;
-    for (const x of row) max = Math.max(max, x);
+    let best = 0;
+    for (let j = 0; j < vocab; j++)
+      if (row[j]! > max) {
+        max = row[j]!;
+        best = j;
+      }
     let z = 0;
     for (const x of row) z += Math.exp(x - max);
     const target = row[ids[i + 1]!]!;
     sum -= target - max - Math.log(z);
+    argmax.push(best);
   }
-  return { sum, count: ids.length - 1 };
+  return { sum, count: ids.length - 1, argmax };
+}
+
+/** The perplexity of the held-out ids with the fixture's window scheme, and every position's likeliest token. */
+async function heldOut(gpt: Gpt, fixture: EvalFixture): Promise<{ perplexity: number; count: number; argmax: number[] }> {
+  let sum = 0;
+  let count = 0;
+  const argmax: number[] = [];
+  for (let s = 0; s < fixture.ids.length; s += fixture.window) {
+    const window = fixture.ids.slice(s, s + fixture.window);
+    if (window.length < 2) continue;
+    const w = await windowNll(gpt, window);
+    sum += w.sum;
+    count += w.count;
+    argmax.push(...w.argmax);
+  }
+  return { perplexity: Math.exp(sum / count), count, argmax };
 }
 
 describe("default model (assets/default-model)", () => {
@@ -58,18 +84,19 @@ describe("default model (assets/default-model)", () => {
   });
 
   it("matches PyTorch's held-out perplexity within 0.5%", async () => {
-    let sum = 0;
-    let count = 0;
-    for (let s = 0; s < fixture.ids.length; s += fixture.window) {
-      const window = fixture.ids.slice(s, s + fixture.window);
-      if (window.length < 2) continue;
-      const w = await windowNll(gpt, window);
-      sum += w.sum;
-      count += w.count;
-    }
+    const { perplexity, count } = await heldOut(gpt, fixture);
     expect(count).toBe(fixture.tokens_predicted);
-    const perplexity = Math.exp(sum / count);
     expect(Math.abs(perplexity / fixture.perplexity - 1)).toBeLessThanOrEqual(0.005);
+  });
+
+  it('dtype "int8": held-out perplexity within 1 % of float32\'s, the likeliest token the same at ≥ 98 % of positions', async () => {
+    using exact = await Gpt.load(MODEL_DIR, { device: "cpu", threads: 2, dtype: "float32" });
+    using int8 = await Gpt.load(MODEL_DIR, { device: "cpu", threads: 2, dtype: "int8" });
+    const [a, b] = [await heldOut(exact, fixture), await heldOut(int8, fixture)];
+    expect(Math.abs(b.perplexity / a.perplexity - 1)).toBeLessThanOrEqual(0.01);
+    const agree = a.argmax.filter((t, i) => t === b.argmax[i]).length / a.argmax.length;
+    expect(agree).toBeGreaterThanOrEqual(0.98);
+    expect(int8.weightBytes).toBeLessThan(exact.weightBytes);
   });
 
   it("continues 'The old man said' greedily with mostly dictionary-like words", async () => {

@@ -75,7 +75,7 @@ describe("errors: options", () => {
     await expect(Gpt.load(fixtureDir("tiny-f32"), { device: "tpu" as never })).rejects.toThrow(
       /device must be one of auto, cpu, cuda, got "tpu"/,
     );
-    await expect(Gpt.load(fixtureDir("tiny-f32"), { dtype: "int8" as never })).rejects.toThrow(/dtype must be one of/);
+    await expect(Gpt.load(fixtureDir("tiny-f32"), { dtype: "int4" as never })).rejects.toThrow(/dtype must be one of float32, float16, bfloat16, int8, got "int4"/);
     await expect(Gpt.load(fixtureDir("tiny-f32"), { threads: 0 })).rejects.toThrow(/threads must be an integer/);
     await expect(Gpt.load("")).rejects.toThrow(/needs a checkpoint path/);
     // The batched engine's sizes: maxBatchTokens must hold every running sequence's decode row.

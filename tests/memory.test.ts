@@ -60,4 +60,12 @@ describe.skipIf(process.platform !== "linux")("memory while loading (Linux /proc
     // the 103 MB embedding while converting it would push this past 1.
     expect(r.grownBytes).toBeLessThanOrEqual(0.85 * size);
   });
+
+  it("quantizing to int8 replaces each matrix as it goes: peak growth ≤ 1.3 × checkpoint, the weights smaller", () => {
+    const r = peakGrowth(dir, "int8");
+    // The 103 MB F32 embedding stays as stored; the 12.6 M matrix parameters become a byte each.
+    expect(r.weightBytes).toBeLessThan(0.8 * size);
+    expect(r.weightBytes).toBeGreaterThan(0.7 * size);
+    expect(r.grownBytes).toBeLessThanOrEqual(1.3 * size);
+  });
 });

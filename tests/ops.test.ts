@@ -734,6 +734,147 @@ describe(`ops.attention with grouped-query heads (seed ${SEED})`, () => {
 
 const silu = (x: number): number => x / (1 + Math.exp(-x));
 
+// ---------------------------------------------------------------------------------------------
+// int8 matrices (the "int8" dtype: native/cpu/quantize.h)
+
+/** Round half to even, as nearbyintf does in the default rounding mode. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The quantization of quantize.h, in JS: fp32 scale max|W| / 127 per column, values round(W / scale) in fp32. */
+function quantizeTwin(w: Float32Array, k: number, n: number): { values: Int8Array; scales: Float32Array } {
+  const scales = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let amax = 0;
+    for (let i = 0; i < k; i++) amax = Math.max(amax, Math.abs(w[i * n + j]!));
+    scales[j] = Math.fround(amax / 127);
+  }
+  const values = new Int8Array(k * n);
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < n; j++) {
+      const s = scales[j]!;
+      values[i * n + j] = s === 0 ? 0 : Math.max(-127, Math.min(127, roundHalfEven(Math.fround(w[i * n + j]! / s))));
+    }
+  return { values, scales };
+}
+
+describe(`int8 matrices (seed ${SEED})`, () => {
+  it("quantizeInt8 equals its JS twin bit for bit, from F32, F16 and BF16, zero columns and ties included", () => {
+    const rng = new Prng(deriveSeed(SEED, 20_000));
+    for (const dtype of DTYPES)
+      for (const [k, n] of [[1, 1], [3, 5], [77, 33], [128, 257]] as const) {
+        const values = rng.normals(k * n, 0.3);
+        // A column of zeros, and a column whose values sit on .5 steps of its scale (ties).
+        if (n > 2) for (let i = 0; i < k; i++) {
+          values[i * n + 1] = 0;
+          values[i * n + 2] = i === 0 ? 127 : ((i % 7) - 3) + 0.5;
+        }
+        const weight = encodeWeight(values, dtype);
+        const stored = dtype === "F32" ? values : dtype === "F16" ? Float32Array.from(weight as Uint16Array, f16BitsToF32) : Float32Array.from(weight as Uint16Array, bf16BitsToF32);
+        const got = ops.quantizeInt8({ weight, dtype, k, n });
+        const want = quantizeTwin(stored, k, n);
+        expect(Array.from(got.scales), `${dtype} ${k}×${n} scales`).toEqual(Array.from(want.scales));
+        expect(Array.from(got.values), `${dtype} ${k}×${n} values`).toEqual(Array.from(want.values));
+        if (n > 2) {
+          expect(got.scales[1]).toBe(0);
+          expect(Math.max(...Array.from(got.values).map(Math.abs))).toBe(127);
+        }
+      }
+  });
+
+  it("a weight that is not finite cannot be quantized: a RangeError naming it", () => {
+    const w = new Float32Array(12).fill(0.5);
+    w[7] = NaN;
+    expect(() => ops.quantizeInt8({ weight: w, dtype: "F32", k: 3, n: 4 })).toThrow(/cannot quantize to int8: weight \(1, 3\) is nan/);
+    w[7] = -Infinity;
+    expect(() => ops.quantizeInt8({ weight: w, dtype: "F32", k: 3, n: 4 })).toThrow(/weight \(1, 3\) is -inf/);
+  });
+
+  const INT8_EPILOGUES: NativeEpilogue[] = [...EPILOGUES, "swiglu"];
+  let caseIndex = 0;
+  for (const epilogue of INT8_EPILOGUES)
+    for (const c of MATMUL_SHAPES) {
+      const n = epilogue === "swiglu" ? c.n + (c.n % 2) : c.n;
+      const seed = deriveSeed(SEED, 21_000 + caseIndex++);
+      it(`fast vs reference: ${epilogue} rows ${c.rows} k ${c.k} n ${n} threads ${c.threads} (case seed ${seed})`, () => {
+        const rng = new Prng(seed);
+        const input = rng.floats(c.rows * c.k);
+        const { values, scales } = ops.quantizeInt8({ weight: rng.normals(c.k * n, 0.5), dtype: "F32", k: c.k, n });
+        const bias = rng.floats(n, -0.5, 0.5);
+        const width = epilogue === "swiglu" ? n / 2 : n;
+        const start = epilogue === "residual" ? rng.floats(c.rows * width, -2, 2) : new Float32Array(c.rows * width).fill(NaN);
+        const run = (impl: NativeImpl) => {
+          const out = Float32Array.from(start);
+          ops.matmul({ impl, input, rows: c.rows, weight: values, scales, dtype: "I8", k: c.k, n, bias, epilogue, out, threads: c.threads });
+          return out;
+        };
+        const ref = run("reference");
+        const fast = run("fast");
+        expectAllFinite(ref, "reference");
+        expectAllFinite(fast, "fast");
+        expectClose(fast, ref, `I8 ${epilogue} ${c.rows}×${c.k}·${c.k}×${n}`);
+      });
+    }
+
+  it("the reference is Σ x · value · scale + bias, in double (the oracle pinned)", () => {
+    const rng = new Prng(deriveSeed(SEED, 22_000));
+    const [rows, k, n] = [3, 9, 7];
+    const input = rng.floats(rows * k);
+    const { values, scales } = ops.quantizeInt8({ weight: rng.normals(k * n, 0.5), dtype: "F32", k, n });
+    const bias = rng.floats(n);
+    const out = new Float32Array(rows * n);
+    ops.matmul({ impl: "reference", input, rows, weight: values, scales, dtype: "I8", k, n, bias, epilogue: "store", out, threads: 1 });
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += input[r * k + i]! * values[i * n + j]!;
+        expect(out[r * n + j]).toBe(Math.fround(Math.fround(acc * scales[j]!) + bias[j]!));
+      }
+  });
+
+  it(`a row's result is bit-identical alone, at any place among 1 to 130 rows, and at 1, 2 or 3 threads`, () => {
+    const rng = new Prng(deriveSeed(SEED, 23_000));
+    const [k, n, rows] = [77, 300, 130];
+    const input = rng.floats(rows * k);
+    const { values, scales } = ops.quantizeInt8({ weight: rng.normals(k * n, 0.5), dtype: "F32", k, n });
+    const bias = rng.floats(n, -0.5, 0.5);
+    const start = rng.floats(rows * n, -2, 2);
+    for (const epilogue of INT8_EPILOGUES) {
+      const width = epilogue === "swiglu" ? n / 2 : n;
+      const run = (r0: number, count: number, threads: number) => {
+        const out = Float32Array.from(start.subarray(r0 * width, (r0 + count) * width));
+        ops.matmul({ impl: "fast", input: input.subarray(r0 * k, (r0 + count) * k), rows: count, weight: values, scales, dtype: "I8", k, n, bias, epilogue, out, threads });
+        return out;
+      };
+      const all = run(0, rows, 2);
+      for (const [r0, count, threads] of [[0, 1, 1], [5, 1, 3], [129, 1, 2], [3, 2, 1], [10, 13, 3], [100, 30, 1], [0, 97, 3]] as const)
+        expect(Array.from(run(r0, count, threads)), `${epilogue}: rows ${r0}…${r0 + count - 1} at ${threads} threads`).toEqual(
+          Array.from(all.subarray(r0 * width, (r0 + count) * width)),
+        );
+    }
+  });
+
+  it("int8 products stay near the unquantized ones (the quantization error is what it should be)", () => {
+    const rng = new Prng(deriveSeed(SEED, 24_000));
+    const [rows, k, n] = [8, 256, 96];
+    const input = rng.floats(rows * k);
+    const w = rng.normals(k * n, 0.5);
+    const { values, scales } = ops.quantizeInt8({ weight: w, dtype: "F32", k, n });
+    const bias = new Float32Array(n);
+    const exact = new Float32Array(rows * n);
+    const int8 = new Float32Array(rows * n);
+    ops.matmul({ impl: "reference", input, rows, weight: w, dtype: "F32", k, n, bias, epilogue: "store", out: exact, threads: 1 });
+    ops.matmul({ impl: "fast", input, rows, weight: values, scales, dtype: "I8", k, n, bias, epilogue: "store", out: int8, threads: 2 });
+    // Each weight is off by at most half a step (scale / 2): a sum of k such errors times uniform
+    // inputs has a relative L2 error of order 1 / (127 · √3 · ‖w‖ / max|w|) ≈ 1 %.
+    const e = errors(int8, exact);
+    expect(e.rel).toBeGreaterThan(1e-4);
+    expect(e.rel).toBeLessThan(0.02);
+  });
+});
+
 describe(`ops.matmul with the swiglu epilogue (seed ${SEED})`, () => {
   let caseIndex = 20_000;
   for (const dtype of DTYPES)

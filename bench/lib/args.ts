@@ -16,7 +16,7 @@ export const PRESETS: readonly RandomPreset[] = [
   "tinyllama-1.1b",
   "qwen2.5-0.5b",
 ];
-export const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16"];
+export const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16", "int8"];
 export const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 
 /** What the default run measures: random GPT-2 124M weights, held as float32 and as float16. */

@@ -45,10 +45,11 @@ export function addLoadFlags(command: Command): Command {
     .addOption(modelOption())
     .addOption(new Option("--device <device>", "where to run (default auto)").choices(["auto", "cpu", "cuda"]))
     .addOption(
-      new Option("--dtype <dtype>", "dtype to hold the weights in (default: as stored)").choices([
+      new Option("--dtype <dtype>", "dtype to hold the weights in (default: as stored; int8: matrices quantized, CPU only)").choices([
         "float32",
         "float16",
         "bfloat16",
+        "int8",
       ]),
     )
     .option("--threads <n>", "CPU threads (default: all cores)", integerArg(1, 1024))

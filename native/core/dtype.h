@@ -1,5 +1,7 @@
 // Storage dtypes of weights and the scalar conversions between them and fp32.
-// Compute is always fp32; half types are widened on the fly by the kernels.
+// Compute is always fp32; half types are widened on the fly by the kernels. I8 is not a dtype of
+// checkpoints: it is the CPU backend's quantized matrices (cpu/quantize.h), int8 values whose
+// columns each carry an fp32 scale (WeightView::scales).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,20 +10,22 @@
 
 namespace gpt {
 
-enum class DType { F32, F16, BF16 };
+enum class DType { F32, F16, BF16, I8 };
 
-constexpr size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+constexpr size_t dtype_size(DType t) { return t == DType::F32 ? 4 : t == DType::I8 ? 1 : 2; }
 
 inline const char* dtype_name(DType t) {
   switch (t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
+    case DType::I8: return "I8";
   }
   return "?";
 }
 
-// Returns false when `name` is not one of F32, F16, BF16.
+// A checkpoint's dtype by name; false when `name` is not one of F32, F16, BF16 (I8 is never a
+// checkpoint's).
 inline bool parse_dtype(const std::string& name, DType* out) {
   if (name == "F32") *out = DType::F32;
   else if (name == "F16") *out = DType::F16;

@@ -53,7 +53,10 @@ void WeightBinder::bind(Backend& backend, const KvPoolDims& dims) {
                                         : backend.adopt(*p.host);
     // A copy in the backend's own layout: the stored bytes can go, one tensor at a time, so that
     // memory holds one copy of the weights — unless another binding still reads them.
-    if (p.kind != Kind::kPlain && p.field->data != p.host->data && !shared_host(p) && p.host->data) store_.release(*p.host);
+    if (p.kind != Kind::kPlain && p.field->data != p.host->data && !shared_host(p) && p.host->data) {
+      store_.release(*p.host);
+      store_.replaced(*p.host, *p.field);
+    }
   }
 }
 

@@ -29,6 +29,7 @@ float load_as_f32(const unsigned char* src, DType dtype, int64_t i) {
       std::memcpy(&h, src + 2 * i, 2);
       return bf16_to_f32(h);
     }
+    case DType::I8: break;  // never stored: checkpoints hold no I8 tensors (spec.cpp refuses them)
   }
   return 0.0f;
 }
@@ -38,6 +39,7 @@ void store_from_f32(void* dst, DType dtype, int64_t i, float v) {
     case DType::F32: static_cast<float*>(dst)[i] = v; break;
     case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
     case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
+    case DType::I8: break;  // never a conversion target: quantizing is the CPU backend's (cpu/quantize.h)
   }
 }
 

@@ -60,6 +60,10 @@ class WeightStore {
   // The same for bytes [offset, offset + bytes) of `view`'s (whole pages of them): for a weight a
   // backend copies part by part.
   void release_part(const WeightView& view, size_t offset, size_t bytes);
+  // `view` was released for a backend's `copy` of it (another layout; int8 is smaller): the
+  // weights' bytes count the copy from now on.
+  void replaced(const WeightView& view, const WeightView& copy) { resident_bytes_ += copy.bytes() - view.bytes(); }
+  // The weights' bytes: as stored, and as the backend keeps those it copied.
   size_t resident_bytes() const { return resident_bytes_; }
 
  private:

@@ -23,6 +23,9 @@ struct WeightView {
   // [C, V] in column panels: the LM head is then a matrix product that streams it, and the
   // embedding reads a token's column. matrix() views it as that [C, V] matrix.
   bool transposed = false;
+  // I8 matrices only: one fp32 scale per column n (in column order, whatever the panels), the
+  // matrix's element (k, n) being value · scales[n].
+  const float* scales = nullptr;
 
   WeightView matrix() const {
     WeightView m = *this;
@@ -44,12 +47,16 @@ struct WeightView {
     for (int64_t d : shape) n *= d;
     return n;
   }
-  // Element i widened to fp32; for the scalar paths (reference ops, LayerNorm parameters).
+  // The bytes it holds, its scales included.
+  size_t bytes() const { return size_t(numel()) * dtype_size(dtype) + (scales ? size_t(shape[1]) * sizeof(float) : 0); }
+  // Element i widened to fp32; for the scalar paths (reference ops, LayerNorm parameters). An I8
+  // element is its integer value, without its column's scale.
   float at(int64_t i) const {
     switch (dtype) {
       case DType::F32: return static_cast<const float*>(data)[i];
       case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
       case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+      case DType::I8: return float(static_cast<const int8_t*>(data)[i]);
     }
     return 0.0f;
   }

@@ -10,11 +10,12 @@
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
 #include "cpu/panels.h"
+#include "cpu/quantize.h"
 #include "cpu/rotary.h"
 
 namespace gpt::cpu {
 
-CpuBackend::CpuBackend(int threads) : pool_(threads) {}
+CpuBackend::CpuBackend(int threads, bool int8_matrices) : pool_(threads), int8_matrices_(int8_matrices) {}
 
 void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 
@@ -29,6 +30,16 @@ WeightView CpuBackend::adopt_matrix(const WeightView& host) {
   if (host.shape.size() != 2 || host.panel != 0) return host;
   WeightView packed = host;
   packed.panel = panel_columns(host.shape[1], pool_.size());
+  if (int8_matrices_) {
+    auto* scales = reinterpret_cast<float*>(own(size_t(host.shape[1]) * sizeof(float)));
+    int8_column_scales(host, scales);
+    auto* values = reinterpret_cast<int8_t*>(own(size_t(host.numel())));
+    int8_pack_panels(host, packed.panel, scales, values);
+    packed.dtype = DType::I8;
+    packed.data = values;
+    packed.scales = scales;
+    return packed;
+  }
   packed.data = own(size_t(host.numel()) * dtype_size(host.dtype));
   pack_panels(host, packed.panel, const_cast<void*>(packed.data));
   return packed;

@@ -13,13 +13,14 @@ namespace gpt::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads);
+  // `int8_matrices`: matmul weights are quantized to int8 as they are adopted (cpu/quantize.h).
+  CpuBackend(int threads, bool int8_matrices);
 
   const char* name() const override { return "cpu"; }
   int threads() const { return pool_.size(); }
 
   WeightView adopt(const WeightView& host) override { return host; }
-  // A copy in column panels sized for this pool's threads (cpu/panels.h).
+  // A copy in column panels sized for this pool's threads (cpu/panels.h), int8 if so asked.
   WeightView adopt_matrix(const WeightView& host) override;
   // Transposed, in column panels over the vocabulary, so the LM head is a matrix product.
   WeightView adopt_table(const WeightView& host,
@@ -54,6 +55,7 @@ class CpuBackend final : public Backend {
   unsigned char* own(size_t bytes);
 
   ThreadPool pool_;
+  bool int8_matrices_;
   std::vector<std::unique_ptr<unsigned char, FreeDeleter>> matrices_;
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};

@@ -13,4 +13,8 @@ namespace gpt::cpu {
 
 bool use_avx512();
 
+// No AVX-512, but x86-64-v3 (AVX2, FMA, F16C, …: what the generic kernels' v3 clones run on), and
+// not forced generic: the one-row matmul has an AVX2 kernel of its own (cpu/matmul_avx2.h).
+bool use_avx2();
+
 }  // namespace gpt::cpu

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/activation.h"
 #include "cpu/isa.h"
+#include "cpu/matmul_avx2.h"
 #include "cpu/matmul_avx512.h"
+#include "cpu/matmul_finish.h"
 #include "cpu/panels.h"
 #include "cpu/widen.h"
 
@@ -13,35 +14,25 @@ namespace gpt::cpu {
 
 namespace {
 
-constexpr int kStrip = 32;  // columns of W per task: two AVX-512 or four AVX2 registers
+constexpr int kStrip = 32;  // columns of W per micro-kernel: two AVX-512 or four AVX2 registers
 constexpr int kRows = 4;    // rows of `in` per micro-kernel call
+constexpr int64_t kChunkRows = 64;    // rows of a panel widened at a time by matmul_panel
+constexpr int64_t kPanelMaxRows = 32;  // up to this many rows, matmul_panel
 constexpr int kVocabBlock = 64;
 
-// Stores the epilogue of y = acc + b for elements j … j + count − 1 of row `row` (count even
-// for kSwiglu, j too), into out whose rows are epilogue_width(ep, N) wide.
-inline void finish(const float* acc, const float* b, int64_t count, Epilogue ep, float* out, int64_t row, int64_t N,
-                   int64_t j) {
-  if (ep == Epilogue::kSwiglu) {
-    float* dst = out + row * (N / 2) + j / 2;
-    for (int64_t i = 0; i + 1 < count; i += 2) dst[i / 2] = swiglu(acc[i] + b[i], acc[i + 1] + b[i + 1]);
-    return;
-  }
-  float* dst = out + row * N + j;
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = acc[i] + b[i];
-    dst[i] = ep == Epilogue::kResidual ? dst[i] + v : activate(ep, v);
-  }
-}
-
-// acc[r][j] = Σ_k in[r][k] · w[k][j] for R rows and a full strip of kStrip columns.
+// acc[r][j] += Σ_k in[r][k] · w[k][j] over k < kc, for R rows (ldin apart) and a full strip of
+// kStrip columns: each element's chain goes on from where acc left it, k in order, so a sum
+// taken over chunks of k is the sum taken at once, bit for bit.
 template <int R>
-__attribute__((always_inline)) inline void strip_kernel(const float* in, int64_t K, const float* w, int64_t ldw,
-                                                        float (*acc)[kStrip]) {
-  float a[R][kStrip] = {};
-  for (int64_t k = 0; k < K; ++k) {
+__attribute__((always_inline)) inline void strip_kernel(const float* in, int64_t ldin, int64_t kc, const float* w,
+                                                        int64_t ldw, float (*acc)[kStrip]) {
+  float a[R][kStrip];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < kStrip; ++j) a[r][j] = acc[r][j];
+  for (int64_t k = 0; k < kc; ++k) {
     const float* wk = w + k * ldw;
     for (int r = 0; r < R; ++r) {
-      float x = in[r * K + k];
+      float x = in[r * ldin + k];
       for (int j = 0; j < kStrip; ++j) a[r][j] += x * wk[j];
     }
   }
@@ -50,38 +41,79 @@ __attribute__((always_inline)) inline void strip_kernel(const float* in, int64_t
 }
 
 // The same for a narrow last strip of `cols` < kStrip columns.
-inline void tail_kernel(const float* in, int64_t rows, int64_t K, const float* w, int64_t ldw, int cols,
+inline void tail_kernel(const float* in, int64_t rows, int64_t ldin, int64_t kc, const float* w, int64_t ldw, int cols,
                         float (*acc)[kStrip]) {
   for (int64_t r = 0; r < rows; ++r) {
-    float a[kStrip] = {};
-    for (int64_t k = 0; k < K; ++k) {
-      float x = in[r * K + k];
+    float a[kStrip];
+    for (int j = 0; j < cols; ++j) a[j] = acc[r][j];
+    for (int64_t k = 0; k < kc; ++k) {
+      float x = in[r * ldin + k];
       for (int j = 0; j < cols; ++j) a[j] += x * w[k * ldw + j];
     }
     for (int j = 0; j < cols; ++j) acc[r][j] = a[j];
   }
 }
 
+// acc[r][j] += … for `nr` ≤ kRows rows of one strip of `cols` columns.
+__attribute__((always_inline)) inline void accumulate(const float* in, int64_t nr, int64_t ldin, int64_t kc,
+                                                      const float* w, int64_t ldw, int cols, float (*acc)[kStrip]) {
+  if (cols < kStrip) return tail_kernel(in, nr, ldin, kc, w, ldw, cols, acc);
+  switch (nr) {
+    case 4: return strip_kernel<4>(in, ldin, kc, w, ldw, acc);
+    case 3: return strip_kernel<3>(in, ldin, kc, w, ldw, acc);
+    case 2: return strip_kernel<2>(in, ldin, kc, w, ldw, acc);
+    default: return strip_kernel<1>(in, ldin, kc, w, ldw, acc);
+  }
+}
+
+// Many rows: one strip of W (widened whole), every row against it, kRows at a time.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void matmul_strip(
     const float* in, int64_t rows, int64_t K, int64_t N, const float* w, int64_t ldw, int64_t col0, int cols,
-    const WeightView& bias, Epilogue ep, float* out) {
+    const float* scales, const WeightView& bias, Epilogue ep, float* out) {
   float acc[kRows][kStrip];
   float b[kStrip];
   for (int j = 0; j < cols; ++j) b[j] = bias.data ? bias.at(col0 + j) : 0.0f;
   for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
     int64_t nr = std::min<int64_t>(kRows, rows - r0);
-    const float* x = in + r0 * K;
-    if (cols == kStrip) {
-      switch (nr) {
-        case 4: strip_kernel<4>(x, K, w, ldw, acc); break;
-        case 3: strip_kernel<3>(x, K, w, ldw, acc); break;
-        case 2: strip_kernel<2>(x, K, w, ldw, acc); break;
-        default: strip_kernel<1>(x, K, w, ldw, acc); break;
-      }
-    } else {
-      tail_kernel(x, nr, K, w, ldw, cols, acc);
-    }
-    for (int64_t r = 0; r < nr; ++r) finish(acc[r], b, cols, ep, out, r0 + r, N, col0);
+    for (auto& row : acc) std::fill(row, row + kStrip, 0.0f);
+    accumulate(in + r0 * K, nr, K, K, w, ldw, cols, acc);
+    for (int64_t r = 0; r < nr; ++r) finish(acc[r], scales ? scales + col0 : nullptr, b, cols, ep, out, r0 + r, N, col0);
+  }
+}
+
+// Few rows (decode, small batches): the task's block is a whole panel, read in chunks of
+// kChunkRows of its rows, each one contiguous run widened at once, so that the weights stream
+// from memory in order (strips of 32 columns read K short runs a panel's width apart, which the
+// hardware prefetchers follow poorly: 3.5 GB/s of 21 on this AVX2 host, bench/NOTES.md §14). The
+// accumulators of all its columns carry over from chunk to chunk: every element is the same
+// chain as matmul_strip's, so the two paths agree bit for bit.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void matmul_panel(
+    const float* in, int64_t rows, int64_t K, int64_t N, const WeightView& w, const ColumnBlock& panel,
+    const WeightView& bias, Epilogue ep, float* out) {
+  const int64_t width = panel.cols, strips = (width + kStrip - 1) / kStrip;
+  const int64_t groups = (rows + kRows - 1) / kRows;
+  thread_local std::vector<float> widened, sums;
+  widened.resize(size_t(kChunkRows * width));
+  sums.assign(size_t(strips * groups * kRows * kStrip), 0.0f);
+  auto acc = [&](int64_t s, int64_t g) { return reinterpret_cast<float (*)[kStrip]>(sums.data() + (s * groups + g) * kRows * kStrip); };
+  const size_t elem = dtype_size(w.dtype);
+  for (int64_t k0 = 0; k0 < K; k0 += kChunkRows) {
+    const int64_t kc = std::min<int64_t>(kChunkRows, K - k0);
+    // The panel's rows k0 … k0 + kc − 1 lie one after another: one run of kc · width elements.
+    const void* src = static_cast<const unsigned char*>(w.data) + size_t(panel.at + k0 * panel.ld) * elem;
+    widen_block(w.dtype, src, 0, 1, int(kc * width), widened.data());
+    for (int64_t s = 0; s < strips; ++s)
+      for (int64_t g = 0; g < groups; ++g)
+        accumulate(in + g * kRows * K + k0, std::min<int64_t>(kRows, rows - g * kRows), K, kc, widened.data() + s * kStrip,
+                   width, int(std::min<int64_t>(kStrip, width - s * kStrip)), acc(s, g));
+  }
+  float b[kStrip];
+  for (int64_t s = 0; s < strips; ++s) {
+    const int64_t col0 = panel.j0 + s * kStrip;
+    const int cols = int(std::min<int64_t>(kStrip, width - s * kStrip));
+    for (int j = 0; j < cols; ++j) b[j] = bias.data ? bias.at(col0 + j) : 0.0f;
+    for (int64_t r = 0; r < rows; ++r)
+      finish(acc(s, r / kRows)[r % kRows], w.scales ? w.scales + col0 : nullptr, b, cols, ep, out, r, N, col0);
   }
 }
 
@@ -110,7 +142,15 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
             Epilogue epilogue, float* out) {
   if (use_avx512()) return matmul_avx512(pool, in, rows, w, bias, epilogue, out);
+  if (rows == 1 && use_avx2()) return gemv_avx2(pool, in, w, bias, epilogue, out);
   const int64_t K = w.shape[0], N = w.shape[1];
+  if (rows <= kPanelMaxRows) {
+    const std::vector<ColumnBlock> panels = column_blocks(w, w.panel_size());
+    pool.parallel_for(int64_t(panels.size()), [&](int64_t p) {
+      matmul_panel(in, rows, K, N, w, panels[size_t(p)], bias, epilogue, out);
+    });
+    return;
+  }
   const std::vector<ColumnBlock> strips = column_blocks(w, kStrip);
   const bool direct = w.dtype == DType::F32;
   pool.parallel_for(int64_t(strips.size()), [&](int64_t s) {
@@ -129,7 +169,7 @@ void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w
       wf = widened.data();
       ldw = cols;
     }
-    matmul_strip(in, rows, K, N, wf, ldw, b.j0, cols, bias, epilogue, out);
+    matmul_strip(in, rows, K, N, wf, ldw, b.j0, cols, w.scales, bias, epilogue, out);
   });
 }
 
@@ -142,9 +182,9 @@ void matmul_reference(const float* in, int64_t rows, const WeightView& w, const 
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0.0;
       for (int64_t k = 0; k < K; ++k) acc += double(in[m * K + k]) * double(w.at(w.offset(k, n)));
-      sums[size_t(n)] = float(acc);
+      sums[size_t(n)] = float(w.scales ? acc * double(w.scales[n]) : acc);
     }
-    finish(sums.data(), b.data(), N, epilogue, out, m, N, 0);
+    finish(sums.data(), nullptr, b.data(), N, epilogue, out, m, N, 0);
   }
 }
 

@@ -1,10 +1,13 @@
-// out[M, N] = epilogue(in[M, K] · W[K, N] + bias[N]), W in its storage dtype, [in, out] as
+// out[M, N] = epilogue(in[M, K] · W[K, N] + bias[N]), W in its storage dtype (I8: values and
+// column scales, cpu/quantize.h), [in, out] as
 // Hugging Face's Conv1D stores it, row-major or in column panels (cpu/panels.h: the CPU backend
 // packs every matmul weight so). Compute and accumulation are fp32.
 //
 // matmul_reference is the oracle: a plain triple loop accumulating in double.
-// matmul is the fast path: column strips of W widened once, a register-blocked micro-kernel,
-// strips spread over the thread pool. tests/ops.test.ts compares the two on odd shapes.
+// matmul is the fast path: AVX-512 kernels where the CPU has them (cpu/matmul_avx512.h); else, up
+// to 32 rows, a task per column panel widened chunk by chunk in one run, and for more, column
+// strips of W widened once — both a register-blocked micro-kernel, spread over the thread pool.
+// tests/ops.test.ts compares fast and reference on odd shapes.
 #pragma once
 #include <cstdint>
 

@@ -1,10 +1,11 @@
 // AVX-512 matmul and LM head. Same contracts as cpu::matmul / cpu::lm_head (cpu/matmul.h); the
 // weights stay in their dtype, widened to fp32 in registers (F16: vcvtph2ps, BF16: a 16-bit
-// shift), and in their layout: matrices [K, N] in column panels (cpu/panels.h), each block of
+// shift, I8: vpmovsxbd + vcvtdq2ps, each column's sum then times its scale: cpu/quantize.h), and
+// in their layout: matrices [K, N] in column panels (cpu/panels.h), each block of
 // columns a kernel takes lying in one panel, wte [V, C] row-major.
 //
 // Batch invariance: every output element is one fma chain over k = 0 … K − 1 starting from zero,
-// then + bias, then the epilogue — whatever the number of rows, the row's place in the call, or
+// then × its column's scale (I8), then + bias, then the epilogue — whatever the number of rows, the row's place in the call, or
 // the thread count. So a sequence's logits do not depend on what else is in its batch.
 //
 // One row (decode) is a matrix-vector product, bound by memory bandwidth: a task owns a block of
@@ -59,8 +60,14 @@ GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 
     case DType::F32: return load16_masked<DType::F32>(bias.data, j, m);
     case DType::F16: return load16_masked<DType::F16>(bias.data, j, m);
     case DType::BF16: return load16_masked<DType::BF16>(bias.data, j, m);
+    case DType::I8: break;  // biases are never quantized
   }
   return _mm512_setzero_ps();
+}
+
+// acc times the scales of columns j … j + 15 under m: I8 matrices only (scales null otherwise).
+GPT_AVX512_INLINE __m512 scaled(__m512 acc, const float* scales, int64_t j, __mmask16 m) {
+  return scales ? _mm512_mul_ps(acc, _mm512_maskz_loadu_ps(m, scales + j)) : acc;
 }
 
 // silu(g) · u per lane (cpu/activation.h's swiglu): g / (1 + e^(−g)) · u.
@@ -101,8 +108,8 @@ GPT_AVX512_INLINE void finish16(__m512 v, Epilogue ep, float* out, int64_t at, _
 // k = 0 … K − 1 from zero — exactly gemm_tile's chain, so a row's result does not depend on how
 // many rows the call has. `tail` masks the last vector (a narrow last block).
 template <DType D, int NV>
-GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, const ColumnBlock& b, __mmask16 tail,
-                           const WeightView& bias, Epilogue ep, float* out) {
+GPT_AVX512 void gemv_block(const float* x, const void* w, const float* scales, int64_t K, const ColumnBlock& b,
+                           __mmask16 tail, const WeightView& bias, Epilogue ep, float* out) {
   const int64_t j0 = b.j0;
   __m512 acc[NV];
 #pragma GCC unroll 16
@@ -122,30 +129,31 @@ GPT_AVX512 void gemv_block(const float* x, const void* w, int64_t K, const Colum
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
     const __mmask16 m = v + 1 < NV ? __mmask16(0xffff) : tail;
-    finish16(_mm512_add_ps(acc[v], load_bias(bias, j0 + 16 * v, m)), ep, out, j0 + 16 * v, m);
+    finish16(_mm512_add_ps(scaled(acc[v], scales, j0 + 16 * v, m), load_bias(bias, j0 + 16 * v, m)), ep, out,
+             j0 + 16 * v, m);
   }
 }
 
 template <DType D>
-void gemv_block_any(int vectors, const float* x, const void* w, int64_t K, const ColumnBlock& b, __mmask16 tail,
-                    const WeightView& bias, Epilogue ep, float* out) {
+void gemv_block_any(int vectors, const float* x, const void* w, const float* scales, int64_t K, const ColumnBlock& b,
+                    __mmask16 tail, const WeightView& bias, Epilogue ep, float* out) {
   switch (vectors) {
-    case 16: gemv_block<D, 16>(x, w, K, b, tail, bias, ep, out); break;
-    case 15: gemv_block<D, 15>(x, w, K, b, tail, bias, ep, out); break;
-    case 14: gemv_block<D, 14>(x, w, K, b, tail, bias, ep, out); break;
-    case 13: gemv_block<D, 13>(x, w, K, b, tail, bias, ep, out); break;
-    case 12: gemv_block<D, 12>(x, w, K, b, tail, bias, ep, out); break;
-    case 11: gemv_block<D, 11>(x, w, K, b, tail, bias, ep, out); break;
-    case 10: gemv_block<D, 10>(x, w, K, b, tail, bias, ep, out); break;
-    case 9: gemv_block<D, 9>(x, w, K, b, tail, bias, ep, out); break;
-    case 8: gemv_block<D, 8>(x, w, K, b, tail, bias, ep, out); break;
-    case 7: gemv_block<D, 7>(x, w, K, b, tail, bias, ep, out); break;
-    case 6: gemv_block<D, 6>(x, w, K, b, tail, bias, ep, out); break;
-    case 5: gemv_block<D, 5>(x, w, K, b, tail, bias, ep, out); break;
-    case 4: gemv_block<D, 4>(x, w, K, b, tail, bias, ep, out); break;
-    case 3: gemv_block<D, 3>(x, w, K, b, tail, bias, ep, out); break;
-    case 2: gemv_block<D, 2>(x, w, K, b, tail, bias, ep, out); break;
-    default: gemv_block<D, 1>(x, w, K, b, tail, bias, ep, out); break;
+    case 16: gemv_block<D, 16>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 15: gemv_block<D, 15>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 14: gemv_block<D, 14>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 13: gemv_block<D, 13>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 12: gemv_block<D, 12>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 11: gemv_block<D, 11>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 10: gemv_block<D, 10>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 9: gemv_block<D, 9>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 8: gemv_block<D, 8>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 7: gemv_block<D, 7>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 6: gemv_block<D, 6>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 5: gemv_block<D, 5>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 4: gemv_block<D, 4>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 3: gemv_block<D, 3>(x, w, scales, K, b, tail, bias, ep, out); break;
+    case 2: gemv_block<D, 2>(x, w, scales, K, b, tail, bias, ep, out); break;
+    default: gemv_block<D, 1>(x, w, scales, K, b, tail, bias, ep, out); break;
   }
 }
 
@@ -162,9 +170,10 @@ void gemv(ThreadPool& pool, const float* x, const WeightView& w, const WeightVie
     const int vectors = int((b.cols + 15) / 16);
     const __mmask16 tail = tail_mask(b.cols - 16 * (vectors - 1));
     switch (w.dtype) {
-      case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
-      case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
-      case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, K, b, tail, bias, ep, out); break;
+      case DType::F32: gemv_block_any<DType::F32>(vectors, x, w.data, nullptr, K, b, tail, bias, ep, out); break;
+      case DType::F16: gemv_block_any<DType::F16>(vectors, x, w.data, nullptr, K, b, tail, bias, ep, out); break;
+      case DType::BF16: gemv_block_any<DType::BF16>(vectors, x, w.data, nullptr, K, b, tail, bias, ep, out); break;
+      case DType::I8: gemv_block_any<DType::I8>(vectors, x, w.data, w.scales, K, b, tail, bias, ep, out); break;
     }
   });
 }
@@ -186,7 +195,7 @@ constexpr int64_t kDirectAhead = 64;
 // gemv_block and gemm_tile: W's block is widened in registers once per k for all R rows. With
 // kTail the block is the narrow last one: `masks` says which lanes of each vector exist.
 template <DType D, int R, bool kTail>
-GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
+GPT_AVX512 void direct_tile(const float* x, const void* w, const float* scales, int64_t K, const ColumnBlock& b, int64_t N,
                             const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
                             int64_t r0) {
   const int64_t j0 = b.j0;
@@ -221,34 +230,35 @@ GPT_AVX512 void direct_tile(const float* x, const void* w, int64_t K, const Colu
     const __mmask16 m = kTail ? masks[v] : __mmask16(0xffff);
     const __m512 bv = load_bias(bias, j0 + 16 * v, m);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) finish16(_mm512_add_ps(acc[r][v], bv), ep, out, (r0 + r) * N + j0 + 16 * v, m);
+    for (int r = 0; r < R; ++r)
+      finish16(_mm512_add_ps(scaled(acc[r][v], scales, j0 + 16 * v, m), bv), ep, out, (r0 + r) * N + j0 + 16 * v, m);
   }
 }
 
 // direct_tile for n ≤ R rows, from row r0 on.
 template <DType D, bool kTail, int R = kDirectRows>
-void direct_tile_rows(int n, const float* x, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
-                      const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out,
-                      int64_t r0) {
+void direct_tile_rows(int n, const float* x, const void* w, const float* scales, int64_t K, const ColumnBlock& b,
+                      int64_t N, const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep,
+                      float* out, int64_t r0) {
   if constexpr (R == 1) {
-    direct_tile<D, 1, kTail>(x, w, K, b, N, masks, bias, ep, out, r0);
+    direct_tile<D, 1, kTail>(x, w, scales, K, b, N, masks, bias, ep, out, r0);
   } else {
-    if (n == R) return direct_tile<D, R, kTail>(x, w, K, b, N, masks, bias, ep, out, r0);
-    direct_tile_rows<D, kTail, R - 1>(n, x, w, K, b, N, masks, bias, ep, out, r0);
+    if (n == R) return direct_tile<D, R, kTail>(x, w, scales, K, b, N, masks, bias, ep, out, r0);
+    direct_tile_rows<D, kTail, R - 1>(n, x, w, scales, K, b, N, masks, bias, ep, out, r0);
   }
 }
 
 template <DType D, bool kTail>
-void direct_rows(const float* x, int64_t rows, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
-                 const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
+void direct_rows(const float* x, int64_t rows, const void* w, const float* scales, int64_t K, const ColumnBlock& b,
+                 int64_t N, const __mmask16 (&masks)[kDirectVectors], const WeightView& bias, Epilogue ep, float* out) {
   for (int64_t r0 = 0; r0 < rows; r0 += kDirectRows)
-    direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, K, b, N, masks, bias,
-                               ep, out, r0);
+    direct_tile_rows<D, kTail>(int(std::min<int64_t>(kDirectRows, rows - r0)), x + r0 * K, w, scales, K, b, N, masks,
+                               bias, ep, out, r0);
 }
 
 template <DType D>
-void direct_block(const float* x, int64_t rows, const void* w, int64_t K, const ColumnBlock& b, int64_t N,
-                  const WeightView& bias, Epilogue ep, float* out) {
+void direct_block(const float* x, int64_t rows, const void* w, const float* scales, int64_t K, const ColumnBlock& b,
+                  int64_t N, const WeightView& bias, Epilogue ep, float* out) {
   __mmask16 masks[kDirectVectors];
   bool tail = false;
   for (int v = 0; v < kDirectVectors; ++v) {
@@ -256,9 +266,9 @@ void direct_block(const float* x, int64_t rows, const void* w, int64_t K, const 
     tail = tail || masks[v] != 0xffff;
   }
   if (tail)
-    direct_rows<D, true>(x, rows, w, K, b, N, masks, bias, ep, out);
+    direct_rows<D, true>(x, rows, w, scales, K, b, N, masks, bias, ep, out);
   else
-    direct_rows<D, false>(x, rows, w, K, b, N, masks, bias, ep, out);
+    direct_rows<D, false>(x, rows, w, scales, K, b, N, masks, bias, ep, out);
 }
 
 void direct(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias, Epilogue ep,
@@ -268,9 +278,10 @@ void direct(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w
   pool.parallel_for(int64_t(blocks.size()), [&](int64_t i) {
     const ColumnBlock& b = blocks[size_t(i)];
     switch (w.dtype) {
-      case DType::F32: direct_block<DType::F32>(in, rows, w.data, K, b, N, bias, ep, out); break;
-      case DType::F16: direct_block<DType::F16>(in, rows, w.data, K, b, N, bias, ep, out); break;
-      case DType::BF16: direct_block<DType::BF16>(in, rows, w.data, K, b, N, bias, ep, out); break;
+      case DType::F32: direct_block<DType::F32>(in, rows, w.data, nullptr, K, b, N, bias, ep, out); break;
+      case DType::F16: direct_block<DType::F16>(in, rows, w.data, nullptr, K, b, N, bias, ep, out); break;
+      case DType::BF16: direct_block<DType::BF16>(in, rows, w.data, nullptr, K, b, N, bias, ep, out); break;
+      case DType::I8: direct_block<DType::I8>(in, rows, w.data, w.scales, K, b, N, bias, ep, out); break;
     }
   });
 }
@@ -293,8 +304,8 @@ GPT_AVX512 void pack_strip(const void* w, int64_t K, const ColumnBlock& b, float
 // The MR rows × cols elements from offset `at` of the full-width result (rows N apart) =
 // epilogue(a[MR, K] · b[K, 32] + bias), b packed by pack_strip.
 template <int MR>
-GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const __m512 (&bias)[2], int cols,
-                          Epilogue ep, float* out, int64_t at, int64_t N) {
+GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const float* scales, int64_t col0,
+                          const __m512 (&bias)[2], int cols, Epilogue ep, float* out, int64_t at, int64_t N) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -310,31 +321,32 @@ GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const __m51
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    finish16(_mm512_add_ps(c0[r], bias[0]), ep, out, at + r * N, m0);
-    if (m1) finish16(_mm512_add_ps(c1[r], bias[1]), ep, out, at + r * N + 16, m1);
+    finish16(_mm512_add_ps(scaled(c0[r], scales, col0, m0), bias[0]), ep, out, at + r * N, m0);
+    if (m1) finish16(_mm512_add_ps(scaled(c1[r], scales, col0 + 16, m1), bias[1]), ep, out, at + r * N + 16, m1);
   }
 }
 
-GPT_AVX512 void gemm_rows(const float* a, int64_t rows, int64_t K, const float* packed, const WeightView& bias,
-                          int64_t col0, int cols, Epilogue ep, float* out, int64_t row0, int64_t N) {
+GPT_AVX512 void gemm_rows(const float* a, int64_t rows, int64_t K, const float* packed, const float* scales,
+                          const WeightView& bias, int64_t col0, int cols, Epilogue ep, float* out, int64_t row0,
+                          int64_t N) {
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
   const __m512 bv[2] = {load_bias(bias, col0, m0), m1 ? load_bias(bias, col0 + 16, m1) : _mm512_setzero_ps()};
   for (int64_t r0 = 0; r0 < rows; r0 += kMr) {
     const float* x = a + r0 * K;
     const int64_t at = (row0 + r0) * N + col0;
     switch (std::min<int64_t>(kMr, rows - r0)) {
-      case 12: gemm_tile<12>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 11: gemm_tile<11>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 10: gemm_tile<10>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 9: gemm_tile<9>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 8: gemm_tile<8>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 7: gemm_tile<7>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 6: gemm_tile<6>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 5: gemm_tile<5>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 4: gemm_tile<4>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 3: gemm_tile<3>(x, K, packed, bv, cols, ep, out, at, N); break;
-      case 2: gemm_tile<2>(x, K, packed, bv, cols, ep, out, at, N); break;
-      default: gemm_tile<1>(x, K, packed, bv, cols, ep, out, at, N); break;
+      case 12: gemm_tile<12>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 11: gemm_tile<11>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 10: gemm_tile<10>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 9: gemm_tile<9>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 8: gemm_tile<8>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 7: gemm_tile<7>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 6: gemm_tile<6>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 5: gemm_tile<5>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 4: gemm_tile<4>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 3: gemm_tile<3>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      case 2: gemm_tile<2>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
+      default: gemm_tile<1>(x, K, packed, scales, col0, bv, cols, ep, out, at, N); break;
     }
   }
 }
@@ -364,11 +376,13 @@ void gemm(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, 
         case DType::F32: pack_strip<DType::F32>(w.data, K, b, packed.data()); break;
         case DType::F16: pack_strip<DType::F16>(w.data, K, b, packed.data()); break;
         case DType::BF16: pack_strip<DType::BF16>(w.data, K, b, packed.data()); break;
+        case DType::I8: pack_strip<DType::I8>(w.data, K, b, packed.data()); break;
       }
       packed_call = call;
       packed_strip = s;
     }
-    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), bias, col0, cols, ep, out, r0, N);
+    gemm_rows(in + r0 * K, std::min(kRowChunk, rows - r0), K, packed.data(), w.scales, bias, col0, cols, ep, out, r0,
+              N);
   });
 }
 
@@ -526,6 +540,7 @@ void lm_head_avx512(ThreadPool& pool, const float* in, int64_t rows, const Weigh
         one ? lm_head_block<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits)
             : lm_head_rows<DType::BF16>(in, rows, C, V, wte.data, v0, nv, logits);
         break;
+      case DType::I8: break;  // row-major token tables are never quantized (cpu/quantize.h)
     }
   });
 }

@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "cpu/isa.h"
+
 namespace gpt::cpu {
 
 int64_t panel_columns(int64_t n, int threads) {
-  constexpr int64_t kMaxPanel = 256;
+  const int64_t kMaxPanel = use_avx512() ? 256 : 64;
   const int64_t t = threads > 0 ? threads : 1;
   const int64_t rounds = (n + t * kMaxPanel - 1) / (t * kMaxPanel);
   const int64_t panels = rounds * t;

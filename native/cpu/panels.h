@@ -13,8 +13,8 @@
 
 namespace gpt::cpu {
 
-// Columns per panel for a matrix of N columns run on `threads` threads: at most 256 (16 vectors
-// of accumulators in the one-row kernel), a multiple of 16, and as many panels as a whole number
+// Columns per panel for a matrix of N columns run on `threads` threads: at most what the one-row
+// kernel holds in registers (AVX-512: 256, 16 zmm; otherwise 64, 8 ymm), a multiple of 16, and as many panels as a whole number
 // of rounds of the threads needs, so the one-row kernel's tasks (one per panel) balance.
 int64_t panel_columns(int64_t n, int threads);
 

@@ -25,6 +25,10 @@ template <DType D>
 GPT_AVX512_INLINE __m512 load16(const void* base, int64_t i) {
   if constexpr (D == DType::F32) {
     return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (D == DType::I8) {
+    // The integer value, exactly: int8 → int32 → fp32 (the column's scale comes after the sum).
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(base) + i));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
   } else {
     __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
     if constexpr (D == DType::F16) return _mm512_cvtph_ps(h);
@@ -37,6 +41,8 @@ template <DType D>
 GPT_AVX512_INLINE __m512 load16_masked(const void* base, int64_t i, __mmask16 m) {
   if constexpr (D == DType::F32) {
     return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + i);
+  } else if constexpr (D == DType::I8) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, static_cast<const int8_t*>(base) + i)));
   } else {
     __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + i);
     if constexpr (D == DType::F16) return _mm512_cvtph_ps(h);

@@ -39,6 +39,27 @@ __attribute__((target("avx512f"))) void widen_f16_avx512(const uint16_t* src, fl
 }
 #pragma GCC diagnostic pop
 
+void widen_i8_scalar(const int8_t* src, float* dst, int n) {
+  for (int i = 0; i < n; ++i) dst[i] = float(src[i]);
+}
+
+__attribute__((target("avx2"))) void widen_i8_avx2(const int8_t* src, float* dst, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i)))));
+  for (; i < n; ++i) dst[i] = float(src[i]);
+}
+
+using I8Fn = void (*)(const int8_t*, float*, int);
+
+I8Fn i8_choice() {
+  static const I8Fn fn = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? widen_i8_avx2 : widen_i8_scalar;
+  }();
+  return fn;
+}
+
 using WidenFn = void (*)(const uint16_t*, float*, int);
 
 struct F16Choice {
@@ -72,6 +93,9 @@ void widen_block(DType dtype, const void* src, int64_t ld, int rows, int cols, f
         break;
       case DType::BF16:
         widen_bf16(static_cast<const uint16_t*>(src) + r * ld, out, cols);
+        break;
+      case DType::I8:
+        i8_choice()(static_cast<const int8_t*>(src) + r * ld, out, cols);
         break;
     }
   }

@@ -8,7 +8,8 @@
 
 namespace gpt::cpu {
 
-// dst[r * cols + c] = float(src[r * ld + c]) for r < rows, c < cols; `src` in `dtype` elements.
+// dst[r * cols + c] = float(src[r * ld + c]) for r < rows, c < cols; `src` in `dtype` elements
+// (I8: the integer values, without their scales).
 void widen_block(DType dtype, const void* src, int64_t ld, int rows, int cols, float* dst);
 
 // The instruction sets this process uses, for diagnostics ("avx512f", "avx2", "fma", "f16c").

@@ -266,6 +266,7 @@ void launch(const Dims& g, const float* qkv, const DeviceLayout& layout, const D
     case DType::F32: launch<DPL, float>(g, qkv, layout, pool, out, workspace, stream); break;
     case DType::F16: launch<DPL, __half>(g, qkv, layout, pool, out, workspace, stream); break;
     case DType::BF16: launch<DPL, __nv_bfloat16>(g, qkv, layout, pool, out, workspace, stream); break;
+    case DType::I8: throw std::runtime_error("the KV pool is never int8");
   }
 }
 
@@ -295,6 +296,7 @@ void kv_append(const AttentionShape& s, const float* qkv, const DeviceLayout& la
       kv_append_rows<<<grid, threads, 0, stream>>>(g, qkv, layout, static_cast<__nv_bfloat16*>(pool.k),
                                                    static_cast<__nv_bfloat16*>(pool.v));
       break;
+    case DType::I8: throw std::runtime_error("the KV pool is never int8");
   }
   CUDA_CHECK_LAUNCH("kv_append_rows");
 }

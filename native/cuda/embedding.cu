@@ -19,6 +19,7 @@ __device__ __forceinline__ float load_as_f32(const void* p, DType dtype, int64_t
     case DType::F32: return static_cast<const float*>(p)[i];
     case DType::F16: return to_f32(static_cast<const __half*>(p)[i]);
     case DType::BF16: return to_f32(static_cast<const __nv_bfloat16*>(p)[i]);
+    case DType::I8: break;  // token tables are never quantized
   }
   return 0.0f;
 }

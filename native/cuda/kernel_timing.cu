@@ -85,6 +85,7 @@ DeviceBuffer random_buffer(size_t bytes, DType dtype, uint64_t seed, float scale
     case DType::F32: fill_random_kernel<<<blocks, kThreads>>>(buf.get<float>(), n, seed, scale); break;
     case DType::F16: fill_random_kernel<<<blocks, kThreads>>>(buf.get<__half>(), n, seed, scale); break;
     case DType::BF16: fill_random_kernel<<<blocks, kThreads>>>(buf.get<__nv_bfloat16>(), n, seed, scale); break;
+    case DType::I8: throw std::runtime_error("int8 weights are not supported on CUDA yet");
   }
   CUDA_CHECK_LAUNCH("fill_random_kernel");
   return buf;

@@ -379,6 +379,7 @@ void by_dtype(DType dtype, Args&&... args) {
     case DType::F32: Launch<float>::run(args...); break;
     case DType::F16: Launch<__half>::run(args...); break;
     case DType::BF16: Launch<__nv_bfloat16>::run(args...); break;
+    case DType::I8: throw std::runtime_error("int8 weights are not supported on CUDA yet");
   }
 }
 

@@ -20,7 +20,8 @@ namespace gpt::napi {
 namespace {
 
 std::unique_ptr<Backend> make_backend(const ModelSpec& spec) {
-  if (spec.cuda_device < 0) return std::make_unique<cpu::CpuBackend>(spec.threads);
+  if (spec.cuda_device < 0) return std::make_unique<cpu::CpuBackend>(spec.threads, spec.int8_matrices);
+  if (spec.int8_matrices) throw std::runtime_error("int8 weights are not supported on CUDA yet");
 #if GPT_CUDA_ENABLED
   return cuda::make_cuda_backend(spec.cuda_device);
 #else

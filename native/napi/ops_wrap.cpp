@@ -12,6 +12,7 @@
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
 #include "cpu/panels.h"
+#include "cpu/quantize.h"
 #include "cpu/rotary.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
@@ -21,14 +22,18 @@ namespace gpt::napi {
 
 namespace {
 
-// A weight given as a typed array of its storage bits: Float32Array for F32, Uint16Array for F16 / BF16.
+// A weight given as a typed array of its storage bits: Float32Array for F32, Uint16Array for F16 /
+// BF16, Int8Array for I8 (its values; the scales come separately).
 WeightView weight_arg(Napi::Env env, const Napi::Value& data, const std::string& dtype_name,
                       std::vector<int64_t> shape) {
   WeightView w;
-  if (!parse_dtype(dtype_name, &w.dtype)) throw Napi::TypeError::New(env, "unknown dtype " + dtype_name);
+  if (dtype_name == "I8") w.dtype = DType::I8;
+  else if (!parse_dtype(dtype_name, &w.dtype)) throw Napi::TypeError::New(env, "unknown dtype " + dtype_name);
   if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "weight must be a typed array");
   Napi::TypedArray arr = data.As<Napi::TypedArray>();
-  napi_typedarray_type want = w.dtype == DType::F32 ? napi_float32_array : napi_uint16_array;
+  napi_typedarray_type want = w.dtype == DType::F32 ? napi_float32_array
+                              : w.dtype == DType::I8 ? napi_int8_array
+                                                     : napi_uint16_array;
   if (arr.TypedArrayType() != want) throw Napi::TypeError::New(env, "weight array type does not match " + dtype_name);
   w.shape = std::move(shape);
   if (int64_t(arr.ElementLength()) != w.numel()) throw Napi::RangeError::New(env, "weight length disagrees with its shape");
@@ -58,7 +63,8 @@ bool fast_impl(Napi::Env env, const Napi::Object& a) {
   return impl == "fast";
 }
 
-// matmul({impl, input, rows, weight, dtype, k, n, bias, epilogue, out, threads}): writes `out`.
+// matmul({impl, input, rows, weight, dtype, k, n, bias, epilogue, out, threads}, and with dtype
+// I8 `scales`, a Float32Array of n): writes `out`.
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
@@ -66,6 +72,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
                 N = int64_t(number_field(a, "n"));
   const std::string dtype = string_field(a, "dtype");
   WeightView w = weight_arg(env, a.Get("weight"), dtype, {K, N});
+  if (w.dtype == DType::I8) w.scales = f32_arg(env, a, "scales", size_t(N)).Data();
   WeightView bias;
   bias.dtype = DType::F32;
   bias.shape = {N};
@@ -88,6 +95,29 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     cpu::matmul_reference(in, rows, w, bias, ep, out);
   }
   return env.Undefined();
+}
+
+// quantizeInt8({weight, dtype, k, n}): {values: Int8Array [k, n] row-major, scales: Float32Array [n]},
+// as the CPU backend quantizes a matmul weight at load (cpu/quantize.h), in one panel.
+Napi::Value QuantizeInt8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object a = info[0].As<Napi::Object>();
+  const int64_t K = int64_t(number_field(a, "k")), N = int64_t(number_field(a, "n"));
+  const std::string dtype = string_field(a, "dtype");
+  if (dtype == "I8") throw Napi::TypeError::New(env, "the weight to quantize must be F32, F16 or BF16");
+  WeightView w = weight_arg(env, a.Get("weight"), dtype, {K, N});
+  Napi::Float32Array scales = Napi::Float32Array::New(env, size_t(N));
+  Napi::Int8Array values = Napi::Int8Array::New(env, size_t(K * N));
+  try {
+    cpu::int8_column_scales(w, scales.Data());
+  } catch (const std::exception& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+  cpu::int8_pack_panels(w, N, scales.Data(), values.Data());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("values", values);
+  result.Set("scales", scales);
+  return result;
 }
 
 // lmHead({impl, input, rows, weight, dtype, vocab, c, out, threads}): writes `out`.
@@ -243,6 +273,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
 Napi::Object CreateOps(Napi::Env env) {
   Napi::Object ops = Napi::Object::New(env);
   ops.Set("matmul", Napi::Function::New<Matmul>(env, "matmul"));
+  ops.Set("quantizeInt8", Napi::Function::New<QuantizeInt8>(env, "quantizeInt8"));
   ops.Set("lmHead", Napi::Function::New<LmHead>(env, "lmHead"));
   ops.Set("attention", Napi::Function::New<Attention>(env, "attention"));
   ops.Set("activation", Napi::Function::New<Activation>(env, "activation"));

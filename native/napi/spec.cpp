@@ -152,6 +152,11 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
 
   Napi::Value convert = spec.Get("convertTo");
   if (!convert.IsNull() && !convert.IsUndefined()) out.convert_to = dtype_field(spec, "convertTo");
+  Napi::Value quantize = spec.Get("quantize");
+  if (!quantize.IsNull() && !quantize.IsUndefined()) {
+    if (string_field(spec, "quantize") != "int8") throw Napi::TypeError::New(spec.Env(), "quantize must be \"int8\" or absent");
+    out.int8_matrices = true;
+  }
   Napi::Value mmap = spec.Get("mmap");
   if (!mmap.IsUndefined()) out.map_files = bool_field(spec, "mmap");
   Napi::Value seed = spec.Get("randomSeed");

@@ -16,6 +16,8 @@ struct ModelSpec {
   std::vector<std::string> files;
   std::vector<TensorSpec> tensors;
   std::optional<DType> convert_to;
+  // Matmul weights quantized to int8 at load (the CPU backend only; the "int8" dtype option).
+  bool int8_matrices = false;
   // false: the weights are read into memory, not mapped (the mmap load option).
   bool map_files = true;
   // Set: fill the tensors with random values instead of reading `files`.
