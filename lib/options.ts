@@ -16,10 +16,10 @@ export interface LoadOptions {
   device?: Device;
   /**
    * Store weights in this dtype; by default each tensor keeps the dtype it has on disk. "int8"
-   * (the CPU only; device "auto" then stays on the CPU): every matmul weight is quantized at load,
-   * symmetrically per output column (a scale of max |w| / 127), and decode reads one byte per
-   * weight; embeddings, norms and biases keep their stored dtype. Not exact: see the README's
-   * int8 section for its accuracy.
+   * (the CPU only; device "auto" then stays on the CPU): every matmul weight and the LM head are
+   * quantized at load, symmetrically per output column (a scale of max |w| / 127), and decode
+   * reads one byte per weight; the embedding, norms and biases keep their stored dtype. Not
+   * exact: see the README's int8 section for its accuracy.
    */
   dtype?: WeightDtype;
   /** CPU threads; default: the machine's cores. */

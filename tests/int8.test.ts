@@ -67,14 +67,30 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
       expect(sameTop(got, want, vocab), `${name}: positions whose likeliest token agrees`).toBeGreaterThanOrEqual(18);
     });
 
-  it("weightBytes counts a byte per matrix parameter and a scale per column; the rest as stored", async () => {
+  it("weightBytes: a byte per matrix weight and a scale per column; the tied table as stored, beside its int8 copy for the head", async () => {
     using exact = await Gpt.load(fixtureDir("tiny-f32"), { device: "cpu", dtype: "float32" });
     using int8 = await Gpt.load(fixtureDir("tiny-f32"), { device: "cpu", dtype: "int8" });
     const c = exact.config;
     // GPT-2's four matrices per layer: [C, 3C], [C, C], [C, 4C], [4C, C].
     const columns = c.nLayer * (3 * c.nEmbd + c.nEmbd + 4 * c.nEmbd + c.nEmbd);
     const parameters = c.nLayer * 12 * c.nEmbd * c.nEmbd;
-    expect(exact.weightBytes - int8.weightBytes).toBe(parameters * 4 - (parameters + columns * 4));
+    const head = c.vocabSize * c.nEmbd + c.vocabSize * 4;
+    expect(exact.weightBytes - int8.weightBytes).toBe(parameters * 4 - (parameters + columns * 4) - head);
+  });
+
+  it("an untied head is quantized and its stored table let go; a tied one's embedding reads the stored rows", async () => {
+    // llama-hd80-bf16's config has tie_word_embeddings false: its head table [V, C] counts one byte
+    // per weight, its embedding stays bf16 and is read in place.
+    using exact = await Gpt.load(fixtureDir("llama-hd80-bf16"), { device: "cpu" });
+    using int8 = await Gpt.load(fixtureDir("llama-hd80-bf16"), { device: "cpu", dtype: "int8" });
+    const rng = new Prng(SEED ^ 0x4ead);
+    const ids = Array.from({ length: 12 }, () => rng.int(exact.config.vocabSize));
+    const e = errors(await int8.logits(ids), await exact.logits(ids));
+    expect(e.l2).toBeGreaterThan(1e-3);
+    expect(e.l2).toBeLessThan(0.06);
+    // At least the head's saving: bf16 → a byte and a scale per token (the matrices save more).
+    const { vocabSize, nEmbd } = exact.config;
+    expect(exact.weightBytes - int8.weightBytes).toBeGreaterThan(vocabSize * nEmbd - 4 * vocabSize);
   });
 
   it("every sequence is bit-identical batched and alone, at 1 and 2 threads", async () => {

@@ -63,9 +63,10 @@ describe.skipIf(process.platform !== "linux")("memory while loading (Linux /proc
 
   it("quantizing to int8 replaces each matrix as it goes: peak growth ≤ 1.3 × checkpoint, the weights smaller", () => {
     const r = peakGrowth(dir, "int8");
-    // The 103 MB F32 embedding stays as stored; the 12.6 M matrix parameters become a byte each.
-    expect(r.weightBytes).toBeLessThan(0.8 * size);
-    expect(r.weightBytes).toBeGreaterThan(0.7 * size);
+    // The 103 MB F32 embedding stays as stored (the embedding reads it), beside a 26 MB int8 copy
+    // for the head; the 12.6 M matrix parameters become a byte each.
+    expect(r.weightBytes).toBeLessThan(1.0 * size);
+    expect(r.weightBytes).toBeGreaterThan(0.85 * size);
     expect(r.grownBytes).toBeLessThanOrEqual(1.3 * size);
   });
 });

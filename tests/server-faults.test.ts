@@ -137,7 +137,7 @@ describe("the server under faults", () => {
       }
     };
     // Bytes drawn mostly from UTF-8's lead and continuation ranges, so that many are valid.
-    const pool = [0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+    const pool = [0x20, 0x41, 0x61, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
     let validSeen = 0;
     for (let i = 0; i < 5000; i++) {
       const bytes = Buffer.from(Array.from({ length: 1 + (rng.nextUint32() % 8) }, () => pool[rng.nextUint32() % pool.length]!));
@@ -147,7 +147,7 @@ describe("the server under faults", () => {
       for (let k = at + 1; k <= bytes.length; k++) expect(valid(bytes.subarray(0, k)), `${bytes.toString("hex")} [0, ${k})`).toBe(false);
       if (at === bytes.length) validSeen++;
     }
-    expect(validSeen).toBeGreaterThan(100);
+    expect(validSeen, "some of the byte strings are valid UTF-8").toBeGreaterThan(50);
   });
 });
 

@@ -103,12 +103,14 @@ class Backend {
   // The same for a matmul's weight [K, N]; a backend may keep it in a layout of its own (the CPU's
   // column panels: cpu/panels.h), a copy, after which the host's bytes are not read again.
   virtual WeightView adopt_matrix(const WeightView& host) { return adopt(host); }
-  // The same for a token table [V, C] that embed() and lm_head() read (the CPU keeps it
-  // transposed in panels: WeightView::transposed). A backend that copies it calls
-  // done_with(first, count) as it finishes reading rows of the host's, which can then go: the
-  // table is the largest weight, and two whole copies of it would be.
-  virtual WeightView adopt_table(const WeightView& host,
+  // The same for a token table [V, C] that lm_head() reads, and with `looked_up` embed() too (a
+  // tied table; the CPU keeps it transposed in panels: WeightView::transposed). A backend that
+  // copies it calls done_with(first, count) as it finishes reading rows of the host's, which can
+  // then go: the table is the largest weight, and two whole copies of it would be. One that keeps
+  // reading the host's rows (WeightView::rows) does not, and the host's bytes stay.
+  virtual WeightView adopt_table(const WeightView& host, bool looked_up,
                                  const std::function<void(int64_t first, int64_t count)>& done_with) {
+    (void)looked_up;
     (void)done_with;
     return adopt(host);
   }

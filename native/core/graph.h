@@ -26,6 +26,8 @@ class WeightBinder {
   void norm(WeightView& gamma, WeightView& beta, const std::string& name, int64_t width);
   // A token table [vocab, C] that embed() and lm_head() read (adopted as one: Backend::adopt_table).
   void table(WeightView& field, const std::string& name, const std::vector<int64_t>& shape);
+  // An untied head's table [vocab, C]: lm_head() alone reads it.
+  void head(WeightView& field, const std::string& name, const std::vector<int64_t>& shape);
   // A matmul's `name`.weight [in, out] (adopted as a matrix: Backend::adopt_matrix) and
   // `name`.bias [out].
   void linear(WeightView& w, WeightView& bias, const std::string& name, int64_t in, int64_t out);
@@ -35,7 +37,7 @@ class WeightBinder {
   DType first_dtype() const;
 
  private:
-  enum class Kind { kPlain, kMatrix, kTable };
+  enum class Kind { kPlain, kMatrix, kTable, kHead };
   struct Pending {
     WeightView* field;
     const WeightView* host;

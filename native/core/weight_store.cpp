@@ -266,6 +266,14 @@ void WeightStore::release(const WeightView& view) {
       return file->release(size_t(p - file->data()), bytes);
 }
 
+void WeightStore::evict(const WeightView& view) const {
+  const auto* p = static_cast<const unsigned char*>(view.data);
+  const size_t bytes = view.bytes();
+  for (const auto& file : files_)
+    if (file->mapped() && file->data() && p >= file->data() && p + bytes <= file->data() + file->size())
+      return file->release(size_t(p - file->data()), bytes);
+}
+
 void WeightStore::release_part(const WeightView& view, size_t offset, size_t bytes) {
   const auto* p = static_cast<const unsigned char*>(view.data) + offset;
   for (const auto& file : files_)

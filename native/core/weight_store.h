@@ -63,6 +63,12 @@ class WeightStore {
   // `view` was released for a backend's `copy` of it (another layout; int8 is smaller): the
   // weights' bytes count the copy from now on.
   void replaced(const WeightView& view, const WeightView& copy) { resident_bytes_ += copy.bytes() - view.bytes(); }
+  // A backend's `copy` of a tensor whose stored bytes it reads too: both count.
+  void kept_beside(const WeightView& copy) { resident_bytes_ += copy.bytes(); }
+  // Drops the memory-mapped pages behind `view` (one of get()'s) that reading it brought in; they
+  // come back from the file when read again (a table whose rows are looked up a few at a time).
+  // An owned copy is left as it is.
+  void evict(const WeightView& view) const;
   // The weights' bytes: as stored, and as the backend keeps those it copied.
   size_t resident_bytes() const { return resident_bytes_; }
 

@@ -24,8 +24,12 @@ struct WeightView {
   // embedding reads a token's column. matrix() views it as that [C, V] matrix.
   bool transposed = false;
   // I8 matrices only: one fp32 scale per column n (in column order, whatever the panels), the
-  // matrix's element (k, n) being value · scales[n].
+  // matrix's element (k, n) being value · scales[n]; for a transposed table, one per token.
   const float* scales = nullptr;
+  // A tied token table kept in I8 for the LM head: the stored rows ([V, C] row-major, in
+  // rows_dtype), which the embedding reads exactly. Null otherwise.
+  const void* rows = nullptr;
+  DType rows_dtype = DType::F32;
 
   WeightView matrix() const {
     WeightView m = *this;
@@ -47,8 +51,11 @@ struct WeightView {
     for (int64_t d : shape) n *= d;
     return n;
   }
-  // The bytes it holds, its scales included.
-  size_t bytes() const { return size_t(numel()) * dtype_size(dtype) + (scales ? size_t(shape[1]) * sizeof(float) : 0); }
+  // The bytes it holds, its scales included (not the stored rows it may also read).
+  size_t bytes() const {
+    const size_t columns = size_t(transposed ? shape[0] : shape[1]);
+    return size_t(numel()) * dtype_size(dtype) + (scales ? columns * sizeof(float) : 0);
+  }
   // Element i widened to fp32; for the scalar paths (reference ops, LayerNorm parameters). An I8
   // element is its integer value, without its column's scale.
   float at(int64_t i) const {

@@ -30,29 +30,50 @@ WeightView CpuBackend::adopt_matrix(const WeightView& host) {
   if (host.shape.size() != 2 || host.panel != 0) return host;
   WeightView packed = host;
   packed.panel = panel_columns(host.shape[1], pool_.size());
-  if (int8_matrices_) {
-    auto* scales = reinterpret_cast<float*>(own(size_t(host.shape[1]) * sizeof(float)));
-    int8_column_scales(host, scales);
-    auto* values = reinterpret_cast<int8_t*>(own(size_t(host.numel())));
-    int8_pack_panels(host, packed.panel, scales, values);
-    packed.dtype = DType::I8;
-    packed.data = values;
-    packed.scales = scales;
-    return packed;
-  }
+  if (int8_matrices_)
+    return own_int8(packed, host.shape[1], [&](float* scales, int8_t* values) {
+      int8_column_scales(host, scales);
+      int8_pack_panels(host, packed.panel, scales, values);
+    });
   packed.data = own(size_t(host.numel()) * dtype_size(host.dtype));
   pack_panels(host, packed.panel, const_cast<void*>(packed.data));
   return packed;
 }
 
-WeightView CpuBackend::adopt_table(const WeightView& host,
+WeightView CpuBackend::adopt_table(const WeightView& host, bool looked_up,
                                    const std::function<void(int64_t first, int64_t count)>& done_with) {
   if (host.shape.size() != 2 || host.panel != 0 || host.transposed) return host;
   WeightView packed = host;
   packed.transposed = true;
   packed.panel = panel_columns(host.shape[0], pool_.size());
+  if (int8_matrices_) {
+    // The head reads one byte per weight; the embedding of a tied table reads the stored rows,
+    // exactly ("embeddings stay as they are"), so they stay: a byte per weight more in memory.
+    packed = own_int8(packed, host.shape[0], [&](float* scales, int8_t* values) {
+      int8_token_scales(host, scales);
+      int8_pack_transposed_panels(host, packed.panel, scales, values);
+    });
+    if (looked_up) {
+      packed.rows = host.data;
+      packed.rows_dtype = host.dtype;
+    } else {
+      done_with(0, host.shape[0]);
+    }
+    return packed;
+  }
   packed.data = own(size_t(host.numel()) * dtype_size(host.dtype));
   pack_transposed_panels(host, packed.panel, const_cast<void*>(packed.data), done_with);
+  return packed;
+}
+
+WeightView CpuBackend::own_int8(WeightView packed, int64_t scale_count,
+                                const std::function<void(float* scales, int8_t* values)>& fill) {
+  auto* scales = reinterpret_cast<float*>(own(size_t(scale_count) * sizeof(float)));
+  auto* values = reinterpret_cast<int8_t*>(own(size_t(packed.numel())));
+  fill(scales, values);
+  packed.dtype = DType::I8;
+  packed.data = values;
+  packed.scales = scales;
   return packed;
 }
 
@@ -70,7 +91,12 @@ void CpuBackend::allocate_kv_pool(const KvPoolDims& dims) {
 
 void CpuBackend::embed(const int32_t* tokens, int64_t rows, const WeightView& wte, const WeightView& wpe,
                        float* out) {
-  cpu::embed(tokens, layout_.positions, rows, wte, wpe, out);
+  if (!wte.rows) return cpu::embed(tokens, layout_.positions, rows, wte, wpe, out);
+  WeightView stored;  // an int8 table's exact rows (adopt_table)
+  stored.data = wte.rows;
+  stored.dtype = wte.rows_dtype;
+  stored.shape = wte.shape;
+  cpu::embed(tokens, layout_.positions, rows, stored, wpe, out);
 }
 
 void CpuBackend::layernorm(const float* x, int64_t rows, const WeightView& gamma, const WeightView& beta, float eps,

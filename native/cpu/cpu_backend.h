@@ -22,8 +22,9 @@ class CpuBackend final : public Backend {
   WeightView adopt(const WeightView& host) override { return host; }
   // A copy in column panels sized for this pool's threads (cpu/panels.h), int8 if so asked.
   WeightView adopt_matrix(const WeightView& host) override;
-  // Transposed, in column panels over the vocabulary, so the LM head is a matrix product.
-  WeightView adopt_table(const WeightView& host,
+  // Transposed, in column panels over the vocabulary, so the LM head is a matrix product; int8 if
+  // so asked, the embedding of a tied table then reading the host's rows (WeightView::rows).
+  WeightView adopt_table(const WeightView& host, bool looked_up,
                          const std::function<void(int64_t first, int64_t count)>& done_with) override;
   float* buffer(Slot slot, size_t floats) override;
   void allocate_kv_pool(const KvPoolDims& dims) override;
@@ -53,6 +54,9 @@ class CpuBackend final : public Backend {
 
   // A page-aligned buffer of `bytes` that the backend owns (adopt_matrix's and adopt_table's copies).
   unsigned char* own(size_t bytes);
+  // `packed` (its layout set) as I8: owned values and `scale_count` scales, which `fill` writes.
+  WeightView own_int8(WeightView packed, int64_t scale_count,
+                      const std::function<void(float* scales, int8_t* values)>& fill);
 
   ThreadPool pool_;
   bool int8_matrices_;

@@ -27,4 +27,10 @@ inline int8_t int8_value(float w, float s) {
 // (cpu/panels.h's layout) to dst (numel bytes).
 void int8_pack_panels(const WeightView& plain, int64_t panel, const float* scales, int8_t* dst);
 
+// A token table [V, C] for the LM head, which reads it as the matrix [C, V] (its transpose, in
+// panels: cpu/panels.h's pack_transposed_panels): a scale per token (the matrix's column), and the
+// values written transposed in panels of `panel` tokens. Throws as int8_column_scales does.
+void int8_token_scales(const WeightView& table, float* scales);
+void int8_pack_transposed_panels(const WeightView& table, int64_t panel, const float* scales, int8_t* dst);
+
 }  // namespace gpt::cpu

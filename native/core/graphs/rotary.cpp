@@ -37,7 +37,7 @@ class RotaryGraph final : public Graph {
       w.linear(L.down_w, L.down_b, p + "down", F, C);
     }
     norm(w, normf_g_, normf_b_, "norm_f");
-    if (!c.tied_head) w.table(head_, "lm_head.weight", {c.vocab_size, C});
+    if (!c.tied_head) w.head(head_, "lm_head.weight", {c.vocab_size, C});
     if (c.head_bias) w.want(head_b_, "lm_head.bias", {c.vocab_size});
   }
 
