@@ -58,13 +58,14 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
       const [want, got] = [await exact.logits(ids), await int8.logits(ids)];
       const e = errors(got, want);
       // Quantized for real (not a silent fallback to float32), and off only by what rounding each
-      // weight to 1/127 of its column's range gives through a few random layers: 1.5–3.5 % measured
-      // (relative L2, 3 seeds, every fixture), up to 6.5 % at the worst logit.
+      // weight to 1/127 of its column's range gives through a few random layers: relative L2
+      // 1.4–4.7 % measured over 30 seeds on every fixture (the head quantized too), the worst
+      // single logit up to 10 %.
       expect(e.l2, name).toBeGreaterThan(1e-3);
-      expect(e.l2, name).toBeLessThan(0.06);
-      expect(e.max, name).toBeLessThan(0.1);
+      expect(e.l2, name).toBeLessThan(0.07);
+      expect(e.max, name).toBeLessThan(0.2);
       // Random models' logits are nearly flat, so a near tie may flip: 20 of 24 was the fewest seen.
-      expect(sameTop(got, want, vocab), `${name}: positions whose likeliest token agrees`).toBeGreaterThanOrEqual(18);
+      expect(sameTop(got, want, vocab), `${name}: positions whose likeliest token agrees`).toBeGreaterThanOrEqual(17);
     });
 
   it("weightBytes: a byte per matrix weight and a scale per column; the tied table as stored, beside its int8 copy for the head", async () => {
@@ -87,7 +88,7 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
     const ids = Array.from({ length: 12 }, () => rng.int(exact.config.vocabSize));
     const e = errors(await int8.logits(ids), await exact.logits(ids));
     expect(e.l2).toBeGreaterThan(1e-3);
-    expect(e.l2).toBeLessThan(0.06);
+    expect(e.l2).toBeLessThan(0.07);
     // At least the head's saving: bf16 → a byte and a scale per token (the matrices save more).
     const { vocabSize, nEmbd } = exact.config;
     expect(exact.weightBytes - int8.weightBytes).toBeGreaterThan(vocabSize * nEmbd - 4 * vocabSize);
@@ -114,7 +115,7 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
     const ids = [1, 2, 3, 4, 5];
     const e = errors(await int8.logits(ids), await exact.logits(ids));
     expect(e.l2).toBeGreaterThan(1e-3);
-    expect(e.l2).toBeLessThan(0.06);
+    expect(e.l2).toBeLessThan(0.07);
   }, 60_000);
 
   it('device "cuda" refuses it by name; "auto" runs it on the CPU', async () => {
