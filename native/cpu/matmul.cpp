@@ -72,7 +72,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
     const float* scales, const WeightView& bias, Epilogue ep, float* out) {
   float acc[kRows][kStrip];
   float b[kStrip];
-  for (int j = 0; j < cols; ++j) b[j] = bias.data ? bias.at(col0 + j) : 0.0f;
+  bias_values(bias, col0, cols, b);
   for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
     int64_t nr = std::min<int64_t>(kRows, rows - r0);
     for (auto& row : acc) std::fill(row, row + kStrip, 0.0f);
@@ -111,7 +111,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
   for (int64_t s = 0; s < strips; ++s) {
     const int64_t col0 = panel.j0 + s * kStrip;
     const int cols = int(std::min<int64_t>(kStrip, width - s * kStrip));
-    for (int j = 0; j < cols; ++j) b[j] = bias.data ? bias.at(col0 + j) : 0.0f;
+    bias_values(bias, col0, cols, b);
     for (int64_t r = 0; r < rows; ++r)
       finish(acc(s, r / kRows)[r % kRows], w.scales ? w.scales + col0 : nullptr, b, cols, ep, out, r, N, col0);
   }
@@ -177,7 +177,7 @@ void matmul_reference(const float* in, int64_t rows, const WeightView& w, const 
                       float* out) {
   const int64_t K = w.shape[0], N = w.shape[1];
   std::vector<float> sums(static_cast<size_t>(N)), b(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) b[size_t(n)] = bias.data ? bias.at(n) : 0.0f;
+  bias_values(bias, 0, N, b.data());
   for (int64_t m = 0; m < rows; ++m) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0.0;

@@ -67,7 +67,7 @@ GPT_AVX2 void gemv_block(const float* x, const void* w, int64_t K, int64_t N, co
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) _mm256_store_ps(sums + 8 * v, acc[v]);
   float bv[8 * NV];
-  for (int64_t j = 0; j < b.cols; ++j) bv[j] = bias.data ? bias.at(b.j0 + j) : 0.0f;
+  bias_values(bias, b.j0, b.cols, bv);
   finish(sums, scales ? scales + b.j0 : nullptr, bv, b.cols, ep, out, 0, N, b.j0);
 }
 

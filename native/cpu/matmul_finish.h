@@ -4,9 +4,15 @@
 #include <cstdint>
 
 #include "core/backend.h"
+#include "core/weight_view.h"
 #include "cpu/activation.h"
 
 namespace gpt::cpu {
+
+// b[i] = bias element j + i for i < count, zeros for no bias (data null).
+inline void bias_values(const WeightView& bias, int64_t j, int64_t count, float* b) {
+  for (int64_t i = 0; i < count; ++i) b[i] = bias.data ? bias.at(j + i) : 0.0f;
+}
 
 // Stores the epilogue of y = acc · s + b for elements j … j + count − 1 of row `row` (count even
 // for kSwiglu, j too), into out whose rows are epilogue_width(ep, N) wide. `s`: the columns'
