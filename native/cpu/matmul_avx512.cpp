@@ -65,9 +65,11 @@ GPT_AVX512_INLINE __m512 load_bias(const WeightView& bias, int64_t j, __mmask16 
   return _mm512_setzero_ps();
 }
 
-// acc times the scales of columns j … j + 15 under m: I8 matrices only (scales null otherwise).
-GPT_AVX512_INLINE __m512 scaled(__m512 acc, const float* scales, int64_t j, __mmask16 m) {
-  return scales ? _mm512_mul_ps(acc, _mm512_maskz_loadu_ps(m, scales + j)) : acc;
+// acc × the scales of columns j … j + 15 under m (I8 matrices; scales null otherwise) + bias, as
+// one explicit fma: GCC contracts a product and a sum written apart into an fma in some kernels
+// and not in others, which made a row's int8 result depend on its batch.
+GPT_AVX512_INLINE __m512 scaled_plus(__m512 acc, const float* scales, int64_t j, __mmask16 m, __m512 bias) {
+  return scales ? _mm512_fmadd_ps(acc, _mm512_maskz_loadu_ps(m, scales + j), bias) : _mm512_add_ps(acc, bias);
 }
 
 // silu(g) · u per lane (cpu/activation.h's swiglu): g / (1 + e^(−g)) · u.
@@ -129,7 +131,7 @@ GPT_AVX512 void gemv_block(const float* x, const void* w, const float* scales, i
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
     const __mmask16 m = v + 1 < NV ? __mmask16(0xffff) : tail;
-    finish16(_mm512_add_ps(scaled(acc[v], scales, j0 + 16 * v, m), load_bias(bias, j0 + 16 * v, m)), ep, out,
+    finish16(scaled_plus(acc[v], scales, j0 + 16 * v, m, load_bias(bias, j0 + 16 * v, m)), ep, out,
              j0 + 16 * v, m);
   }
 }
@@ -231,7 +233,7 @@ GPT_AVX512 void direct_tile(const float* x, const void* w, const float* scales, 
     const __m512 bv = load_bias(bias, j0 + 16 * v, m);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      finish16(_mm512_add_ps(scaled(acc[r][v], scales, j0 + 16 * v, m), bv), ep, out, (r0 + r) * N + j0 + 16 * v, m);
+      finish16(scaled_plus(acc[r][v], scales, j0 + 16 * v, m, bv), ep, out, (r0 + r) * N + j0 + 16 * v, m);
   }
 }
 
@@ -321,8 +323,8 @@ GPT_AVX512 void gemm_tile(const float* a, int64_t K, const float* b, const float
   const __mmask16 m0 = tail_mask(cols), m1 = tail_mask(std::max(0, cols - 16));
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    finish16(_mm512_add_ps(scaled(c0[r], scales, col0, m0), bias[0]), ep, out, at + r * N, m0);
-    if (m1) finish16(_mm512_add_ps(scaled(c1[r], scales, col0 + 16, m1), bias[1]), ep, out, at + r * N + 16, m1);
+    finish16(scaled_plus(c0[r], scales, col0, m0, bias[0]), ep, out, at + r * N, m0);
+    if (m1) finish16(scaled_plus(c1[r], scales, col0 + 16, m1, bias[1]), ep, out, at + r * N + 16, m1);
   }
 }
 
