@@ -83,6 +83,8 @@ export interface NativeModelSpec {
   convertTo: NativeDtype | null;
   /** "int8": matmul weights quantized per column at load (native/cpu/quantize.h; the CPU only). */
   quantize?: "int8" | null;
+  /** "bfloat16": matmul weights in bf16 AMX tiles, their inputs rounded to bf16 (native/cpu/tiles.h; the CPU only, where it has AMX; else as if absent). */
+  compute?: "bfloat16" | null;
   /** false: read every weight into memory of its own instead of mapping the files (default true). */
   mmap?: boolean;
   /** When set, `files` is ignored and every tensor is filled with seeded random values (benchmarks). */
@@ -364,8 +366,13 @@ export interface NativeInt8Matrix {
 }
 
 export interface NativeOps {
-  /** With dtype "I8": weight is the values (Int8Array) and `scales` the columns' scales. */
-  matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number }): void;
+  /**
+   * With dtype "I8": weight is the values (Int8Array) and `scales` the columns' scales. With
+   * compute "bfloat16" (not I8; only where `Gpt.buildInfo().cpuIsa` has "amx", else an Error): the
+   * weight and the input rounded to bf16 (nearest even, subnormals flushed), the fast path on the
+   * AMX tiles, the reference summing those in double.
+   */
+  matmul(args: NativeMatmulArgs & { impl: NativeImpl; threads: number; compute?: "float32" | "bfloat16" }): void;
   /** W [k, n] (F32, F16 or BF16) quantized to int8; a RangeError names a weight that is not finite. */
   quantizeInt8(args: { weight: Float32Array | Uint16Array; dtype: NativeDtype; k: number; n: number }): NativeInt8Matrix;
   lmHead(args: NativeLmHeadArgs & { impl: NativeImpl; threads: number }): void;

@@ -16,7 +16,7 @@ import { native } from "./native.js";
 import { nativeModelSpec } from "./native-spec.js";
 import { MAX_LOGPROBS, resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./generate-options.js";
 import { checkObject, describe, integer } from "./option-checks.js";
-import { engineLimits, resolveLoadOptions, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
+import { engineLimits, resolveLoadOptions, type ComputeMode, type EngineLimits, type LoadOptions, type ResolvedLoadOptions, type WeightDtype } from "./options.js";
 import { RANDOM_PRESETS, randomPreset, randomSpecOf, type RandomPreset } from "./random-spec.js";
 import { GenerationRequest } from "./requests/generation-request.js";
 import { LogitsRequest } from "./requests/logits-request.js";
@@ -77,6 +77,8 @@ const NATIVE_DTYPE: Record<Exclude<WeightDtype, "int8">, NativeDtype> = { float3
 export class Gpt implements Disposable {
   readonly config: GptConfig;
   readonly device: "cpu" | "cuda";
+  /** How the matmuls compute: "bfloat16" only where it was asked for and the CPU has AMX tiles (LoadOptions.compute). */
+  readonly compute: ComputeMode;
   readonly tokenizer: Tokenizer;
   /** Where the weights were read from. */
   readonly path: string;
@@ -95,11 +97,13 @@ export class Gpt implements Disposable {
     model: NativeModel,
     cudaDevice: number | null,
     limits: EngineLimits,
+    compute: ComputeMode,
     chatFiles: ChatFiles | null,
   ) {
     const c = config;
     this.config = Object.freeze({ nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nCtx: c.nCtx, vocabSize: c.vocabSize });
     this.device = cudaDevice === null ? "cpu" : "cuda";
+    this.compute = compute;
     this.tokenizer = tokenizer;
     this.path = path;
     this.model = model;
@@ -142,7 +146,7 @@ export class Gpt implements Disposable {
     const limits = limitsFor(opts, checkpoint.config.nCtx, cudaDevice);
     const chatFiles = await readChatFiles(checkpoint.dir);
     const model = await loadNative(checkpoint, opts, limits.kvBlocks, cudaDevice);
-    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits, chatFiles);
+    return new Gpt(checkpoint.config, checkpoint.dir, tokenizer, model, cudaDevice, limits, computeIn(opts), chatFiles);
   }
 
   /**
@@ -175,11 +179,12 @@ export class Gpt implements Disposable {
     const dtype = NATIVE_DTYPE[opts.dtype === "int8" ? "float16" : (opts.dtype ?? "float32")];
     const quantize = opts.dtype === "int8" ? "int8" : null;
     const limits = limitsFor(opts, config.nCtx, cudaDevice);
-    const spec = randomSpecOf(config, tensors, { dtype, quantize, seed, threads: opts.threads, cudaDevice, kvBlocks: limits.kvBlocks });
+    const compute = opts.compute === "bfloat16" ? "bfloat16" : null;
+    const spec = randomSpecOf(config, tensors, { dtype, quantize, compute, seed, threads: opts.threads, cudaDevice, kvBlocks: limits.kvBlocks });
     const model = await native()
       .loadModel(spec)
       .catch((e: unknown) => Promise.reject(loadError(e, `random:${preset}`, limits.kvBlocks)));
-    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits, null);
+    return new Gpt(config, `random:${preset}`, await Tokenizer.load(null), model, cudaDevice, limits, computeIn(opts), null);
   }
 
   /** How this binary was built: CUDA or not, its GPU architectures, the CPU instruction set in use. */
@@ -425,11 +430,23 @@ function isPromptList(
   return Array.isArray(prompt) && prompt.some((p) => typeof p === "string" || Array.isArray(p));
 }
 
-/** The device for these options: int8 weights run on the CPU only (so far), which "auto" then picks. */
+/**
+ * The device for these options: int8 weights and bfloat16 compute run on the CPU only (so far),
+ * which "auto" then picks.
+ */
 async function deviceFor(opts: ResolvedLoadOptions): Promise<number | null> {
-  if (opts.dtype !== "int8") return chooseDevice(opts.device);
-  if (opts.device === "cuda") throw new GptError("E_UNSUPPORTED", 'dtype "int8" runs on the CPU only for now: use device "cpu" (or "auto")');
+  const bf16 = opts.compute === "bfloat16";
+  if (bf16 && opts.dtype === "int8")
+    throw new GptError("E_UNSUPPORTED", 'compute "bfloat16" with dtype "int8" is not supported yet: int8 weights compute in float32');
+  if (opts.dtype !== "int8" && !bf16) return chooseDevice(opts.device);
+  const what = bf16 ? 'compute "bfloat16"' : 'dtype "int8"';
+  if (opts.device === "cuda") throw new GptError("E_UNSUPPORTED", `${what} runs on the CPU only for now: use device "cpu" (or "auto")`);
   return null;
+}
+
+/** What compute the native side runs for these options: bfloat16 needs the AMX tiles (native/cpu/isa.h). */
+function computeIn(opts: ResolvedLoadOptions): ComputeMode {
+  return opts.compute === "bfloat16" && buildInfo().cpuIsa.includes("amx") ? "bfloat16" : "float32";
 }
 
 function limitsFor(opts: ResolvedLoadOptions, nCtx: number, cudaDevice: number | null): EngineLimits {
@@ -445,6 +462,7 @@ async function loadNative(
   const spec = nativeModelSpec(checkpoint, {
     convertTo: opts.dtype && opts.dtype !== "int8" ? NATIVE_DTYPE[opts.dtype] : null,
     quantize: opts.dtype === "int8" ? "int8" : null,
+    compute: opts.compute === "bfloat16" ? "bfloat16" : null,
     mmap: opts.mmap,
     threads: opts.threads,
     cudaDevice,

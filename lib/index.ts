@@ -16,7 +16,7 @@ export {
   type KvCacheUsage,
 } from "./gpt.js";
 export type { BuildInfo, GpuDevice } from "./device.js";
-export type { LoadOptions, Device, WeightDtype } from "./options.js";
+export type { LoadOptions, Device, WeightDtype, ComputeMode } from "./options.js";
 export type { GenerateOptions } from "./generate-options.js";
 export type { PullOptions, PullProgressEvent, PullResult } from "./hub/pull.js";
 export type { ChatMessage, ChatRole } from "./chat/messages.js";

@@ -6,6 +6,7 @@ import type { Checkpoint } from "./checkpoint/index.js";
 export interface NativeRun {
   convertTo: NativeDtype | null;
   quantize?: "int8" | null;
+  compute?: "bfloat16" | null;
   mmap: boolean;
   threads: number;
   cudaDevice: number | null;

@@ -7,6 +7,7 @@ import { checkObject, describe, integer } from "./option-checks.js";
 
 export type Device = "auto" | "cpu" | "cuda";
 export type WeightDtype = "float32" | "float16" | "bfloat16" | "int8";
+export type ComputeMode = "float32" | "bfloat16";
 
 export interface LoadOptions {
   /**
@@ -22,6 +23,15 @@ export interface LoadOptions {
    * exact: see the README's int8 section for its accuracy.
    */
   dtype?: WeightDtype;
+  /**
+   * "float32" (default): every matmul multiplies and sums in fp32, the weights widened from their
+   * dtype — exact to the reference. "bfloat16" (the CPU only; device "auto" then stays on the
+   * CPU; not with dtype "int8"): the matmul weights are rounded to bf16 once at load and packed for
+   * the AMX tiles, and each matmul's input rows are rounded to bf16 (sums stay fp32) — prefill and
+   * batched decode run on the tiles. Where the CPU (or GPT_CPU_ISA) gives no AMX it computes in
+   * float32, as `gpt.compute` then says. Not exact: see the README's bfloat16 section.
+   */
+  compute?: ComputeMode;
   /** CPU threads; default: the machine's cores. */
   threads?: number;
   /**
@@ -55,6 +65,7 @@ export interface LoadOptions {
 export interface ResolvedLoadOptions {
   device: Device;
   dtype: WeightDtype | undefined;
+  compute: ComputeMode;
   threads: number;
   maxSequences: number;
   /** Unset: the default, which depends on the model's context (engineLimits). */
@@ -81,7 +92,8 @@ const DEFAULT_TOKENS_PER_SEQUENCE = 256;
 
 const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
 const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16", "int8"];
-export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens", "mmap"]);
+const COMPUTE_MODES: readonly ComputeMode[] = ["float32", "bfloat16"];
+export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set(["device", "dtype", "compute", "threads", "maxSequences", "kvCacheTokens", "maxBatchTokens", "mmap"]);
 
 export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
   const o = checkObject(options, "Gpt.load options", LOAD_OPTION_KEYS);
@@ -91,6 +103,9 @@ export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
   const dtype = o.dtype;
   if (dtype !== undefined && !DTYPES.includes(dtype as WeightDtype))
     throw new GptInputError(`dtype must be one of ${DTYPES.join(", ")}, got ${describe(dtype)}`);
+  const compute = o.compute ?? "float32";
+  if (!COMPUTE_MODES.includes(compute as ComputeMode))
+    throw new GptInputError(`compute must be one of ${COMPUTE_MODES.join(", ")}, got ${describe(compute)}`);
   const threads = o.threads === undefined ? availableParallelism() : integer("threads", o.threads, 1, 1024);
   if (threads > availableParallelism()) warnOversubscribed(threads);
   const maxSequences =
@@ -100,7 +115,7 @@ export function resolveLoadOptions(options: unknown): ResolvedLoadOptions {
     o.maxBatchTokens === undefined ? undefined : integer("maxBatchTokens", o.maxBatchTokens, maxSequences, MAX_BATCH_TOKENS);
   if (o.mmap !== undefined && typeof o.mmap !== "boolean") throw new GptInputError(`mmap must be true or false, got ${describe(o.mmap)}`);
   const mmap = o.mmap ?? true;
-  return { device: device as Device, dtype: dtype as WeightDtype | undefined, threads, maxSequences, kvCacheTokens, maxBatchTokens, mmap };
+  return { device: device as Device, dtype: dtype as WeightDtype | undefined, compute: compute as ComputeMode, threads, maxSequences, kvCacheTokens, maxBatchTokens, mmap };
 }
 
 let warnedThreads = false;

@@ -100,6 +100,7 @@ export type RandomPreset = keyof typeof RANDOM_PRESETS;
 export interface RandomRun {
   dtype: NativeDtype;
   quantize?: "int8" | null;
+  compute?: "bfloat16" | null;
   seed: number;
   threads: number;
   cudaDevice: number | null;

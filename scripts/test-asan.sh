@@ -16,4 +16,5 @@ export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 npx vitest run tests/ops.test.ts tests/golden.test.ts tests/kv-cache.test.ts tests/batching.test.ts \
-  tests/families.test.ts tests/int8.test.ts tests/generate.test.ts tests/server-openai.test.ts "$@"
+  tests/families.test.ts tests/int8.test.ts tests/compute-bf16.test.ts tests/compute-bf16-model.test.ts tests/generate.test.ts \
+  tests/server-openai.test.ts "$@"

@@ -99,6 +99,18 @@ describe("default model (assets/default-model)", () => {
     expect(int8.weightBytes).toBeLessThan(exact.weightBytes);
   });
 
+  it.skipIf(!Gpt.buildInfo().cpuIsa.includes("amx"))(
+    `compute "bfloat16": held-out perplexity within 0.5 % of float32's, the likeliest token the same at ≥ 98 % of positions (skipped without AMX: ${Gpt.buildInfo().cpuIsa})`,
+    async () => {
+      using exact = await Gpt.load(MODEL_DIR, { device: "cpu", threads: 2 });
+      using bf16 = await Gpt.load(MODEL_DIR, { device: "cpu", threads: 2, compute: "bfloat16" });
+      const [a, b] = [await heldOut(exact, fixture), await heldOut(bf16, fixture)];
+      expect(Math.abs(b.perplexity / a.perplexity - 1)).toBeLessThanOrEqual(0.005);
+      const agree = a.argmax.filter((t, i) => t === b.argmax[i]).length / a.argmax.length;
+      expect(agree).toBeGreaterThanOrEqual(0.98);
+    },
+  );
+
   it("continues 'The old man said' greedily with mostly dictionary-like words", async () => {
     const result = await gpt.generate("The old man said", { maxTokens: 24, temperature: 0 });
     expect(result.tokens.length).toBeGreaterThanOrEqual(10);

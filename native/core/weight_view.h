@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/tile_layout.h"
 
 namespace gpt {
 
@@ -30,6 +31,9 @@ struct WeightView {
   // rows_dtype), which the embedding reads exactly. Null otherwise.
   const void* rows = nullptr;
   DType rows_dtype = DType::F32;
+  // A BF16 matrix [K, N] in AMX tiles (core/tile_layout.h: compute "bfloat16"), padded to multiples of
+  // 32; panel is then unused.
+  bool tiles = false;
 
   WeightView matrix() const {
     WeightView m = *this;
@@ -42,6 +46,7 @@ struct WeightView {
   int64_t panel_width(int64_t p) const { return std::min(panel_size(), shape[1] - p * panel_size()); }
   // The element offset of matrix element (k, n).
   int64_t offset(int64_t k, int64_t n) const {
+    if (tiles) return tile_offset(shape[0], k, n);
     const int64_t P = panel_size(), p = n / P;
     return p * P * shape[0] + k * panel_width(p) + (n - p * P);
   }
@@ -53,6 +58,7 @@ struct WeightView {
   }
   // The bytes it holds, its scales included (not the stored rows it may also read).
   size_t bytes() const {
+    if (tiles) return size_t(tile_elements(shape[0], shape[1])) * 2;
     const size_t columns = size_t(transposed ? shape[0] : shape[1]);
     return size_t(numel()) * dtype_size(dtype) + (scales ? columns * sizeof(float) : 0);
   }

@@ -12,10 +12,12 @@
 #include "cpu/panels.h"
 #include "cpu/quantize.h"
 #include "cpu/rotary.h"
+#include "cpu/tiles.h"
 
 namespace gpt::cpu {
 
-CpuBackend::CpuBackend(int threads, bool int8_matrices) : pool_(threads), int8_matrices_(int8_matrices) {}
+CpuBackend::CpuBackend(int threads, bool int8_matrices, bool bf16_tiles)
+    : pool_(threads), int8_matrices_(int8_matrices), bf16_tiles_(bf16_tiles) {}
 
 void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 
@@ -29,6 +31,13 @@ unsigned char* CpuBackend::own(size_t bytes) {
 WeightView CpuBackend::adopt_matrix(const WeightView& host) {
   if (host.shape.size() != 2 || host.panel != 0) return host;
   WeightView packed = host;
+  if (bf16_tiles_) {
+    packed.dtype = DType::BF16;
+    packed.tiles = true;
+    packed.data = own(packed.bytes());
+    pack_tiles(host, static_cast<uint16_t*>(const_cast<void*>(packed.data)));
+    return packed;
+  }
   packed.panel = panel_columns(host.shape[1], pool_.size());
   if (int8_matrices_)
     return own_int8(packed, host.shape[1], [&](float* scales, int8_t* values) {

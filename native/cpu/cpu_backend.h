@@ -13,14 +13,17 @@ namespace gpt::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  // `int8_matrices`: matmul weights are quantized to int8 as they are adopted (cpu/quantize.h).
-  CpuBackend(int threads, bool int8_matrices);
+  // `int8_matrices`: matmul weights are quantized to int8 as they are adopted (cpu/quantize.h);
+  // `bf16_tiles`: rounded to bf16 in AMX tiles (cpu/tiles.h: compute "bfloat16", the caller
+  // having checked use_amx()).
+  CpuBackend(int threads, bool int8_matrices, bool bf16_tiles);
 
   const char* name() const override { return "cpu"; }
   int threads() const { return pool_.size(); }
 
   WeightView adopt(const WeightView& host) override { return host; }
-  // A copy in column panels sized for this pool's threads (cpu/panels.h), int8 if so asked.
+  // A copy in column panels sized for this pool's threads (cpu/panels.h), int8 if so asked; or in
+  // bf16 AMX tiles.
   WeightView adopt_matrix(const WeightView& host) override;
   // Transposed, in column panels over the vocabulary, so the LM head is a matrix product; int8 if
   // so asked, the embedding of a tied table then reading the host's rows (WeightView::rows).
@@ -60,6 +63,7 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   bool int8_matrices_;
+  bool bf16_tiles_;
   std::vector<std::unique_ptr<unsigned char, FreeDeleter>> matrices_;
   std::vector<float> buffers_[size_t(Slot::kCount)];
   AttentionShape shape_{};

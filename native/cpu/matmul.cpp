@@ -5,9 +5,11 @@
 
 #include "cpu/isa.h"
 #include "cpu/matmul_avx2.h"
+#include "cpu/matmul_amx.h"
 #include "cpu/matmul_avx512.h"
 #include "cpu/matmul_finish.h"
 #include "cpu/panels.h"
+#include "cpu/tiles.h"
 #include "cpu/widen.h"
 
 namespace gpt::cpu {
@@ -141,6 +143,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 
 void matmul(ThreadPool& pool, const float* in, int64_t rows, const WeightView& w, const WeightView& bias,
             Epilogue epilogue, float* out) {
+  if (w.tiles) return matmul_amx(pool, in, rows, w, bias, epilogue, out);
   if (use_avx512()) return matmul_avx512(pool, in, rows, w, bias, epilogue, out);
   if (rows == 1 && use_avx2()) return gemv_avx2(pool, in, w, bias, epilogue, out);
   const int64_t K = w.shape[0], N = w.shape[1];
@@ -178,10 +181,12 @@ void matmul_reference(const float* in, int64_t rows, const WeightView& w, const 
   const int64_t K = w.shape[0], N = w.shape[1];
   std::vector<float> sums(static_cast<size_t>(N)), b(static_cast<size_t>(N));
   bias_values(bias, 0, N, b.data());
+  // Tiled weights are compute "bfloat16": the inputs are rounded as the tiles' are (cpu/tiles.h).
+  auto input = [&](int64_t i) { return w.tiles ? bf16_to_f32(bf16_flushed(in[i])) : in[i]; };
   for (int64_t m = 0; m < rows; ++m) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += double(in[m * K + k]) * double(w.at(w.offset(k, n)));
+      for (int64_t k = 0; k < K; ++k) acc += double(input(m * K + k)) * double(w.at(w.offset(k, n)));
       sums[size_t(n)] = float(w.scales ? acc * double(w.scales[n]) : acc);
     }
     finish(sums.data(), nullptr, b.data(), N, epilogue, out, m, N, 0);

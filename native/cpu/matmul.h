@@ -3,8 +3,9 @@
 // Hugging Face's Conv1D stores it, row-major or in column panels (cpu/panels.h: the CPU backend
 // packs every matmul weight so). Compute and accumulation are fp32.
 //
-// matmul_reference is the oracle: a plain triple loop accumulating in double.
-// matmul is the fast path: AVX-512 kernels where the CPU has them (cpu/matmul_avx512.h); else, up
+// matmul_reference is the oracle: a plain triple loop accumulating in double (for a weight in AMX
+// tiles, compute "bfloat16", over the inputs rounded to bf16 as the tiles round them).
+// matmul is the fast path: for a tiled weight the AMX kernel (cpu/matmul_amx.h); else AVX-512 kernels where the CPU has them (cpu/matmul_avx512.h); else, up
 // to 32 rows, a task per column panel widened chunk by chunk in one run, and for more, column
 // strips of W widened once — both a register-blocked micro-kernel, spread over the thread pool.
 // tests/ops.test.ts compares fast and reference on odd shapes.

@@ -62,20 +62,15 @@ I8Fn i8_choice() {
 
 using WidenFn = void (*)(const uint16_t*, float*, int);
 
-struct F16Choice {
-  WidenFn fn;
-  const char* isa;
-};
-
-F16Choice choose_f16() {
+WidenFn choose_f16() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {widen_f16_avx512, "avx512f"};
-  if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c")) return {widen_f16_f16c, "avx2+f16c"};
-  return {widen_f16_scalar, "generic"};
+  if (__builtin_cpu_supports("avx512f")) return widen_f16_avx512;
+  if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c")) return widen_f16_f16c;
+  return widen_f16_scalar;
 }
 
-const F16Choice& f16_choice() {
-  static const F16Choice choice = choose_f16();
+WidenFn f16_choice() {
+  static const WidenFn choice = choose_f16();
   return choice;
 }
 
@@ -89,7 +84,7 @@ void widen_block(DType dtype, const void* src, int64_t ld, int rows, int cols, f
         std::memcpy(out, static_cast<const float*>(src) + r * ld, size_t(cols) * 4);
         break;
       case DType::F16:
-        f16_choice().fn(static_cast<const uint16_t*>(src) + r * ld, out, cols);
+        f16_choice()(static_cast<const uint16_t*>(src) + r * ld, out, cols);
         break;
       case DType::BF16:
         widen_bf16(static_cast<const uint16_t*>(src) + r * ld, out, cols);
@@ -100,7 +95,5 @@ void widen_block(DType dtype, const void* src, int64_t ld, int rows, int cols, f
     }
   }
 }
-
-const char* widen_isa() { return f16_choice().isa; }
 
 }  // namespace gpt::cpu

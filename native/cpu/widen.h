@@ -12,7 +12,4 @@ namespace gpt::cpu {
 // (I8: the integer values, without their scales).
 void widen_block(DType dtype, const void* src, int64_t ld, int rows, int cols, float* dst);
 
-// The instruction sets this process uses, for diagnostics ("avx512f", "avx2", "fma", "f16c").
-const char* widen_isa();
-
 }  // namespace gpt::cpu

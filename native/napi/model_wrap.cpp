@@ -9,6 +9,7 @@
 #include "core/resource_error.h"
 #include "core/sampler.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/isa.h"
 #if GPT_CUDA_ENABLED
 #include "cuda/cuda_backend.h"
 #endif
@@ -20,8 +21,10 @@ namespace gpt::napi {
 namespace {
 
 std::unique_ptr<Backend> make_backend(const ModelSpec& spec) {
-  if (spec.cuda_device < 0) return std::make_unique<cpu::CpuBackend>(spec.threads, spec.int8_matrices);
+  if (spec.cuda_device < 0)
+    return std::make_unique<cpu::CpuBackend>(spec.threads, spec.int8_matrices, spec.bf16_compute && cpu::use_amx());
   if (spec.int8_matrices) throw std::runtime_error("int8 weights are not supported on CUDA yet");
+  if (spec.bf16_compute) throw std::runtime_error("compute bfloat16 is not supported on CUDA yet");
 #if GPT_CUDA_ENABLED
   return cuda::make_cuda_backend(spec.cuda_device);
 #else

@@ -9,11 +9,13 @@
 #include "core/thread_pool.h"
 #include "cpu/attention.h"
 #include "cpu/activation.h"
+#include "cpu/isa.h"
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
 #include "cpu/panels.h"
 #include "cpu/quantize.h"
 #include "cpu/rotary.h"
+#include "cpu/tiles.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
 #include "napi/spec.h"
@@ -63,8 +65,23 @@ bool fast_impl(Napi::Env env, const Napi::Object& a) {
   return impl == "fast";
 }
 
-// matmul({impl, input, rows, weight, dtype, k, n, bias, epilogue, out, threads}, and with dtype
-// I8 `scales`, a Float32Array of n): writes `out`.
+// `compute`: absent or "float32", or "bfloat16" (the weight in AMX tiles, cpu/tiles.h), which
+// needs the tiles and a weight that is not I8.
+bool compute_bf16(Napi::Env env, const Napi::Object& a, const WeightView& w) {
+  const Napi::Value v = a.Get("compute");
+  if (v.IsUndefined()) return false;
+  const std::string compute = string_field(a, "compute");
+  if (compute == "float32") return false;
+  if (compute != "bfloat16") throw Napi::TypeError::New(env, "compute must be float32 or bfloat16, not " + compute);
+  if (w.dtype == DType::I8) throw Napi::TypeError::New(env, "compute bfloat16 takes an F32, F16 or BF16 weight, not I8");
+  if (!cpu::use_amx())
+    throw Napi::Error::New(env, std::string("compute bfloat16 needs AMX tiles, and this process's CPU level is ") +
+                                    cpu::isa_name(cpu::cpu_isa()));
+  return true;
+}
+
+// matmul({impl, input, rows, weight, dtype, k, n, bias, epilogue, out, threads, compute?}, and
+// with dtype I8 `scales`, a Float32Array of n): writes `out`.
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
@@ -81,7 +98,24 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const Epilogue ep = epilogue_arg(env, string_field(a, "epilogue"));
   if (ep == Epilogue::kSwiglu && N % 2 != 0) throw Napi::RangeError::New(env, "the swiglu epilogue needs an even n");
   float* out = f32_arg(env, a, "out", size_t(rows * epilogue_width(ep, N))).Data();
-  if (fast_impl(env, a)) {
+  const bool fast = fast_impl(env, a);
+  if (compute_bf16(env, a, w)) {
+    // As the CPU backend keeps the weight under compute "bfloat16", for both impls: in AMX tiles.
+    std::vector<uint16_t> tiles(size_t(tile_elements(K, N)));
+    cpu::pack_tiles(w, tiles.data());
+    WeightView tiled = w;
+    tiled.dtype = DType::BF16;
+    tiled.tiles = true;
+    tiled.data = tiles.data();
+    if (fast) {
+      ThreadPool pool(int(number_field(a, "threads")));
+      cpu::matmul(pool, in, rows, tiled, bias, ep, out);
+    } else {
+      cpu::matmul_reference(in, rows, tiled, bias, ep, out);
+    }
+    return env.Undefined();
+  }
+  if (fast) {
     // The fast path reads the weight as the CPU backend keeps it, in column panels; the reference
     // reads it as given.
     ThreadPool pool(int(number_field(a, "threads")));

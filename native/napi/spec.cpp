@@ -157,6 +157,11 @@ ModelSpec read_model_spec(const Napi::Object& spec) {
     if (string_field(spec, "quantize") != "int8") throw Napi::TypeError::New(spec.Env(), "quantize must be \"int8\" or absent");
     out.int8_matrices = true;
   }
+  Napi::Value compute = spec.Get("compute");
+  if (!compute.IsNull() && !compute.IsUndefined()) {
+    if (string_field(spec, "compute") != "bfloat16") throw Napi::TypeError::New(spec.Env(), "compute must be \"bfloat16\" or absent");
+    out.bf16_compute = true;
+  }
   Napi::Value mmap = spec.Get("mmap");
   if (!mmap.IsUndefined()) out.map_files = bool_field(spec, "mmap");
   Napi::Value seed = spec.Get("randomSeed");

@@ -18,6 +18,8 @@ struct ModelSpec {
   std::optional<DType> convert_to;
   // Matmul weights quantized to int8 at load (the CPU backend only; the "int8" dtype option).
   bool int8_matrices = false;
+  // compute "bfloat16": matmul weights in AMX tiles (cpu/tiles.h) where the CPU has them.
+  bool bf16_compute = false;
   // false: the weights are read into memory, not mapped (the mmap load option).
   bool map_files = true;
   // Set: fill the tensors with random values instead of reading `files`.
