@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import type { NativeDtype } from "../bindings.js";
 import { loadCheckpoint } from "../lib/checkpoint/index.js";
 import { randomPreset } from "../lib/random-spec.js";
-import { Gpt, GptError, type GptConfig, type WeightDtype } from "../lib/index.js";
+import { Gpt, GptError, type ComputeMode, type GptConfig, type WeightDtype } from "../lib/index.js";
 import { native } from "../lib/native.js";
 import { ArgError, parseArgs, USAGE, type BenchArgs } from "./lib/args.js";
 import { BENCH_MAX_SEQUENCES, batchPlan, measureBatch } from "./lib/batch.js";
@@ -75,8 +75,8 @@ async function modelFacts(args: BenchArgs): Promise<ModelFacts> {
   };
 }
 
-async function loadModel(args: BenchArgs, dtype: WeightDtype | null): Promise<Gpt> {
-  const options = { device: args.device, threads: args.threads, maxSequences: BENCH_MAX_SEQUENCES };
+async function loadModel(args: BenchArgs, dtype: WeightDtype | null, compute: ComputeMode): Promise<Gpt> {
+  const options = { device: args.device, threads: args.threads, maxSequences: BENCH_MAX_SEQUENCES, compute };
   if (args.model.kind === "random") return Gpt.random(args.model.preset, { ...options, dtype: dtype ?? "float32" });
   return Gpt.load(args.model.path, dtype ? { ...options, dtype } : options);
 }
@@ -90,17 +90,20 @@ async function measureModel(
   args: BenchArgs,
   facts: ModelFacts,
   dtype: WeightDtype | null,
+  compute: ComputeMode,
   machine: MachineInfo,
   withAttention: boolean,
   progress: Progress,
 ): Promise<Measured> {
-  const label = dtype ?? `${STORED_NAME[facts.storedDtype]} (stored)`;
+  const stored = dtype ?? `${STORED_NAME[facts.storedDtype]} (stored)`;
+  let label = compute === "bfloat16" ? `${stored}, bf16 compute` : stored;
   const peakReset = resetPeakMemory();
   const before = residentMemory();
   progress.step(`${label}: loading ${facts.name}`);
   const t0 = performance.now();
-  const gpt = await loadModel(args, dtype);
+  const gpt = await loadModel(args, dtype, compute);
   const loadSeconds = (performance.now() - t0) / 1000;
+  if (gpt.compute !== compute) label = `${stored}, ${compute} asked, ${gpt.compute} run (cpu ${native().buildInfo().cpuIsa})`;
 
   let model: ModelResult;
   try {
@@ -148,8 +151,8 @@ async function measureModel(
   }
 
   let attention: KernelResult[] = [];
-  // The kernel bench has no int8 matrices (yet): an int8 model's rows have no kernel timings.
-  if (args.kernels && dtype !== "int8") {
+  // The kernel bench has no int8 matrices or AMX tiles (yet): such a model's rows have no kernel timings.
+  if (args.kernels && dtype !== "int8" && compute === "float32") {
     const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
     const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
     const { block } = facts;
@@ -229,8 +232,9 @@ async function run(argv: string[]): Promise<number> {
 
   const models: ModelResult[] = [];
   let attention: KernelResult[] = [];
-  for (const [i, dtype] of args.dtypes.entries()) {
-    const measured = await measureModel(args, facts, dtype, machine, i === 0, progress);
+  const runs = args.dtypes.flatMap((dtype) => args.computes.map((compute) => ({ dtype, compute })));
+  for (const [i, { dtype, compute }] of runs.entries()) {
+    const measured = await measureModel(args, facts, dtype, compute, machine, i === 0, progress);
     models.push(measured.model);
     if (i === 0) attention = measured.attention;
   }

@@ -31,6 +31,7 @@ describe("bench arguments", () => {
     expect(parse()).toEqual({
       model: { kind: "random", preset: "gpt2" },
       dtypes: ["float32", "float16"],
+      computes: ["float32"],
       device: "auto",
       threads: 4,
       json: false,
@@ -50,12 +51,16 @@ describe("bench arguments", () => {
     expect(parse("--quick", "--no-kernels", "--out", "x")).toMatchObject({ quick: true, kernels: false, outDir: "x" });
     expect(parse("--no-batch")).toMatchObject({ batch: false, kernels: true });
     expect(parse("-h").help).toBe(true);
+    expect(parse("--dtype", "float16", "--compute", "float32,bfloat16")).toMatchObject({ dtypes: ["float16"], computes: ["float32", "bfloat16"] });
   });
 
   it.each([
     [["--frobnicate"], /unknown option "--frobnicate"/],
     [["--dtype", "float64"], /--dtype must be one of float32, float16, bfloat16, int8, got "float64"/],
     [["--dtype", "float16,float16"], /lists a dtype twice/],
+    [["--compute", "int4"], /--compute must be one of float32, bfloat16, got "int4"/],
+    [["--compute", "bfloat16,bfloat16"], /lists a mode twice/],
+    [["--dtype", "int8", "--compute", "bfloat16"], /does not combine with --dtype int8/],
     [["--random", "gpt3"], /--random must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, opt-125m, opt-350m, bloom-560m, gpt-neo-125m, pythia-160m, smollm2-135m, tinyllama-1.1b, qwen2.5-0.5b, got "gpt3"/],
     [["--device", "tpu"], /--device must be one of auto, cpu, cuda/],
     [["--threads", "0"], /--threads must be a positive integer, got "0"/],

@@ -1,6 +1,6 @@
 // The command line of `npm run bench`: parsed into a plain options object, every mistake an
 // ArgError whose message names the flag and the value.
-import type { Device, RandomPreset, WeightDtype } from "../../lib/index.js";
+import type { ComputeMode, Device, RandomPreset, WeightDtype } from "../../lib/index.js";
 
 export const PRESETS: readonly RandomPreset[] = [
   "gpt2",
@@ -18,6 +18,7 @@ export const PRESETS: readonly RandomPreset[] = [
 ];
 export const DTYPES: readonly WeightDtype[] = ["float32", "float16", "bfloat16", "int8"];
 export const DEVICES: readonly Device[] = ["auto", "cpu", "cuda"];
+export const COMPUTES: readonly ComputeMode[] = ["float32", "bfloat16"];
 
 /** What the default run measures: random GPT-2 124M weights, held as float32 and as float16. */
 export const DEFAULT_PRESET: RandomPreset = "gpt2";
@@ -29,6 +30,8 @@ export interface BenchArgs {
   model: ModelSource;
   /** One measured model per entry; null keeps a checkpoint's own dtype. */
   dtypes: (WeightDtype | null)[];
+  /** Each dtype is measured once per compute mode. */
+  computes: ComputeMode[];
   device: Device;
   threads: number;
   /** JSON on stdout instead of the table. */
@@ -57,6 +60,8 @@ export const USAGE = `usage: npm run bench -- [<checkpoint dir> | --random <pres
                             (the default is --random ${DEFAULT_PRESET})
   --dtype <d>[,<d>...]      weight dtypes to measure, one model each: ${DTYPES.join(", ")}
                             (default: ${DEFAULT_RANDOM_DTYPES.join(",")} for --random, the stored dtype for a checkpoint)
+  --compute <c>[,<c>...]    compute modes to measure each dtype in: ${COMPUTES.join(", ")} (default float32;
+                            bfloat16 needs AMX, else it runs float32 and its row says so)
   --device <d>              ${DEVICES.join(", ")} (default auto)
   --threads <n>             CPU threads (default: the machine's cores)
   --json                    print the results as JSON on stdout instead of a table
@@ -82,7 +87,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 
 /** Parses argv (without node and the script); `defaultThreads` is the machine's cores. */
 export function parseArgs(argv: readonly string[], defaultThreads: number, defaultOutDir: string): BenchArgs {
-  const valued = new Set(["--random", "--dtype", "--device", "--threads", "--out"]);
+  const valued = new Set(["--random", "--dtype", "--compute", "--device", "--threads", "--out"]);
   const flags = new Set(["--json", "--no-save", "--no-kernels", "--no-batch", "--quick", "--help", "-h"]);
   const values = new Map<string, string>();
   const set = new Set<string>();
@@ -130,10 +135,15 @@ export function parseArgs(argv: readonly string[], defaultThreads: number, defau
     if (new Set(dtypes).size !== dtypes.length) throw new ArgError(`--dtype lists a dtype twice: ${dtypeList}`);
   }
 
+  const computes = (values.get("--compute") ?? "float32").split(",").map((c) => oneOf("--compute", c.trim(), COMPUTES));
+  if (new Set(computes).size !== computes.length) throw new ArgError(`--compute lists a mode twice: ${values.get("--compute")}`);
+  if (computes.includes("bfloat16") && dtypes.includes("int8")) throw new ArgError("--compute bfloat16 does not combine with --dtype int8 (not supported yet)");
+
   if (set.has("--no-save") && values.has("--out")) throw new ArgError("--out and --no-save contradict each other");
   return {
     model,
     dtypes,
+    computes,
     device: oneOf("--device", values.get("--device") ?? "auto", DEVICES),
     threads: values.has("--threads") ? positiveInteger("--threads", values.get("--threads")!) : defaultThreads,
     json: set.has("--json"),

@@ -67,25 +67,55 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 
 }  // namespace
 
+namespace {
+
+// Runs of up to kAttendRows consecutive rows of one sequence at consecutive positions (a prompt's
+// rows, sharing their block table), as {first row, rows}; other rows alone.
+std::vector<std::pair<int64_t, int>> row_groups(const StepLayout& layout, bool shared) {
+  std::vector<std::pair<int64_t, int>> groups;
+  for (int64_t r = 0; r < layout.rows;) {
+    int n = 1;
+    while (shared && n < kAttendRows && r + n < layout.rows && layout.table_starts[r + n] == layout.table_starts[r] &&
+           layout.positions[r + n] == layout.positions[r] + n)
+      ++n;
+    groups.emplace_back(r, n);
+    r += n;
+  }
+  return groups;
+}
+
+}  // namespace
+
 void attention(ThreadPool& pool, const AttentionShape& s, const AttentionVariant& v, const float* qkv,
                const StepLayout& layout, const PagedLayer& kv, float* out) {
   const int64_t D = s.head_dim, width = s.q_heads * D;
   const bool avx512 = use_avx512() && attend_avx512_supports(D);
-  pool.parallel_for(layout.rows * s.kv_heads, [&](int64_t task) {
-    const int64_t r = task / s.kv_heads, kv_head = task % s.kv_heads;
-    const int64_t first = first_key(v, layout.positions[r]);
-    const int64_t count = int64_t(layout.positions[r]) + 1 - first;
-    thread_local std::vector<float> scores;
-    if (scores.size() < size_t(count)) scores.resize(size_t(count));
-    const HeadPages pages = head_pages(s, layout, kv, r, kv_head);
+  // Rows that share their keys are taken together (each row's result is what it gets alone), but
+  // only without a window, where every row's keys start at position 0.
+  const std::vector<std::pair<int64_t, int>> groups = row_groups(layout, avx512 && v.window == 0);
+  pool.parallel_for(int64_t(groups.size()) * s.kv_heads, [&](int64_t task) {
+    const auto [r0, rows] = groups[size_t(task / s.kv_heads)];
+    const int64_t kv_head = task % s.kv_heads;
+    const int64_t first = first_key(v, layout.positions[r0]);
+    const int64_t count = int64_t(layout.positions[r0]) + 1 - first;
+    const int64_t most = count + rows - 1;
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < size_t(most * rows)) scratch.resize(size_t(most * rows));
+    const HeadPages pages = head_pages(s, layout, kv, r0, kv_head);
     for (int64_t h = kv_head * s.group(); h < (kv_head + 1) * s.group(); ++h) {
       const float slope = v.slopes ? v.slopes[h] : 0.0f;
-      const float* q = qkv + r * s.qkv_width() + h * D;
-      float* dst = out + r * width + h * D;
+      const float* q[kAttendRows];
+      float* dst[kAttendRows];
+      float* scores[kAttendRows];
+      for (int i = 0; i < rows; ++i) {
+        q[i] = qkv + (r0 + i) * s.qkv_width() + h * D;
+        dst[i] = out + (r0 + i) * width + h * D;
+        scores[i] = scratch.data() + i * most;
+      }
       if (avx512)
-        attend_avx512(q, pages, first, count, v.scale, slope, scores.data(), dst);
+        attend_rows_avx512(rows, q, pages, first, count, v.scale, slope, scores, dst);
       else
-        attend_one(q, pages, first, count, v.scale, slope, scores.data(), dst);
+        attend_one(q[0], pages, first, count, v.scale, slope, scores[0], dst[0]);
     }
   });
 }

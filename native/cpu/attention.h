@@ -38,8 +38,11 @@ struct HeadPages {
 
   const float* key(int64_t p) const { return k + at(p); }
   const float* value(int64_t p) const { return v + at(p); }
+  // p ≥ 0: unsigned, the block and offset are a shift and a mask (signed division's sign fix-up
+  // was a tenth of prefill's attention time).
   int64_t at(int64_t p) const {
-    return int64_t(table[p / kKvBlockSize]) * block_stride + (p % kKvBlockSize) * head_dim;
+    const uint64_t u = uint64_t(p);
+    return int64_t(table[u / kKvBlockSize]) * block_stride + int64_t(u % kKvBlockSize) * head_dim;
   }
 };
 

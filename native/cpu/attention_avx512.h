@@ -15,4 +15,11 @@ bool attend_avx512_supports(int64_t head_dim);
 void attend_avx512(const float* q, const HeadPages& pages, int64_t first, int64_t count, float scale, float slope,
                    float* scores, float* out);
 
+// attend_avx512 for `rows` ≤ 4 queries of one head whose key counts are count0, count0 + 1, …
+// (consecutive rows of a prompt: the same keys from `first`, one more each), query r's result
+// bit for bit what attend_avx512 gives it alone; the keys they share are read once for all.
+constexpr int kAttendRows = 4;
+void attend_rows_avx512(int rows, const float* const* q, const HeadPages& pages, int64_t first, int64_t count0,
+                        float scale, float slope, float* const* scores, float* const* out);
+
 }  // namespace gpt::cpu
