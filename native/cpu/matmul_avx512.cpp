@@ -43,7 +43,11 @@ constexpr int kVocabBlock = 64;       // LM head rows of wte per task
 // 15 → 21 GB/s for the layer matrices, 8 → 16 GB/s for the LM head); fp32 ones do not (28 → 23).
 template <DType D>
 constexpr bool kPrefetch = D != DType::F32;
-constexpr int64_t kAhead = 8;  // rows; 16 and 32 were no better within the noise
+// Rows ahead: 8 for 16-bit weights (16 and 32 were no better within the noise); int8 rows are
+// half as long, so twice as many, the same bytes ahead (int8 decode of GPT-2 186 -> 212 tok/s on
+// an AMX host, bench/NOTES.md §15).
+template <DType D>
+constexpr int64_t kAhead = D == DType::I8 ? 16 : 8;
 
 // Asks for the cache line holding element i of `base`.
 template <DType D>
@@ -68,9 +72,9 @@ GPT_AVX512 void gemv_block(const float* x, const void* w, const float* scales, i
   for (int64_t k = 0; k < K; ++k) {
     const __m512 xk = _mm512_set1_ps(x[k]);
     const int64_t row = b.at + k * b.ld;
-    if (kPrefetch<D> && k + kAhead < K)
+    if (kPrefetch<D> && k + kAhead<D> < K)
 #pragma GCC unroll 16
-      for (int v = 0; v < NV; v += 64 / (16 * int(dtype_size(D)))) prefetch<D>(w, row + kAhead * b.ld + 16 * v);
+      for (int v = 0; v < NV; v += 64 / (16 * int(dtype_size(D)))) prefetch<D>(w, row + kAhead<D> * b.ld + 16 * v);
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
       const __m512 wv = v + 1 < NV ? load16<D>(w, row + 16 * v) : load16_masked<D>(w, row + 16 * v, tail);
