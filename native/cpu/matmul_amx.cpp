@@ -2,7 +2,8 @@
 //
 // The input rows are rounded to bf16 into a buffer padded to whole tiles (16 rows, K to 32), then
 // each task takes a group of 32 columns (two B tiles per k-step, streamed in one run) and up to
-// 64 rows, two tiles of 16 rows at a time: 2 × 2 fp32 accumulator tiles, A in two tiles, B in two.
+// 128 rows, two tiles of 16 rows at a time: 2 × 2 fp32 accumulator tiles, A in two tiles, B in two,
+// the k-steps in blocks whose B stays in L1 for all the task's rows.
 //
 // Batch invariance: a row's 16-row tile holds whatever rows are around it (or zeros), but each
 // element of the result is its own row's sum: the tile unit computes every row of a product apart,
@@ -28,7 +29,8 @@ namespace {
 using namespace avx512;
 
 constexpr int64_t kTileRows = 16;
-constexpr int64_t kRowChunk = 64;  // rows per task: B is read from cache for the second pair
+constexpr int64_t kRowChunk = 128;   // rows per task: each block of B is read from L1 by 4 pairs of row tiles
+constexpr int64_t kBlockSteps = 8;   // k-steps per block: 16 KiB of B, 16 KiB of A per pair of row tiles
 
 // The tile configuration (palette 1): all eight tiles 16 rows of 64 bytes.
 struct TileConfig {
@@ -62,18 +64,30 @@ GPT_AMX void round_rows(const float* in, int64_t rows, int64_t K, int64_t Kp, ui
   }
 }
 
-// sums[0 … 32·(pairs ? 2 : 1)) rows × 32 columns = a's 16 (or 32) rows · the group's columns, a's
-// rows Kp bf16 apart, b the group's steps.
+// sums[32 rows (16 without kTwo)][32 columns] += a's rows · the group's columns over k-steps
+// s0 … s1 − 1 (from zero when `fresh`): a's rows Kp bf16 apart, b the group's steps. The
+// accumulators go through memory between calls: a store and a load change no value.
 template <bool kTwo>
-GPT_AMX void tile_product(const uint16_t* a, int64_t Kp, const uint16_t* b, float* sums) {
-  const int64_t lda = Kp * 2, steps = Kp / kTileK;
-  _tile_zero(0);
-  _tile_zero(1);
-  if (kTwo) {
-    _tile_zero(2);
-    _tile_zero(3);
+GPT_AMX void tile_product(const uint16_t* a, int64_t Kp, const uint16_t* b, int64_t s0, int64_t s1, bool fresh,
+                          float* sums) {
+  const int64_t lda = Kp * 2;
+  constexpr int64_t ld = kTileGroup * 4;  // bytes between rows of sums
+  if (fresh) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (kTwo) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  } else {
+    _tile_loadd(0, sums, ld);
+    _tile_loadd(1, sums + 16, ld);
+    if (kTwo) {
+      _tile_loadd(2, sums + kTileRows * kTileGroup, ld);
+      _tile_loadd(3, sums + kTileRows * kTileGroup + 16, ld);
+    }
   }
-  for (int64_t s = 0; s < steps; ++s) {
+  for (int64_t s = s0; s < s1; ++s) {
     _tile_loadd(4, a + s * kTileK, lda);
     if (kTwo) _tile_loadd(5, a + kTileRows * Kp + s * kTileK, lda);
     _tile_loadd(6, b + s * 2 * kTileElements, 64);
@@ -85,7 +99,6 @@ GPT_AMX void tile_product(const uint16_t* a, int64_t Kp, const uint16_t* b, floa
       _tile_dpbf16ps(3, 5, 7);
     }
   }
-  constexpr int64_t ld = kTileGroup * 4;  // bytes between rows of sums
   _tile_stored(0, sums, ld);
   _tile_stored(1, sums + 16, ld);
   if (kTwo) {
@@ -94,23 +107,29 @@ GPT_AMX void tile_product(const uint16_t* a, int64_t Kp, const uint16_t* b, floa
   }
 }
 
-// Rows r0 … r0 + count − 1 (count ≤ 64) of the result for columns j0 … j0 + 31 (those below N).
+// Rows r0 … r0 + count − 1 (count ≤ kRowChunk) of the result for columns j0 … j0 + 31 (those
+// below N). The k-steps go in blocks of kBlockSteps, each block of B (16 KiB) taken by every
+// pair of row tiles while it is in L1; each element's sum still runs over the steps in order.
 GPT_AMX void group_rows(const uint16_t* a, int64_t Kp, const uint16_t* b, int64_t r0, int64_t count, int64_t j0,
                         int64_t N, const WeightView& bias, Epilogue ep, float* out) {
-  alignas(64) float sums[2 * kTileRows * kTileGroup];
+  alignas(64) float sums[kRowChunk * kTileGroup];
   const __mmask16 m[2] = {tail_mask(std::max<int64_t>(0, N - j0)), tail_mask(std::max<int64_t>(0, N - j0 - 16))};
   const __m512 bv[2] = {load_bias(bias, j0, m[0]), m[1] ? load_bias(bias, j0 + 16, m[1]) : _mm512_setzero_ps()};
-  for (int64_t r = 0; r < count; r += 2 * kTileRows) {
-    const int64_t n = std::min<int64_t>(2 * kTileRows, count - r);
-    if (n > kTileRows)
-      tile_product<true>(a + (r0 + r) * Kp, Kp, b, sums);
-    else
-      tile_product<false>(a + (r0 + r) * Kp, Kp, b, sums);
-    for (int64_t i = 0; i < n; ++i)
-      for (int v = 0; v < 2 && m[v]; ++v)
-        finish16(scaled_plus(_mm512_load_ps(sums + i * kTileGroup + 16 * v), nullptr, 0, m[v], bv[v]), ep, out,
-                 (r0 + r + i) * N + j0 + 16 * v, m[v]);
+  const int64_t steps = Kp / kTileK;
+  for (int64_t s0 = 0; s0 < steps; s0 += kBlockSteps) {
+    const int64_t s1 = std::min(steps, s0 + kBlockSteps);
+    for (int64_t r = 0; r < count; r += 2 * kTileRows) {
+      const uint16_t* rows = a + (r0 + r) * Kp;
+      if (count - r > kTileRows)
+        tile_product<true>(rows, Kp, b, s0, s1, s0 == 0, sums + r * kTileGroup);
+      else
+        tile_product<false>(rows, Kp, b, s0, s1, s0 == 0, sums + r * kTileGroup);
+    }
   }
+  for (int64_t i = 0; i < count; ++i)
+    for (int v = 0; v < 2 && m[v]; ++v)
+      finish16(scaled_plus(_mm512_load_ps(sums + i * kTileGroup + 16 * v), nullptr, 0, m[v], bv[v]), ep, out,
+               (r0 + i) * N + j0 + 16 * v, m[v]);
 }
 
 // One task: the tiles configured for this thread, used, and released (a thread holding tile state
