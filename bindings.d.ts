@@ -208,7 +208,7 @@ export interface NativeModel {
 export interface NativeBuildInfo {
   /** Whether this binary contains the CUDA backend (CMake found nvcc and GPT_CUDA was on). */
   cuda: boolean;
-  /** The widest instruction set the CPU kernels use on this machine. */
+  /** The CPU kernels' level on this machine, capped by GPT_CPU_ISA: "avx512+amx", "avx512", "avx2" or "generic". */
   cpuIsa: string;
   hardwareThreads: number;
   compiler: string;

@@ -11,7 +11,7 @@ export interface BuildInfo {
   cudaVersion: string | null;
   /** GPU code in the binary: "sm_80" … real code, then "compute_90" PTX. */
   archs: string[];
-  /** The instruction set the CPU kernels use on this machine: "avx512f", "avx2+f16c" or "generic". */
+  /** The CPU kernels' level on this machine (capped by GPT_CPU_ISA): "avx512+amx", "avx512", "avx2" or "generic". */
   cpuIsa: string;
 }
 

@@ -5,15 +5,21 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 import type { NativeBinding } from "../bindings.js";
-import { GptError } from "./errors.js";
+import { GptError, GptInputError } from "./errors.js";
 
 /** The package root: lib/ under tsx and vitest, dist/ once compiled — one level down either way. */
 export const packageRoot = fileURLToPath(new URL("..", import.meta.url));
 
 let binding: NativeBinding | undefined;
 
+/** GPT_CPU_ISA's values: each caps the CPU kernels' level (native/cpu/isa.h). */
+const CPU_LEVELS = ["generic", "avx2", "avx512", "amx"];
+
 export function native(): NativeBinding {
   if (binding) return binding;
+  const level = process.env.GPT_CPU_ISA;
+  if (level && !CPU_LEVELS.includes(level))
+    throw new GptInputError(`GPT_CPU_ISA must be one of ${CPU_LEVELS.join(", ")} (a cap on the CPU kernels' level), got ${JSON.stringify(level)}`);
   const require = createRequire(import.meta.url);
   try {
     const addon = process.env.GPT_CUDA_ADDON;

@@ -4,6 +4,7 @@
  * step already in flight, positions, token ids and block tables out of range). The type-level assertions here are
  * checked by `tsc -p tsconfig.json --noEmit` (npm test's typecheck), not at run time.
  */
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 
@@ -152,6 +153,19 @@ describe("addon exports", () => {
     expect(typeof info.compiler).toBe("string");
     expect(info.compiler.length).toBeGreaterThan(0);
     expect(binding.buildInfo()).toEqual(info); // stable between calls
+  });
+
+  it("GPT_CPU_ISA caps the level cpuIsa names; an unknown value is E_INVALID_ARGUMENT naming it", () => {
+    // A fresh process each: the level is decided once per process.
+    const run = (level: string) =>
+      spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e",
+        'import { native } from "./lib/native.js"; try { console.log(native().buildInfo().cpuIsa); } catch (e) { console.log(e.code, e.message); }'],
+        { cwd: fileURLToPath(new URL("..", import.meta.url)), env: { ...process.env, GPT_CPU_ISA: level }, encoding: "utf8" }).stdout.trim();
+    expect(run("generic")).toBe("generic");
+    const levels = ["generic", "avx2", "avx512", "avx512+amx"];
+    const best = levels.indexOf(binding.buildInfo().cpuIsa);
+    for (const [i, cap] of ["generic", "avx2", "avx512", "amx"].entries()) expect(run(cap), cap).toBe(levels[Math.min(i, best)]);
+    expect(run("avx3")).toBe('E_INVALID_ARGUMENT GPT_CPU_ISA must be one of generic, avx2, avx512, amx (a cap on the CPU kernels\' level), got "avx3"');
   });
 });
 

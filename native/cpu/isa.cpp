@@ -37,7 +37,8 @@ Isa detect(Isa cap) {
   return best < cap ? best : cap;
 }
 
-// GPT_CPU_ISA's cap; an unknown value caps nothing (the library's check names it: lib/device.ts).
+// GPT_CPU_ISA's cap; an unknown value caps nothing here (the library refuses it by name before
+// loading the addon: lib/native.ts).
 Isa cap() {
   const char* force = std::getenv("GPT_CPU_ISA");
   if (!force) return Isa::kAmx;
