@@ -118,6 +118,10 @@ describe.skipIf(!haveNginx)("two replicas behind nginx (needs nginx)", () => {
     // The replica drained above comes back on its port.
     const port = new URL(replicas[0]!.url).port;
     replicas[0] = await startServeProcess(["--model", model, "--port", port, "--threads", "1", "--log-level", "silent"]);
+    // nginx marked it failed when it stopped listening (max_fails=1) and sends it nothing for
+    // fail_timeout (2 s): killing the other replica within that window would leave no live
+    // upstream at all (502s), which is not what this checks. A fast restart waits it out.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     let killed: Promise<number> | undefined;
     const results = await load((done) => {
       if (done !== REQUESTS / 4) return;
