@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 
 import { Gpt } from "../lib/index.js";
+import { errors } from "./helpers/errors.js";
 import { fixtureDir, type FixtureName } from "./helpers/fixtures.js";
 import { Prng, testSeed } from "./helpers/random.js";
 
@@ -18,16 +19,6 @@ const AMX = ISA.includes("amx");
 // residual), BLOOM (ALiBi), OPT, GPT-Neo (local attention).
 const FIXTURES: FixtureName[] = ["tiny-f32", "llama-gqa-f32", "qwen2-f32", "neox-parallel-f32", "bloom-f32", "opt-f32", "gpt-neo-f32"];
 
-function relL2(a: Float32Array, b: Float32Array): number {
-  let d2 = 0;
-  let r2 = 0;
-  for (let i = 0; i < b.length; i++) {
-    d2 += (a[i]! - b[i]!) ** 2;
-    r2 += b[i]! ** 2;
-  }
-  return Math.sqrt(d2 / r2);
-}
-
 describe.skipIf(!AMX)(`compute bfloat16 on the AMX tiles (seed ${SEED}; CPU level ${ISA}${AMX ? "" : ": no AMX, so skipped"})`, () => {
   for (const name of FIXTURES)
     it(`${name}: logits near float32 compute's by bf16's rounding, not equal to them`, async () => {
@@ -36,7 +27,7 @@ describe.skipIf(!AMX)(`compute bfloat16 on the AMX tiles (seed ${SEED}; CPU leve
       expect(bf16.compute).toBe("bfloat16");
       const rng = new Prng(SEED);
       const ids = Array.from({ length: 40 }, () => rng.int(exact.config.vocabSize));
-      const e = relL2(await bf16.logits(ids), await exact.logits(ids));
+      const e = errors(await bf16.logits(ids), await exact.logits(ids)).rel;
       // Computed in bf16 for real (no silent float32), and off by what 8-bit mantissas give.
       expect(e, name).toBeGreaterThan(1e-4);
       expect(e, name).toBeLessThan(0.03);

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { NativeDtype, NativeEpilogue, NativeImpl, NativeOps } from "../bindings.js";
 import { Gpt } from "../lib/index.js";
 import { native } from "../lib/native.js";
+import { errors } from "./helpers/errors.js";
 import { bf16BitsToF32, f32Bits, f32ToBf16Bits, toBf16, toF16 } from "./helpers/half.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
@@ -27,20 +28,6 @@ function bf16Flushed(x: number): number {
 
 function encode(values: Float32Array, dtype: NativeDtype): Float32Array | Uint16Array {
   return dtype === "F32" ? values : dtype === "F16" ? toF16(values) : toBf16(values);
-}
-
-function relErrors(a: Float32Array, b: Float32Array): { rel: number; maxRel: number } {
-  let d2 = 0, r2 = 0, maxD = 0, maxR = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (!Number.isFinite(a[i]!) || !Number.isFinite(b[i]!)) return { rel: Infinity, maxRel: Infinity };
-    const d = Math.abs(a[i]! - b[i]!);
-    d2 += d * d;
-    r2 += b[i]! * b[i]!;
-    maxD = Math.max(maxD, d);
-    maxR = Math.max(maxR, Math.abs(b[i]!));
-  }
-  if (r2 === 0) return { rel: d2 === 0 ? 0 : Infinity, maxRel: maxD === 0 ? 0 : Infinity };
-  return { rel: Math.sqrt(d2 / r2), maxRel: maxD / maxR };
 }
 
 // Awkward shapes: k and n off the tiles' 32, rows off their 16, past a task's 64 rows.
@@ -76,7 +63,7 @@ describe.skipIf(!AMX)(`compute bfloat16 on the AMX tiles (seed ${SEED}; CPU leve
             ops.matmul({ impl, input, rows: c.rows, weight, dtype, k: c.k, n, bias, epilogue, out, threads: c.threads, compute: "bfloat16" });
             return out;
           };
-          const e = relErrors(run("fast"), run("reference"));
+          const e = errors(run("fast"), run("reference"));
           expect(e.rel, "relative L2 error").toBeLessThanOrEqual(1e-5);
           expect(e.maxRel, "max error / max |reference|").toBeLessThanOrEqual(1e-5);
         });
@@ -144,7 +131,7 @@ describe.skipIf(!AMX)(`compute bfloat16 on the AMX tiles (seed ${SEED}; CPU leve
       ops.matmul({ impl: "fast", input, rows, weight, dtype: "F32", k, n, bias, epilogue: "store", out, threads: 2, compute });
       return out;
     };
-    const e = relErrors(run("bfloat16"), run("float32"));
+    const e = errors(run("bfloat16"), run("float32"));
     // Two bf16 roundings (8-bit mantissas, 2^-9 relative each) of independent terms: about 2^-9.
     expect(e.rel).toBeGreaterThan(1e-4);
     expect(e.rel).toBeLessThan(1e-2);

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 
 import { Gpt } from "../lib/index.js";
+import { errors } from "./helpers/errors.js";
 import { fixtureDir, type FixtureName } from "./helpers/fixtures.js";
 import { Prng, testSeed } from "./helpers/random.js";
 
@@ -15,22 +16,6 @@ const SEED = testSeed();
 // Each graph kind: GPT-2, Llama and Qwen2 (GQA, SwiGLU, RoPE, RMSNorm), GPT-NeoX (parallel
 // residual), BLOOM (ALiBi), OPT, GPT-Neo (local attention).
 const FIXTURES: FixtureName[] = ["tiny-f32", "llama-gqa-f32", "qwen2-f32", "neox-parallel-f32", "bloom-f32", "opt-f32", "gpt-neo-f32"];
-
-/** ‖a − b‖ / ‖b‖ and max |a − b| / max |b|. */
-function errors(a: Float32Array, b: Float32Array): { l2: number; max: number } {
-  let d2 = 0;
-  let r2 = 0;
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i]! - b[i]!;
-    d2 += d * d;
-    r2 += b[i]! * b[i]!;
-    diff = Math.max(diff, Math.abs(d));
-    ref = Math.max(ref, Math.abs(b[i]!));
-  }
-  return { l2: Math.sqrt(d2 / r2), max: diff / ref };
-}
 
 /** Positions whose likeliest token is the same in both rows of logits. */
 function sameTop(a: Float32Array, b: Float32Array, vocab: number): number {
@@ -61,9 +46,9 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
       // weight to 1/127 of its column's range gives through a few random layers: relative L2
       // 1.4–4.7 % measured over 30 seeds on every fixture (the head quantized too), the worst
       // single logit up to 10 %.
-      expect(e.l2, name).toBeGreaterThan(1e-3);
-      expect(e.l2, name).toBeLessThan(0.07);
-      expect(e.max, name).toBeLessThan(0.2);
+      expect(e.rel, name).toBeGreaterThan(1e-3);
+      expect(e.rel, name).toBeLessThan(0.07);
+      expect(e.maxRel, name).toBeLessThan(0.2);
       // Random models' logits are nearly flat, so a near tie may flip: 20 of 24 was the fewest seen.
       expect(sameTop(got, want, vocab), `${name}: positions whose likeliest token agrees`).toBeGreaterThanOrEqual(17);
     });
@@ -87,8 +72,8 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
     const rng = new Prng(SEED ^ 0x4ead);
     const ids = Array.from({ length: 12 }, () => rng.int(exact.config.vocabSize));
     const e = errors(await int8.logits(ids), await exact.logits(ids));
-    expect(e.l2).toBeGreaterThan(1e-3);
-    expect(e.l2).toBeLessThan(0.07);
+    expect(e.rel).toBeGreaterThan(1e-3);
+    expect(e.rel).toBeLessThan(0.07);
     // At least the head's saving: bf16 → a byte and a scale per token (the matrices save more).
     const { vocabSize, nEmbd } = exact.config;
     expect(exact.weightBytes - int8.weightBytes).toBeGreaterThan(vocabSize * nEmbd - 4 * vocabSize);
@@ -114,8 +99,8 @@ describe(`dtype int8 on the CPU (seed ${SEED})`, () => {
     expect(int8.weightBytes).toBeLessThan(0.55 * exact.weightBytes);
     const ids = [1, 2, 3, 4, 5];
     const e = errors(await int8.logits(ids), await exact.logits(ids));
-    expect(e.l2).toBeGreaterThan(1e-3);
-    expect(e.l2).toBeLessThan(0.07);
+    expect(e.rel).toBeGreaterThan(1e-3);
+    expect(e.rel).toBeLessThan(0.07);
   }, 60_000);
 
   it('device "cuda" refuses it by name; "auto" runs it on the CPU', async () => {

@@ -17,6 +17,7 @@ import {
   toF16,
 } from "./helpers/half.js";
 import { activate } from "./helpers/activations.js";
+import { errors } from "./helpers/errors.js";
 import { deriveSeed, Prng, testSeed } from "./helpers/random.js";
 
 const SEED = testSeed();
@@ -30,30 +31,6 @@ const ACTIVATIONS = ["gelu-tanh", "gelu-erf", "relu"] as const;
 function encodeWeight(values: Float32Array, dtype: NativeDtype): Float32Array | Uint16Array {
   if (dtype === "F32") return values;
   return dtype === "F16" ? toF16(values) : toBf16(values);
-}
-
-/** ‖a − b‖ / ‖b‖ and max |a − b| / max |b|, in double. Non-finite entries make both Infinity. */
-function errors(a: Float32Array, b: Float32Array): { rel: number; maxRel: number; worst: number } {
-  let diff2 = 0;
-  let ref2 = 0;
-  let maxDiff = 0;
-  let maxRef = 0;
-  let worst = -1;
-  for (let i = 0; i < b.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (!Number.isFinite(x) || !Number.isFinite(y)) return { rel: Infinity, maxRel: Infinity, worst: i };
-    const d = Math.abs(x - y);
-    diff2 += d * d;
-    ref2 += y * y;
-    if (d > maxDiff) {
-      maxDiff = d;
-      worst = i;
-    }
-    maxRef = Math.max(maxRef, Math.abs(y));
-  }
-  if (ref2 === 0) return { rel: diff2 === 0 ? 0 : Infinity, maxRel: maxDiff === 0 ? 0 : Infinity, worst };
-  return { rel: Math.sqrt(diff2 / ref2), maxRel: maxDiff / maxRef, worst };
 }
 
 const TOLERANCE = 1e-5;

@@ -99,35 +99,27 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   if (ep == Epilogue::kSwiglu && N % 2 != 0) throw Napi::RangeError::New(env, "the swiglu epilogue needs an even n");
   float* out = f32_arg(env, a, "out", size_t(rows * epilogue_width(ep, N))).Data();
   const bool fast = fast_impl(env, a);
+  ThreadPool pool(fast ? int(number_field(a, "threads")) : 1);
+  // The weight as the CPU backend keeps it: under compute "bfloat16" in AMX tiles, for both impls;
+  // else in column panels for the fast path, the reference reading it as given.
+  std::vector<unsigned char> packed;
+  WeightView kept = w;
   if (compute_bf16(env, a, w)) {
-    // As the CPU backend keeps the weight under compute "bfloat16", for both impls: in AMX tiles.
-    std::vector<uint16_t> tiles(size_t(tile_elements(K, N)));
-    cpu::pack_tiles(w, tiles.data());
-    WeightView tiled = w;
-    tiled.dtype = DType::BF16;
-    tiled.tiles = true;
-    tiled.data = tiles.data();
-    if (fast) {
-      ThreadPool pool(int(number_field(a, "threads")));
-      cpu::matmul(pool, in, rows, tiled, bias, ep, out);
-    } else {
-      cpu::matmul_reference(in, rows, tiled, bias, ep, out);
-    }
-    return env.Undefined();
+    packed.resize(size_t(tile_elements(K, N)) * 2);
+    cpu::pack_tiles(w, reinterpret_cast<uint16_t*>(packed.data()));
+    kept.dtype = DType::BF16;
+    kept.tiles = true;
+    kept.data = packed.data();
+  } else if (fast) {
+    packed.resize(size_t(w.numel()) * dtype_size(w.dtype));
+    kept.panel = cpu::panel_columns(N, pool.size());
+    cpu::pack_panels(w, kept.panel, packed.data());
+    kept.data = packed.data();
   }
-  if (fast) {
-    // The fast path reads the weight as the CPU backend keeps it, in column panels; the reference
-    // reads it as given.
-    ThreadPool pool(int(number_field(a, "threads")));
-    std::vector<unsigned char> packed(size_t(w.numel()) * dtype_size(w.dtype));
-    WeightView panels = w;
-    panels.panel = cpu::panel_columns(N, pool.size());
-    cpu::pack_panels(w, panels.panel, packed.data());
-    panels.data = packed.data();
-    cpu::matmul(pool, in, rows, panels, bias, ep, out);
-  } else {
-    cpu::matmul_reference(in, rows, w, bias, ep, out);
-  }
+  if (fast)
+    cpu::matmul(pool, in, rows, kept, bias, ep, out);
+  else
+    cpu::matmul_reference(in, rows, kept, bias, ep, out);
   return env.Undefined();
 }
 
