@@ -98,11 +98,15 @@ describe("stream()", () => {
     process.on("warning", onWarning);
     try {
       const controller = new AbortController();
-      const calls = Array.from({ length: 30 }, (_, i) => gpt.generate(`Shared ${i}`, { maxTokens: 200, signal: controller.signal }));
-      await turns(3);
+      const options = { maxTokens: 200, ignoreEos: true, signal: controller.signal };
+      // Abort on the first chunk, not after a few turns: a stalled event loop let a timed abort
+      // come after the first calls had all their 200 tokens (finishReason "length").
+      const first = gpt.stream("Shared", options);
+      const calls = [first.result, ...Array.from({ length: 29 }, (_, i) => gpt.generate(`Shared ${i}`, options))];
+      await first.next();
       controller.abort();
       const results = await Promise.all(calls);
-      expect(results.every((r) => r.finishReason === "abort")).toBe(true);
+      expect(results.map((r) => r.finishReason)).toEqual(calls.map(() => "abort"));
       await turns(2);
       expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
     } finally {
