@@ -207,11 +207,13 @@ describe("dispose() with calls queued and running", () => {
     const model = await Gpt.load(undefined, { device: "cpu", maxSequences: 2 });
     const stream = model.stream("A stream", { maxTokens: 100, ignoreEos: true });
     await stream.next();
-    // One more runs beside the stream; the other seven wait in the queue.
-    const calls = Array.from({ length: 8 }, (_, i) => model.generate(`Call ${i}`, { maxTokens: 100, ignoreEos: true }));
-    await turns(2);
+    // One more runs beside the stream; seven wait in the queue. Dispose on the second stream's
+    // first chunk, not after timer turns: a stalled event loop could let a call finish first.
+    const running = model.stream("Call 0", { maxTokens: 100, ignoreEos: true });
+    const calls = Array.from({ length: 7 }, (_, i) => model.generate(`Call ${i + 1}`, { maxTokens: 100, ignoreEos: true }));
+    await running.next();
     model.dispose();
-    const settled = await Promise.allSettled([...calls, stream.result]);
+    const settled = await Promise.allSettled([...calls, running.result, stream.result]);
     for (const s of settled) {
       expect(s.status).toBe("rejected");
       expect((s as PromiseRejectedResult).reason).toMatchObject({ code: "E_DISPOSED" });
