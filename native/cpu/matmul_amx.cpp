@@ -21,6 +21,7 @@
 #include "core/tile_layout.h"
 #include "cpu/epilogue_avx512.h"
 #include "cpu/isa.h"
+#include "cpu/tile_config.h"
 
 namespace gpt::cpu {
 
@@ -31,18 +32,6 @@ using namespace avx512;
 constexpr int64_t kTileRows = 16;
 constexpr int64_t kRowChunk = 128;   // rows per task: each block of B is read from L1 by 4 pairs of row tiles
 constexpr int64_t kBlockSteps = 8;   // k-steps per block: 16 KiB of B, 16 KiB of A per pair of row tiles
-
-// The tile configuration (palette 1): all eight tiles 16 rows of 64 bytes. A constant in
-// read-only data: GCC 12 may drop a local config's stores before LDTILECFG reads it (it does not
-// see the read; llama.cpp's AMX path crashed so here, bench/NOTES.md §15).
-struct TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
-alignas(64) constexpr TileConfig kTileConfig{};
 
 GPT_AMX void configure_tiles() { _tile_loadconfig(&kTileConfig); }
 
