@@ -421,8 +421,17 @@ export interface NativeMemoryRead {
  * is cycled through copies spanning `coldBytes` (0: one copy, a warm cache).
  */
 export interface NativeBench {
+  /** With compute "bfloat16" the weight is bf16 in AMX tiles whatever `dtype` says (throws without usable AMX). */
   matmul(
-    args: NativeBenchTiming & { rows: number; k: number; n: number; dtype: NativeDtype; threads: number; coldBytes: number },
+    args: NativeBenchTiming & {
+      rows: number;
+      k: number;
+      n: number;
+      dtype: NativeDtype;
+      threads: number;
+      coldBytes: number;
+      compute?: "float32" | "bfloat16";
+    },
   ): NativeKernelTime & { weightCopies: number };
   lmHead(
     args: NativeBenchTiming & { rows: number; vocab: number; c: number; dtype: NativeDtype; threads: number; coldBytes: number },

@@ -103,6 +103,7 @@ async function measureModel(
   const t0 = performance.now();
   const gpt = await loadModel(args, dtype, compute);
   const loadSeconds = (performance.now() - t0) / 1000;
+  const ranCompute = gpt.compute;
   if (gpt.compute !== compute) label = `${stored}, ${compute} asked, ${gpt.compute} run (cpu ${native().buildInfo().cpuIsa})`;
 
   let model: ModelResult;
@@ -151,8 +152,8 @@ async function measureModel(
   }
 
   let attention: KernelResult[] = [];
-  // The kernel bench has no int8 matrices or AMX tiles (yet): such a model's rows have no kernel timings.
-  if (args.kernels && dtype !== "int8" && compute === "float32") {
+  // The kernel bench has no int8 matrices (yet): such a model's rows have no kernel timings.
+  if (args.kernels && dtype !== "int8") {
     const plan = kernelPlan(model.config, machine.l3CacheBytes, args.quick);
     const nativeDtype = dtype ? NATIVE_DTYPE[dtype] : facts.storedDtype;
     const { block } = facts;
@@ -164,7 +165,7 @@ async function measureModel(
         ...measureAttention(timer, model.config, block, nativeDtype, plan, progress),
       ];
     } else {
-      const timer = cpuTimer(native().bench, args.threads, plan.coldBytes);
+      const timer = cpuTimer(native().bench, args.threads, plan.coldBytes, ranCompute);
       model.kernels = measureMatmuls(timer, model.config, block, nativeDtype, plan, progress, label);
       if (withAttention) attention = measureAttention(timer, model.config, block, "F32", plan, progress);
     }

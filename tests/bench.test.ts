@@ -249,6 +249,17 @@ describe("native bench entry points", () => {
     expect(att.medianSeconds).toBeGreaterThan(0);
   });
 
+  it("time a compute bfloat16 matmul on bf16 tiles (padded to 32 × 32), or say the CPU has no AMX", () => {
+    const args = { rows: 3, k: 16, n: 24, dtype: "F32" as const, threads: 2, coldBytes: 4096, compute: "bfloat16" as const, ...timing };
+    if (native().buildInfo().cpuIsa.includes("amx")) {
+      // 32 · 32 bf16 elements a copy, whatever the dtype: 2 KiB, so two copies span 4096 bytes.
+      expect(bench.matmul(args)).toMatchObject({ iterations: 3, weightCopies: 2 });
+    } else {
+      expect(() => bench.matmul(args)).toThrow(/compute "bfloat16" needs AMX-BF16 tiles/);
+    }
+    expect(bench.matmul({ ...args, compute: "float32" })).toMatchObject({ weightCopies: Math.ceil(4096 / (16 * 24 * 4)) });
+  });
+
   it("measure memory read bandwidth with the given threads", () => {
     const r = bench.memoryRead({ bytes: 1 << 20, passes: 2, threads: 2 });
     expect(r).toMatchObject({ bytes: 1 << 20, passes: 2, threads: 2 });
@@ -261,6 +272,7 @@ describe("native bench entry points", () => {
     expect(() => bench.matmul({ ...base, dtype: "F64" as never })).toThrow(/dtype must be F32, F16 or BF16/);
     expect(() => bench.matmul({ ...base, rows: 0 })).toThrow(/rows must be a positive integer/);
     expect(() => bench.matmul({ ...base, maxSeconds: 0 })).toThrow(/maxSeconds/);
+    expect(() => bench.matmul({ ...base, compute: "bf16" as never })).toThrow(/compute must be "float32" or "bfloat16", got bf16/);
     expect(() => bench.attention({ heads: 1, headDim: 4, capacity: 8, rows: 2, start: 7, threads: 1, ...timing })).toThrow(
       /start \+ rows \(9\) exceeds capacity 8/,
     );

@@ -4,7 +4,7 @@
 // several context lengths. FLOPs count a multiply-add as two.
 import type { NativeBench, NativeBenchTiming, NativeCudaBench, NativeDtype, NativeKernelTime } from "../../bindings.js";
 import type { ModelConfig } from "../../lib/checkpoint/index.js";
-import type { GptConfig } from "../../lib/index.js";
+import type { ComputeMode, GptConfig } from "../../lib/index.js";
 import type { Progress } from "./progress.js";
 import type { KernelResult } from "./results.js";
 
@@ -40,6 +40,8 @@ type WeightKernelTime = NativeKernelTime & { weightCopies: number };
  */
 export interface KernelTimer {
   device: "cpu" | "cuda";
+  /** Matmul weights as compute "bfloat16" keeps them (bf16 in AMX tiles, whatever `dtype` says); the LM head stays as stored. */
+  bf16Tiles: boolean;
   matmul(shape: { rows: number; k: number; n: number }, dtype: NativeDtype, cold: boolean, timing: NativeBenchTiming): WeightKernelTime;
   lmHead(shape: { rows: number; vocab: number; c: number }, dtype: NativeDtype, cold: boolean, timing: NativeBenchTiming): WeightKernelTime;
   /** One layer's KV append + attention for `rows` new positions after `start` cached ones. */
@@ -50,11 +52,12 @@ export interface KernelTimer {
   ): NativeKernelTime;
 }
 
-/** The CPU kernels on a pool of `threads`; cold weights span `coldBytes`. */
-export function cpuTimer(bench: NativeBench, threads: number, coldBytes: number): KernelTimer {
+/** The CPU kernels on a pool of `threads`, the matmuls in `compute`; cold weights span `coldBytes`. */
+export function cpuTimer(bench: NativeBench, threads: number, coldBytes: number, compute: ComputeMode = "float32"): KernelTimer {
   return {
     device: "cpu",
-    matmul: (shape, dtype, cold, timing) => bench.matmul({ ...shape, dtype, threads, coldBytes: cold ? coldBytes : 0, ...timing }),
+    bf16Tiles: compute === "bfloat16",
+    matmul: (shape, dtype, cold, timing) => bench.matmul({ ...shape, dtype, threads, coldBytes: cold ? coldBytes : 0, compute, ...timing }),
     lmHead: (shape, dtype, cold, timing) => bench.lmHead({ ...shape, dtype, threads, coldBytes: cold ? coldBytes : 0, ...timing }),
     attention: (shape, cacheDtype, timing) => {
       if (cacheDtype !== "F32") throw new Error(`the CPU backend keeps its KV cache in F32, not ${cacheDtype}`);
@@ -67,6 +70,7 @@ export function cpuTimer(bench: NativeBench, threads: number, coldBytes: number)
 export function cudaTimer(bench: NativeCudaBench): KernelTimer {
   return {
     device: "cuda",
+    bf16Tiles: false,
     matmul: (shape, dtype, cold, timing) => bench.matmul({ ...shape, dtype, coldWeights: cold, ...timing }),
     lmHead: (shape, dtype, cold, timing) => bench.lmHead({ ...shape, dtype, coldWeights: cold, ...timing }),
     attention: (shape, cacheDtype, timing) => bench.attention({ ...shape, cacheDtype, ...timing }),
@@ -138,7 +142,7 @@ export function measureMatmuls(
     progress.step(`${label}: matmul ${name} ${rows}×${k}×${n} on ${timer.device}`);
     const cold = phase === "decode";
     const time = timer.matmul({ rows, k, n }, dtype, cold, cold ? plan.decode : plan.prefill);
-    const bytes = k * n * w + (rows * k + rows * n + n) * 4;
+    const bytes = k * n * (timer.bf16Tiles ? 2 : w) + (rows * k + rows * n + n) * 4;
     const base = { kernel: "matmul", phase, name, shape: { rows, k, n }, coldWeights: time.weightCopies > 1 } as const;
     out.push(result(base, timer.device, time, 2 * rows * k * n, bytes));
   };

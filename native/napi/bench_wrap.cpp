@@ -13,7 +13,9 @@
 
 #include "core/backend.h"
 #include "core/thread_pool.h"
+#include "core/tile_layout.h"
 #include "cpu/attention.h"
+#include "cpu/isa.h"
 #include "cpu/matmul.h"
 #include "cpu/panels.h"
 #include "napi/fields.h"
@@ -153,14 +155,31 @@ Napi::Object time_kernel(Napi::Env env, const Timing& t, const std::function<voi
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-// matmul({rows, k, n, dtype, threads, coldBytes, warmup, iterations, maxSeconds})
+// True for compute "bfloat16", false for "float32" or none; a TypeError names another value, an
+// Error a CPU without usable AMX tiles.
+bool bf16_tiles_field(Napi::Env env, const Napi::Object& a) {
+  if (!a.Has("compute") || a.Get("compute").IsUndefined()) return false;
+  const Napi::Value v = a.Get("compute");
+  const std::string compute = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (compute != "float32" && compute != "bfloat16")
+    throw Napi::TypeError::New(env, "compute must be \"float32\" or \"bfloat16\", got " + v.ToString().Utf8Value());
+  if (compute == "bfloat16" && !cpu::use_amx())
+    throw Napi::Error::New(env, "compute \"bfloat16\" needs AMX-BF16 tiles, which this CPU (or GPT_CPU_ISA) does not give");
+  return compute == "bfloat16";
+}
+
+// matmul({rows, k, n, dtype, threads, coldBytes, compute?, warmup, iterations, maxSeconds})
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object a = info[0].As<Napi::Object>();
   const int64_t rows = positive_field(env, a, "rows"), K = positive_field(env, a, "k"), N = positive_field(env, a, "n");
-  const DType dtype = dtype_name_field(env, a, "dtype");
+  const DType stored = dtype_name_field(env, a, "dtype");
+  // compute "bfloat16": the weight as the CPU backend keeps it then, bf16 in AMX tiles whatever the
+  // checkpoint's dtype (core/tile_layout.h, padding included).
+  const bool tiles = bf16_tiles_field(env, a);
+  const DType dtype = tiles ? DType::BF16 : stored;
   const Timing timing = timing_args(env, a);
-  WeightCopies w = random_weight(env, K * N, dtype, non_negative_field(env, a, "coldBytes"), 1);
+  WeightCopies w = random_weight(env, tiles ? tile_elements(K, N) : K * N, dtype, non_negative_field(env, a, "coldBytes"), 1);
   std::vector<float> in = random_floats(size_t(rows * K), 2);
   std::vector<float> bias_data = random_floats(size_t(N), 3, 0.1f);
   std::vector<float> out(size_t(rows * N));
@@ -173,7 +192,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const int64_t panel = cpu::panel_columns(N, pool.size());
   Napi::Object result = time_kernel(env, timing, [&](int64_t i) {
     WeightView view = w.view(i, {K, N});
-    view.panel = panel;
+    view.panel = tiles ? 0 : panel;
+    view.tiles = tiles;
     cpu::matmul(pool, in.data(), rows, view, bias, Epilogue::kStore, out.data());
   });
   result.Set("weightCopies", double(w.copies));
