@@ -421,7 +421,7 @@ export interface NativeMemoryRead {
  * is cycled through copies spanning `coldBytes` (0: one copy, a warm cache).
  */
 export interface NativeBench {
-  /** With compute "bfloat16" the weight is bf16 in AMX tiles whatever `dtype` says (throws without usable AMX). */
+  /** With compute "bfloat16" the weight is bf16 in AMX tiles whatever `dtype` says (an Error naming the CPU level without AMX tiles). */
   matmul(
     args: NativeBenchTiming & {
       rows: number;

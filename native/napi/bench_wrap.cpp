@@ -15,7 +15,6 @@
 #include "core/thread_pool.h"
 #include "core/tile_layout.h"
 #include "cpu/attention.h"
-#include "cpu/isa.h"
 #include "cpu/matmul.h"
 #include "cpu/panels.h"
 #include "napi/fields.h"
@@ -155,19 +154,6 @@ Napi::Object time_kernel(Napi::Env env, const Timing& t, const std::function<voi
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-// True for compute "bfloat16", false for "float32" or none; a TypeError names another value, an
-// Error a CPU without usable AMX tiles.
-bool bf16_tiles_field(Napi::Env env, const Napi::Object& a) {
-  if (!a.Has("compute") || a.Get("compute").IsUndefined()) return false;
-  const Napi::Value v = a.Get("compute");
-  const std::string compute = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (compute != "float32" && compute != "bfloat16")
-    throw Napi::TypeError::New(env, "compute must be \"float32\" or \"bfloat16\", got " + v.ToString().Utf8Value());
-  if (compute == "bfloat16" && !cpu::use_amx())
-    throw Napi::Error::New(env, "compute \"bfloat16\" needs AMX-BF16 tiles, which this CPU (or GPT_CPU_ISA) does not give");
-  return compute == "bfloat16";
-}
-
 // matmul({rows, k, n, dtype, threads, coldBytes, compute?, warmup, iterations, maxSeconds})
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -176,7 +162,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const DType stored = dtype_name_field(env, a, "dtype");
   // compute "bfloat16": the weight as the CPU backend keeps it then, bf16 in AMX tiles whatever the
   // checkpoint's dtype (core/tile_layout.h, padding included).
-  const bool tiles = bf16_tiles_field(env, a);
+  const bool tiles = bf16_compute_field(env, a);
+  if (tiles) require_amx(env);
   const DType dtype = tiles ? DType::BF16 : stored;
   const Timing timing = timing_args(env, a);
   WeightCopies w = random_weight(env, tiles ? tile_elements(K, N) : K * N, dtype, non_negative_field(env, a, "coldBytes"), 1);

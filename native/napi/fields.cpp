@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cpu/isa.h"
 #include "napi/spec.h"
 
 namespace gpt::napi {
@@ -39,6 +40,20 @@ DType dtype_name_field(Napi::Env env, const Napi::Object& obj, const char* key) 
   if (!parse_dtype(name, &t))
     throw Napi::TypeError::New(env, std::string(key) + " must be F32, F16 or BF16, got " + name);
   return t;
+}
+
+bool bf16_compute_field(Napi::Env env, const Napi::Object& obj) {
+  if (obj.Get("compute").IsUndefined()) return false;
+  const std::string compute = string_field(obj, "compute");
+  if (compute != "float32" && compute != "bfloat16")
+    throw Napi::TypeError::New(env, "compute must be float32 or bfloat16, not " + compute);
+  return compute == "bfloat16";
+}
+
+void require_amx(Napi::Env env) {
+  if (!cpu::use_amx())
+    throw Napi::Error::New(env, std::string("compute bfloat16 needs AMX tiles, and this process's CPU level is ") +
+                                    cpu::isa_name(cpu::cpu_isa()));
 }
 
 }  // namespace gpt::napi

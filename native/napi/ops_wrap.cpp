@@ -9,13 +9,13 @@
 #include "core/thread_pool.h"
 #include "cpu/attention.h"
 #include "cpu/activation.h"
-#include "cpu/isa.h"
 #include "cpu/matmul.h"
 #include "cpu/norm.h"
 #include "cpu/panels.h"
 #include "cpu/quantize.h"
 #include "cpu/rotary.h"
 #include "cpu/tiles.h"
+#include "napi/fields.h"
 #include "napi/layout_args.h"
 #include "napi/sampling_args.h"
 #include "napi/spec.h"
@@ -65,18 +65,11 @@ bool fast_impl(Napi::Env env, const Napi::Object& a) {
   return impl == "fast";
 }
 
-// `compute`: absent or "float32", or "bfloat16" (the weight in AMX tiles, cpu/tiles.h), which
-// needs the tiles and a weight that is not I8.
+// `compute` (napi/fields.h), "bfloat16" also needing a weight that is not I8.
 bool compute_bf16(Napi::Env env, const Napi::Object& a, const WeightView& w) {
-  const Napi::Value v = a.Get("compute");
-  if (v.IsUndefined()) return false;
-  const std::string compute = string_field(a, "compute");
-  if (compute == "float32") return false;
-  if (compute != "bfloat16") throw Napi::TypeError::New(env, "compute must be float32 or bfloat16, not " + compute);
+  if (!bf16_compute_field(env, a)) return false;
   if (w.dtype == DType::I8) throw Napi::TypeError::New(env, "compute bfloat16 takes an F32, F16 or BF16 weight, not I8");
-  if (!cpu::use_amx())
-    throw Napi::Error::New(env, std::string("compute bfloat16 needs AMX tiles, and this process's CPU level is ") +
-                                    cpu::isa_name(cpu::cpu_isa()));
+  require_amx(env);
   return true;
 }
 
